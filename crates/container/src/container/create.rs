@@ -1,0 +1,176 @@
+//! `create`: load the bundle, make the state directory, clone the init and drive it
+//! through setup until it waits for `start`. On any failure everything made so far is
+//! undone: the init is killed and reaped, cgroups and the state directory removed.
+
+use crate::capabilities::CapSets;
+use crate::cgroups;
+use crate::error::{Context, Error, Result};
+use crate::hooks::{self, Kind};
+use crate::namespaces::{self, Namespaces};
+use crate::process::clone::{clone_child, Forked};
+use crate::process::init::{self, Plan};
+use crate::process::sync::{self, Msg};
+use crate::spec;
+use crate::state::{ContainerDir, OciState, StateFile, StateStore};
+use crate::status::Status;
+use std::fs::File;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// The options of `create` (runc's flags).
+pub struct CreateOptions<'a> {
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub pid_file: Option<&'a Path>,
+    /// A connected socket to send the pty master to.
+    pub console_socket: Option<OwnedFd>,
+    pub preserve_fds: u32,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+}
+
+/// A created container: the init's pid and a pidfd (the caller is its parent).
+pub struct Created {
+    pub pid: i32,
+    pub pidfd: OwnedFd,
+}
+
+/// Undoes a partial create when dropped, unless disarmed.
+struct Undo {
+    pid: Option<i32>,
+    cgroups: Vec<PathBuf>,
+    dir: Option<ContainerDir>,
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid {
+            let pid = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
+        let _ = cgroups::remove(&self.cgroups);
+        if let Some(d) = self.dir.take() {
+            let _ = d.remove();
+        }
+    }
+}
+
+/// Creates a container; returns once its init waits for `start`.
+pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
+    spec::validate_id(opts.id)?;
+    let bundle = spec::load_bundle(opts.bundle)?;
+    let spec = &bundle.spec;
+    let process = spec.process().as_ref().expect("validated");
+    if process.terminal().unwrap_or(false) && opts.console_socket.is_none() {
+        return Err(Error::SpecInvalid {
+            field: "process.terminal".into(),
+            reason: "a terminal needs --console-socket".into(),
+        });
+    }
+    let mut ns = Namespaces::from_spec(spec)?;
+    let caps = process.capabilities().as_ref().map(CapSets::new);
+    let linux = spec.linux().as_ref();
+    let hierarchies = cgroups::hierarchies();
+    let cgroup_path = cgroups::container_path(linux.and_then(|l| l.cgroups_path().as_deref()), opts.id);
+    let cgroup_dirs = cgroups::dirs(&hierarchies, &cgroup_path);
+
+    let dir = store.create(opts.id)?;
+    let mut undo = Undo { pid: None, cgroups: Vec::new(), dir: None };
+    let fifo_path = dir.fifo_path();
+    undo.dir = Some(dir);
+    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .ctx(|| format!("mkfifo {}", fifo_path.display()))?;
+    // O_RDWR: the open does not wait for a reader; the init keeps it and blocks in read.
+    let fifo =
+        File::options().read(true).write(true).open(&fifo_path).ctx(|| format!("open {}", fifo_path.display()))?;
+    undo.cgroups = cgroups::create(&cgroup_dirs)?;
+    let cgroup_made = undo.cgroups.clone();
+
+    let (parent, child) = sync::pair()?;
+    ns.join_for_children()?;
+    if ns.new_time {
+        namespaces::unshare_time(spec)?;
+    }
+    let plan = Plan {
+        id: opts.id,
+        bundle: &bundle,
+        ns: &ns,
+        fifo: &fifo,
+        console_socket: opts.console_socket.as_ref().map(|s| s.as_raw_fd()),
+        preserve_fds: opts.preserve_fds,
+        no_pivot: opts.no_pivot,
+        no_new_keyring: opts.no_new_keyring,
+        hierarchies: &hierarchies,
+        cgroup_path: &cgroup_path,
+        caps,
+    };
+    let (pid, pidfd) = match clone_child(ns.clone_flags, None)? {
+        Forked::Child => {
+            drop(parent);
+            if let Some(d) = undo.dir.take() {
+                d.forget_in_child();
+            }
+            std::mem::forget(undo);
+            init::run(&plan, child)
+        }
+        Forked::Parent { pid, pidfd } => (pid, pidfd),
+    };
+    drop(child);
+    drop(fifo);
+    undo.pid = Some(pid);
+
+    if ns.new_user {
+        namespaces::write_id_maps(pid, spec)?;
+    }
+    cgroups::join(&cgroup_dirs, pid)?;
+    let pid_start = crate::process::start_time(pid)
+        .ok_or_else(|| Error::Init("the container's init exited before setup".into()))?;
+    let now = humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string();
+    let state = StateFile {
+        oci_version: spec.version().clone(),
+        id: opts.id.to_owned(),
+        pid,
+        pid_start,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: now,
+        owner: nix::unistd::geteuid().as_raw(),
+        annotations: spec.annotations().iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        cgroup_dirs,
+        cgroup_made,
+        hooks: spec.hooks().clone(),
+    };
+    let oci = OciState::new(&state, Status::Creating);
+    parent.send(&Msg::State(oci.to_json()))?;
+    parent.send(&Msg::Go)?;
+    loop {
+        match parent.recv()? {
+            Some(Msg::RunHooks) => {
+                let json = oci.to_json();
+                hooks::run_all(Kind::Prestart, Kind::Prestart.of(spec.hooks()), &json)?;
+                hooks::run_all(Kind::CreateRuntime, Kind::CreateRuntime.of(spec.hooks()), &json)?;
+                parent.send(&Msg::Go)?;
+            }
+            Some(Msg::Ready) => break,
+            Some(Msg::Failed(msg)) => return Err(Error::Init(msg)),
+            Some(other) => return Err(Error::Init(format!("unexpected message {other:?}"))),
+            None => return Err(Error::Init("exited during setup without a word".into())),
+        }
+    }
+    let dir = undo.dir.as_ref().expect("dir is set");
+    dir.save(&state)?;
+    if let Some(p) = opts.pid_file {
+        write_pid_file(p, pid)?;
+    }
+    undo.pid = None;
+    undo.cgroups.clear();
+    undo.dir = None;
+    Ok(Created { pid, pidfd })
+}
+
+fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let tmp = path.with_extension("hull-tmp");
+    std::fs::write(&tmp, pid.to_string()).ctx(|| format!("--pid-file {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).ctx(|| format!("--pid-file {}", path.display()))
+}

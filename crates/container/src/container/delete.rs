@@ -1,0 +1,58 @@
+//! `delete`: remove a container. A running one needs `force`: its processes are killed
+//! and waited for. Then its cgroups go, the poststop hooks run and the state directory
+//! is removed.
+
+use super::bad;
+use crate::cgroups;
+use crate::error::{Error, Result};
+use crate::hooks::{self, Kind};
+use crate::state::{OciState, StateStore};
+use crate::status::Status;
+
+/// Deletes the container; returns the warnings of failed poststop hooks.
+pub fn delete(store: &StateStore, id: &str, force: bool) -> Result<Vec<Error>> {
+    let dir = store.open(id)?;
+    let Some(state) = dir.load()? else {
+        // A create that died before writing its state: only --force clears it.
+        Status::Creating.can_delete(force).map_err(|r| bad(id, Status::Creating, r))?;
+        dir.remove()?;
+        return Ok(Vec::new());
+    };
+    let status = dir.status(Some(&state));
+    status.can_delete(force).map_err(|r| bad(id, status, r))?;
+    if status != Status::Stopped {
+        for pid in cgroups::procs(&state.cgroup_dirs) {
+            // SAFETY: kill with a pid from the container's own cgroup.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        // A frozen cgroup must thaw for SIGKILL to be delivered.
+        thaw(&state.cgroup_dirs);
+        match super::kill::send(state.pid, state.pid_start, libc::SIGKILL) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+            Err(e) => return Err(Error::io(format!("kill container {id:?}"), e)),
+        }
+        if !hooks::wait_exit(state.pid, 10_000) {
+            return Err(Error::Precondition(format!(
+                "container {id:?}: init {} did not exit after SIGKILL",
+                state.pid
+            )));
+        }
+    }
+    cgroups::remove(&state.cgroup_made)?;
+    let json = OciState::new(&state, Status::Stopped).to_json();
+    let warnings =
+        Kind::Poststop.of(&state.hooks).iter().filter_map(|h| hooks::run(Kind::Poststop, h, &json).err()).collect();
+    dir.remove()?;
+    Ok(warnings)
+}
+
+fn thaw(dirs: &[std::path::PathBuf]) {
+    for d in dirs {
+        let _ = std::fs::write(d.join("freezer.state"), "THAWED");
+        let f = d.join("cgroup.freeze");
+        if f.exists() {
+            let _ = std::fs::write(f, "0");
+        }
+    }
+}

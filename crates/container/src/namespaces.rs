@@ -1,0 +1,164 @@
+//! Namespaces: which ones a container gets new, which it joins by path, and the uid/gid
+//! maps of a new user namespace. The parent opens every path before cloning, so a bad
+//! path fails `create` before any process exists.
+
+use crate::error::{Context, Error, Result};
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
+use std::fs::File;
+use std::os::fd::OwnedFd;
+
+/// The namespaces of one container, resolved.
+#[derive(Debug, Default)]
+pub struct Namespaces {
+    /// CLONE_NEW* flags for the namespaces the init gets new (except time, see below).
+    pub clone_flags: u64,
+    /// Namespaces the init joins with setns, user namespace first.
+    pub join: Vec<(LinuxNamespaceType, OwnedFd)>,
+    /// A new time namespace is made by the parent (unshare) so offsets can be written first.
+    pub new_time: bool,
+    /// The init has a mount namespace of its own (new or joined).
+    pub has_mount: bool,
+    /// The init gets a new user namespace.
+    pub new_user: bool,
+    /// The init has a new uts namespace.
+    pub new_uts: bool,
+}
+
+/// The clone flag of a namespace type.
+pub fn flag(t: LinuxNamespaceType) -> u64 {
+    (match t {
+        LinuxNamespaceType::Mount => libc::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => libc::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => libc::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => libc::CLONE_NEWIPC,
+        LinuxNamespaceType::User => libc::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => libc::CLONE_NEWPID,
+        LinuxNamespaceType::Network => libc::CLONE_NEWNET,
+        LinuxNamespaceType::Time => libc::CLONE_NEWTIME,
+    }) as u64
+}
+
+impl Namespaces {
+    /// Resolves the spec's `linux.namespaces`, opening every `path`.
+    pub fn from_spec(spec: &Spec) -> Result<Self> {
+        let mut ns = Namespaces::default();
+        let list = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref());
+        for n in list.into_iter().flatten() {
+            let t = n.typ();
+            match n.path() {
+                None if t == LinuxNamespaceType::Time => ns.new_time = true,
+                None => ns.clone_flags |= flag(t),
+                Some(p) => {
+                    let f = File::open(p).ctx(|| format!("linux.namespaces: {t} namespace {}", p.display()))?;
+                    ns.join.push((t, OwnedFd::from(f)));
+                }
+            }
+            ns.has_mount |= t == LinuxNamespaceType::Mount;
+            ns.new_user |= t == LinuxNamespaceType::User && n.path().is_none();
+            ns.new_uts |= t == LinuxNamespaceType::Uts && n.path().is_none();
+        }
+        // The user namespace must be joined first: it decides the rights to join the rest.
+        ns.join.sort_by_key(|(t, _)| *t != LinuxNamespaceType::User);
+        Ok(ns)
+    }
+
+    /// Joined namespaces that only affect children (pid, time): the parent joins them
+    /// before cloning, so the init is born inside.
+    pub fn join_for_children(&mut self) -> Result<()> {
+        let mut rest = Vec::new();
+        for (t, fd) in self.join.drain(..) {
+            if matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
+                nix::sched::setns(&fd, nix::sched::CloneFlags::from_bits_truncate(flag(t) as i32))
+                    .ctx(|| format!("join {t} namespace"))?;
+            } else {
+                rest.push((t, fd));
+            }
+        }
+        self.join = rest;
+        Ok(())
+    }
+
+    /// In the init: joins every remaining namespace, user namespace first.
+    pub fn join_all(&self) -> Result<()> {
+        for (t, fd) in &self.join {
+            nix::sched::setns(fd, nix::sched::CloneFlags::from_bits_truncate(flag(*t) as i32))
+                .ctx(|| format!("join {t} namespace"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Makes a new time namespace for the parent's future children and writes its offsets.
+pub fn unshare_time(spec: &Spec) -> Result<()> {
+    nix::sched::unshare(nix::sched::CloneFlags::from_bits_truncate(libc::CLONE_NEWTIME))
+        .ctx(|| "unshare time namespace".to_string())?;
+    let offsets = spec.linux().as_ref().and_then(|l| l.time_offsets().as_ref());
+    let mut text = String::new();
+    for (clock, off) in offsets.into_iter().flatten() {
+        let id = match clock.as_str() {
+            "monotonic" => "monotonic",
+            "boottime" => "boottime",
+            other => {
+                return Err(Error::SpecInvalid {
+                    field: "linux.timeOffsets".into(),
+                    reason: format!("unknown clock {other:?} (monotonic or boottime)"),
+                })
+            }
+        };
+        text.push_str(&format!("{id} {} {}\n", off.secs().unwrap_or(0), off.nanosecs().unwrap_or(0)));
+    }
+    if !text.is_empty() {
+        std::fs::write("/proc/self/timens_offsets", text).ctx(|| "write /proc/self/timens_offsets".to_string())?;
+    }
+    Ok(())
+}
+
+fn map_text(maps: &[LinuxIdMapping]) -> String {
+    maps.iter().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect()
+}
+
+/// Writes the uid and gid maps of the child's new user namespace (as root).
+pub fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
+    let linux = spec.linux().as_ref();
+    let uids = linux.and_then(|l| l.uid_mappings().as_deref()).unwrap_or_default();
+    let gids = linux.and_then(|l| l.gid_mappings().as_deref()).unwrap_or_default();
+    std::fs::write(format!("/proc/{pid}/uid_map"), map_text(uids)).ctx(|| "linux.uidMappings: write uid_map".into())?;
+    std::fs::write(format!("/proc/{pid}/gid_map"), map_text(gids)).ctx(|| "linux.gidMappings: write gid_map".into())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_text_is_kernel_format() {
+        let m: Vec<LinuxIdMapping> = serde_json::from_str(
+            r#"[{"containerID":0,"hostID":1000,"size":1},{"containerID":1,"hostID":100000,"size":65536}]"#,
+        )
+        .unwrap();
+        assert_eq!(map_text(&m), "0 1000 1\n1 100000 65536\n");
+    }
+
+    #[test]
+    fn user_namespace_is_joined_first() {
+        let spec: Spec = serde_json::from_str(
+            r#"{"ociVersion":"1.2.0","linux":{"namespaces":[
+              {"type":"network","path":"/proc/self/ns/net"},{"type":"user","path":"/proc/self/ns/user"},{"type":"pid"}]}}"#,
+        )
+        .unwrap();
+        let ns = Namespaces::from_spec(&spec).unwrap();
+        assert_eq!(ns.join[0].0, LinuxNamespaceType::User);
+        assert_eq!(ns.clone_flags, libc::CLONE_NEWPID as u64);
+    }
+
+    #[test]
+    fn bad_path_names_the_namespace() {
+        let spec: Spec = serde_json::from_str(
+            r#"{"ociVersion":"1.2.0","linux":{"namespaces":[{"type":"ipc","path":"/nonexistent/ns"}]}}"#,
+        )
+        .unwrap();
+        let err = Namespaces::from_spec(&spec).unwrap_err().to_string();
+        assert!(err.contains("ipc namespace /nonexistent/ns"), "{err}");
+    }
+}

@@ -1,0 +1,64 @@
+//! The process model.
+//!
+//! `create` clones the container's init directly (clone3, no re-exec of the hull
+//! binary). The child is a copy of a process that this module first checks to be
+//! single-threaded: with no other thread, no lock (malloc's, stdio's) can be held by
+//! someone who does not exist in the child, so the child may run ordinary Rust until it
+//! execs. Callers that hold threads (the engine) must run `create` in a single-threaded
+//! helper process; [`clone::clone_child`] refuses otherwise.
+//!
+//! Parent and child talk over a `SOCK_SEQPACKET` socketpair ([`sync`]); the child holds
+//! between create and start on a fifo in the state directory ([`init`]).
+
+pub mod clone;
+pub mod init;
+pub mod sync;
+
+use std::path::Path;
+
+/// Parses `/proc/PID/stat` and returns (state letter, start time in clock ticks).
+pub fn stat(pid: i32) -> Option<(u8, u64)> {
+    let data = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: parse after the last ')'.
+    let close = data.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&data[close + 1..]).ok()?;
+    let mut fields = rest.split_ascii_whitespace();
+    let state = fields.next()?.as_bytes().first().copied()?;
+    // After the state come fields 4..; starttime is field 22, i.e. 19 more.
+    let start = fields.nth(18)?.parse().ok()?;
+    Some((state, start))
+}
+
+/// Start time of a live process (field 22 of /proc/PID/stat).
+pub fn start_time(pid: i32) -> Option<u64> {
+    stat(pid).map(|(_, t)| t)
+}
+
+/// Whether `pid` is still the process that started at `start` and has not exited.
+pub fn is_alive(pid: i32, start: u64) -> bool {
+    pid > 0 && matches!(stat(pid), Some((state, t)) if t == start && state != b'Z' && state != b'X')
+}
+
+/// The user name of `uid` from /etc/passwd, or the number.
+pub fn user_name(uid: u32) -> String {
+    nix::unistd::User::from_uid(uid.into()).ok().flatten().map(|u| u.name).unwrap_or_else(|| uid.to_string())
+}
+
+/// Number of threads of the calling process (from the link count of /proc/self/task).
+pub fn thread_count() -> std::io::Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    Ok(std::fs::metadata(Path::new("/proc/self/task"))?.nlink().saturating_sub(2))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn own_stat_parses() {
+        let pid = std::process::id() as i32;
+        let (state, start) = super::stat(pid).unwrap();
+        assert!(state == b'R' || state == b'S');
+        assert!(super::is_alive(pid, start));
+        assert!(!super::is_alive(pid, start + 1));
+        assert!(!super::is_alive(0, 0));
+    }
+}

@@ -1,0 +1,99 @@
+//! Messages between `create` (the parent) and the container's init (the child), over a
+//! SOCK_SEQPACKET socketpair: each message is one datagram, a tag byte plus a payload.
+
+use crate::error::{Error, Result};
+use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// One message.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Msg {
+    /// parent → child: continue (id maps written / hooks run).
+    Go,
+    /// child → parent: mounts are ready; run prestart and createRuntime hooks.
+    RunHooks,
+    /// child → parent: set up, now waiting for `start`.
+    Ready,
+    /// child → parent: setup failed with this message.
+    Failed(String),
+    /// parent → child: the OCI state document for hooks.
+    State(Vec<u8>),
+}
+
+/// One end of the channel.
+pub struct Channel(OwnedFd);
+
+/// A connected pair (parent end, child end), close-on-exec.
+pub fn pair() -> Result<(Channel, Channel)> {
+    let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
+        .map_err(|e| Error::sys("socketpair", e))?;
+    Ok((Channel(a), Channel(b)))
+}
+
+impl Channel {
+    /// Sends a message.
+    pub fn send(&self, msg: &Msg) -> Result<()> {
+        let mut buf = Vec::with_capacity(64);
+        match msg {
+            Msg::Go => buf.push(b'G'),
+            Msg::RunHooks => buf.push(b'H'),
+            Msg::Ready => buf.push(b'R'),
+            Msg::Failed(s) => {
+                buf.push(b'F');
+                buf.extend_from_slice(&s.as_bytes()[..s.len().min(MAX - 1)]);
+            }
+            Msg::State(d) => {
+                buf.push(b'S');
+                buf.extend_from_slice(&d[..d.len().min(MAX - 1)]);
+            }
+        }
+        send(self.0.as_raw_fd(), &buf, MsgFlags::MSG_NOSIGNAL).map_err(|e| Error::sys("send to init", e))?;
+        Ok(())
+    }
+
+    /// Receives a message; `None` when the other end closed without a word.
+    pub fn recv(&self) -> Result<Option<Msg>> {
+        let mut buf = [0u8; MAX];
+        let n = loop {
+            match recv(self.0.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(Error::sys("receive from init", e)),
+                Ok(n) => break n,
+            }
+        };
+        Ok(match buf.get(..n) {
+            None | Some([]) => None,
+            Some([b'G']) => Some(Msg::Go),
+            Some([b'H']) => Some(Msg::RunHooks),
+            Some([b'R']) => Some(Msg::Ready),
+            Some([b'F', rest @ ..]) => Some(Msg::Failed(String::from_utf8_lossy(rest).into_owned())),
+            Some([b'S', rest @ ..]) => Some(Msg::State(rest.to_vec())),
+            Some(other) => Some(Msg::Failed(format!("garbled message from init: {other:?}"))),
+        })
+    }
+
+    /// The raw descriptor.
+    pub fn fd(&self) -> &OwnedFd {
+        &self.0
+    }
+}
+
+const MAX: usize = 64 * 1024;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let (a, b) = pair().unwrap();
+        for m in
+            [Msg::Go, Msg::RunHooks, Msg::Ready, Msg::Failed("mount /proc: EPERM".into()), Msg::State(b"{}".to_vec())]
+        {
+            a.send(&m).unwrap();
+            assert_eq!(b.recv().unwrap(), Some(m));
+        }
+        drop(a);
+        assert_eq!(b.recv().unwrap(), None);
+    }
+}

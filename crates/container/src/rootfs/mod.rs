@@ -1,0 +1,104 @@
+//! The container's root filesystem: the mount namespace's propagation, the root bound
+//! onto itself, every entry of `mounts`, /dev, then pivot_root (or MS_MOVE + chroot
+//! with `--no-pivot`), and afterwards masked and read-only paths and a read-only root.
+//! All of it runs in the init, in the container's mount namespace.
+
+pub mod devices;
+pub mod mounts;
+pub mod paths;
+pub mod safe;
+
+use crate::error::{Context, Error, Result};
+use mounts::{mount_one, propagation_flag};
+use nix::mount::{MntFlags, MsFlags};
+use oci_spec::runtime::Spec;
+use safe::Root;
+use std::path::Path;
+
+fn mount_flags(target: &str, flags: MsFlags) -> nix::Result<()> {
+    nix::mount::mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
+}
+
+/// Whether the spec mounts something at /dev itself, so hull must fill it. runc skips
+/// device setup when /dev is a bind mount of the host's.
+pub fn needs_dev_setup(spec: &Spec) -> bool {
+    !spec.mounts().iter().flatten().any(|m| {
+        m.destination() == Path::new("/dev")
+            && (m.typ().as_deref() == Some("bind") || m.options().iter().flatten().any(|o| o == "bind" || o == "rbind"))
+    })
+}
+
+/// The root propagation the spec asks for (default rslave).
+pub fn root_propagation(spec: &Spec) -> MsFlags {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .and_then(propagation_flag)
+        .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC)
+}
+
+/// Step 1: propagation of the new mount namespace, and the rootfs as a mount point.
+pub fn bind_root(spec: &Spec, rootfs: &Path) -> Result<Root> {
+    let prop = root_propagation(spec);
+    // Shared would send our mounts back to the host: start from slave, and apply the
+    // requested propagation to the container's root after pivot_root.
+    let initial =
+        if prop.contains(MsFlags::MS_SHARED) { MsFlags::MS_SLAVE | MsFlags::MS_REC } else { prop | MsFlags::MS_REC };
+    mount_flags("/", initial).ctx(|| "make / a slave mount in the container's mount namespace".into())?;
+    let r = rootfs.to_string_lossy();
+    nix::mount::mount(Some(r.as_ref()), r.as_ref(), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+        .ctx(|| format!("bind root.path {} onto itself", rootfs.display()))?;
+    Root::open(rootfs)
+}
+
+/// Step 2: every entry of `mounts`, then /dev.
+pub fn mount_all(ctx: &mounts::Context<'_>, spec: &Spec, bind_only_devices: bool) -> Result<()> {
+    for m in spec.mounts().iter().flatten() {
+        mount_one(ctx, m)?;
+    }
+    let linux_devices = spec.linux().as_ref().and_then(|l| l.devices().as_deref()).unwrap_or_default();
+    if needs_dev_setup(spec) {
+        devices::create(ctx.root, &devices::defaults(), bind_only_devices)?;
+        devices::symlinks(ctx.root)?;
+    }
+    devices::create(ctx.root, &devices::from_spec(linux_devices)?, bind_only_devices)?;
+    Ok(())
+}
+
+/// Step 3: make the root the process's `/`.
+pub fn pivot(root: &Root, no_pivot: bool) -> Result<()> {
+    let path = root.path();
+    nix::unistd::chdir(path).ctx(|| format!("chdir {}", path.display()))?;
+    if no_pivot {
+        nix::mount::mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
+            .ctx(|| "move the root onto / (--no-pivot)".into())?;
+        nix::unistd::chroot(".").ctx(|| "chroot (--no-pivot)".into())?;
+    } else {
+        // pivot_root(".", ".") stacks the old root on top of the new one; detach it
+        // without letting the unmount propagate to the host.
+        nix::unistd::pivot_root(".", ".").ctx(|| format!("pivot_root to {}", path.display()))?;
+        mount_flags(".", MsFlags::MS_SLAVE | MsFlags::MS_REC).ctx(|| "make the old root a slave".into())?;
+        nix::mount::umount2(".", MntFlags::MNT_DETACH).ctx(|| "detach the old root".into())?;
+    }
+    nix::unistd::chdir("/").ctx(|| "chdir /".into())?;
+    Ok(())
+}
+
+/// Step 4, inside the new root: read-only and masked paths, the root's own propagation,
+/// and a read-only root.
+pub fn finish(spec: &Spec) -> Result<()> {
+    let root = Root::open(Path::new("/"))?;
+    if let Some(linux) = spec.linux() {
+        paths::readonly(&root, linux.readonly_paths().as_deref().unwrap_or_default())?;
+        paths::mask(&root, linux.masked_paths().as_deref().unwrap_or_default())?;
+    }
+    let prop = root_propagation(spec);
+    if prop.contains(MsFlags::MS_SHARED) || prop.contains(MsFlags::MS_PRIVATE) || prop.contains(MsFlags::MS_UNBINDABLE)
+    {
+        mount_flags("/", prop).ctx(|| "linux.rootfsPropagation".into())?;
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+        mounts::remount_readonly("/").map_err(|e| Error::sys("root.readonly: remount / read-only", e))?;
+    }
+    Ok(())
+}

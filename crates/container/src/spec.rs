@@ -1,0 +1,225 @@
+//! Loading and validating a bundle's `config.json`. Everything that can be checked
+//! before a process or a mount exists is checked here, so that a bad config fails
+//! early with the field's name and leaves nothing behind.
+
+use crate::error::{Error, Result};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// A loaded, validated bundle.
+#[derive(Debug)]
+pub struct Bundle {
+    /// Absolute path of the bundle directory.
+    pub dir: PathBuf,
+    /// The parsed config.json.
+    pub spec: Spec,
+    /// Absolute, canonical path of the root filesystem.
+    pub rootfs: PathBuf,
+}
+
+/// Reads `DIR/config.json` and validates it.
+pub fn load_bundle(dir: &Path) -> Result<Bundle> {
+    let dir = std::fs::canonicalize(dir).map_err(|e| Error::io(format!("bundle {}", dir.display()), e))?;
+    let path = dir.join("config.json");
+    let spec = load_spec(&path)?;
+    let root = spec.root().as_ref().ok_or_else(|| invalid("root", "missing (a root filesystem is required)"))?;
+    let rootfs = dir.join(root.path());
+    let rootfs = std::fs::canonicalize(&rootfs).map_err(|e| Error::io(format!("root.path {}", rootfs.display()), e))?;
+    if !rootfs.is_dir() {
+        return Err(invalid("root.path", format!("{} is not a directory", rootfs.display())));
+    }
+    validate(&spec)?;
+    Ok(Bundle { dir, spec, rootfs })
+}
+
+/// Parses a config.json file; the error names the file, line and column.
+pub fn load_spec(path: &Path) -> Result<Spec> {
+    let data = std::fs::read(path).map_err(|e| Error::io(path.display().to_string(), e))?;
+    parse_spec(&data).map_err(|reason| Error::SpecLoad { path: path.to_owned(), reason })
+}
+
+/// Parses config.json bytes (the fuzz target's entry point).
+pub fn parse_spec(data: &[u8]) -> std::result::Result<Spec, String> {
+    serde_json::from_slice(data).map_err(|e| e.to_string())
+}
+
+fn invalid(field: &str, reason: impl Into<String>) -> Error {
+    Error::SpecInvalid { field: field.to_owned(), reason: reason.into() }
+}
+
+/// Checks everything in the spec that can be checked without touching the system.
+pub fn validate(spec: &Spec) -> Result<()> {
+    let version = spec.version();
+    if !version.starts_with("1.") {
+        return Err(invalid("ociVersion", format!("{version:?} is not a 1.x runtime-spec version")));
+    }
+    let process = spec.process().as_ref().ok_or_else(|| invalid("process", "missing"))?;
+    match process.args() {
+        Some(args) if !args.is_empty() && !args[0].is_empty() => {}
+        _ => return Err(invalid("process.args", "must name a program to run")),
+    }
+    if !process.cwd().is_absolute() {
+        return Err(invalid("process.cwd", format!("{:?} is not an absolute path", process.cwd())));
+    }
+    for env in process.env().iter().flatten() {
+        if !env.contains('=') || env.starts_with('=') {
+            return Err(invalid("process.env", format!("{env:?} is not NAME=VALUE")));
+        }
+    }
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if !m.destination().is_absolute() {
+            return Err(invalid(
+                &format!("mounts[{i}].destination"),
+                format!("{:?} is not an absolute path", m.destination()),
+            ));
+        }
+    }
+    let linux = spec.linux().as_ref();
+    let mut seen = HashSet::new();
+    let namespaces = linux.and_then(|l| l.namespaces().as_ref());
+    for ns in namespaces.into_iter().flatten() {
+        if !seen.insert(ns.typ()) {
+            return Err(invalid("linux.namespaces", format!("{} appears twice", ns.typ())));
+        }
+        if let Some(p) = ns.path() {
+            if !p.is_absolute() {
+                return Err(invalid("linux.namespaces", format!("path {p:?} of {} is not absolute", ns.typ())));
+            }
+        }
+    }
+    let new_ns = |t: LinuxNamespaceType| namespaces.into_iter().flatten().any(|n| n.typ() == t && n.path().is_none());
+    let has_ns = |t: LinuxNamespaceType| namespaces.into_iter().flatten().any(|n| n.typ() == t);
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !new_ns(LinuxNamespaceType::Uts) {
+        return Err(invalid("hostname", "setting a hostname needs a new uts namespace"));
+    }
+    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !new_ns(LinuxNamespaceType::Uts) {
+        return Err(invalid("domainname", "setting a domainname needs a new uts namespace"));
+    }
+    if let Some(linux) = linux {
+        let maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+            || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
+        if new_ns(LinuxNamespaceType::User) && !maps {
+            return Err(invalid("linux.uidMappings", "a new user namespace needs uid and gid mappings"));
+        }
+        if maps && !has_ns(LinuxNamespaceType::User) {
+            return Err(invalid("linux.uidMappings", "mappings are given but there is no user namespace"));
+        }
+        if linux.time_offsets().is_some() && !new_ns(LinuxNamespaceType::Time) {
+            return Err(invalid("linux.timeOffsets", "time offsets need a new time namespace"));
+        }
+        for key in linux.sysctl().iter().flat_map(|m| m.keys()) {
+            if key.is_empty() || key.contains("..") || key.starts_with('/') {
+                return Err(invalid("linux.sysctl", format!("{key:?} is not a sysctl name")));
+            }
+            if key.starts_with("net.") && !new_ns(LinuxNamespaceType::Network) {
+                return Err(invalid("linux.sysctl", format!("{key} needs a new network namespace")));
+            }
+        }
+        for p in linux.masked_paths().iter().flatten().chain(linux.readonly_paths().iter().flatten()) {
+            if !p.starts_with('/') {
+                return Err(invalid("linux.maskedPaths/readonlyPaths", format!("{p:?} is not absolute")));
+            }
+        }
+        if let Some(prop) = linux.rootfs_propagation() {
+            crate::rootfs::mounts::propagation_flag(prop)
+                .ok_or_else(|| invalid("linux.rootfsPropagation", format!("unknown value {prop:?}")))?;
+        }
+        for (i, d) in linux.devices().iter().flatten().enumerate() {
+            if !d.path().starts_with("/dev/") {
+                return Err(invalid(&format!("linux.devices[{i}].path"), format!("{:?} is not under /dev", d.path())));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Validates a container id as runc does: letters, digits and `_ + - .`, not `.` or `..`.
+pub fn validate_id(id: &str) -> Result<()> {
+    let bad = |reason| Err(Error::InvalidId { id: id.to_owned(), reason });
+    if id.is_empty() {
+        return bad("it is empty");
+    }
+    if id == "." || id == ".." {
+        return bad("it names a directory");
+    }
+    if id.len() > 1024 {
+        return bad("it is longer than 1024 bytes");
+    }
+    if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b)) {
+        return bad("only letters, digits and _ + - . are allowed");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: &str) -> Spec {
+        parse_spec(json.as_bytes()).expect("parse")
+    }
+
+    const MIN: &str = r#"{"ociVersion":"1.2.0","root":{"path":"rootfs"},
+        "process":{"cwd":"/","args":["sh"],"user":{"uid":0,"gid":0}}"#;
+
+    fn with(extra: &str) -> Spec {
+        spec(&format!("{MIN},{extra}}}"))
+    }
+
+    #[test]
+    fn minimal_config_is_valid() {
+        validate(&spec(&format!("{MIN}}}"))).unwrap();
+    }
+
+    #[test]
+    fn ids_follow_runc() {
+        validate_id("abc-1.2_x+y").unwrap();
+        for bad in ["", ".", "..", "a/b", "a b", "ä"] {
+            assert!(validate_id(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_capability_is_an_error() {
+        let s = format!(
+            r#"{{"ociVersion":"1.2.0","process":{{"cwd":"/","args":["sh"],"user":{{"uid":0,"gid":0}},
+            "capabilities":{{"bounding":["CAP_NOPE"]}}}}}}"#
+        );
+        let err = parse_spec(s.as_bytes()).unwrap_err();
+        assert!(err.contains("CAP_NOPE"), "{err}");
+    }
+
+    #[test]
+    fn malformed_json_names_line_and_column() {
+        let err = parse_spec(b"{\n \"ociVersion\": 1.0.0 }").unwrap_err();
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn rejects_bad_fields() {
+        let cases = [
+            (r#""hostname":"x""#, "hostname"),
+            (r#""mounts":[{"destination":"rel","type":"tmpfs"}]"#, "mounts[0].destination"),
+            (r#""linux":{"namespaces":[{"type":"pid"},{"type":"pid"}]}"#, "linux.namespaces"),
+            (r#""linux":{"namespaces":[{"type":"user"}]}"#, "linux.uidMappings"),
+            (r#""linux":{"sysctl":{"net.ipv4.ip_forward":"1"}}"#, "linux.sysctl"),
+            (r#""linux":{"rootfsPropagation":"sideways"}"#, "linux.rootfsPropagation"),
+            (r#""linux":{"devices":[{"path":"/etc/x","type":"c","major":1,"minor":3}]}"#, "linux.devices[0].path"),
+        ];
+        for (extra, field) in cases {
+            match validate(&with(extra)) {
+                Err(Error::SpecInvalid { field: f, .. }) => assert_eq!(f, field, "{extra}"),
+                other => panic!("{extra}: expected SpecInvalid({field}), got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_empty_args_and_relative_cwd() {
+        let s = spec(r#"{"ociVersion":"1.2.0","process":{"cwd":"/","args":[],"user":{"uid":0,"gid":0}}}"#);
+        assert!(matches!(validate(&s), Err(Error::SpecInvalid { field, .. }) if field == "process.args"));
+        let s = spec(r#"{"ociVersion":"1.2.0","process":{"cwd":"tmp","args":["a"],"user":{"uid":0,"gid":0}}}"#);
+        assert!(matches!(validate(&s), Err(Error::SpecInvalid { field, .. }) if field == "process.cwd"));
+    }
+}

@@ -1,0 +1,147 @@
+//! hull-runtime: runc's command line over the `hull-container` library. Each verb is a
+//! few lines here; the work is in the library.
+
+mod cli;
+mod log;
+mod run;
+
+use clap::Parser;
+use cli::{Cli, Command, CreateArgs, ListFormat};
+use hull_container::container::{self, CreateOptions};
+use hull_container::state::StateStore;
+use hull_container::{Error, Result};
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+
+fn main() {
+    let cli = Cli::parse();
+    let logger = log::Logger { file: cli.log.clone(), format: cli.log_format, debug: cli.debug };
+    let store = StateStore::new(&cli.root);
+    logger.debug(&format!("{:?}", cli.command));
+    if cli.systemd_cgroup {
+        logger.error("--systemd-cgroup: the systemd cgroup driver is not supported yet; use cgroupfs paths");
+        std::process::exit(1);
+    }
+    let code = match dispatch(&store, cli.command, &logger) {
+        Ok(code) => code,
+        Err(e) => {
+            logger.error(&e.to_string());
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+fn dispatch(store: &StateStore, cmd: Command, log: &log::Logger) -> Result<i32> {
+    match cmd {
+        Command::Create(args) => {
+            let console = connect_console(&args)?;
+            container::create(store, create_options(&args, console))?;
+        }
+        Command::Start { id } => warn_all(log, container::start(store, &id)?),
+        Command::State { id } => print_json(&container::state(store, &id)?),
+        Command::Kill { all, id, signal } => {
+            let sig = hull_container::signal::parse(&signal)?;
+            container::kill(store, &id, sig, all)?;
+        }
+        Command::Delete { force, id } => match container::delete(store, &id, force) {
+            Ok(w) => warn_all(log, w),
+            // runc: deleting a missing container with --force is not an error.
+            Err(Error::NotFound(_)) if force => {}
+            Err(e) => return Err(e),
+        },
+        Command::Run { create, detach, keep, .. } => return run::run(store, &create, detach, keep, log),
+        Command::List { format, quiet } => list(store, format, quiet)?,
+        Command::Spec { bundle, rootless } => {
+            let path = bundle.join("config.json");
+            if path.exists() {
+                return Err(Error::Precondition(format!("{} already exists; remove it first", path.display())));
+            }
+            let spec = hull_container::default_spec::default_spec(
+                rootless,
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            );
+            let text = serde_json::to_string_pretty(&spec).expect("json") + "\n";
+            std::fs::write(&path, text).map_err(|e| Error::io(format!("write {}", path.display()), e))?;
+        }
+        Command::Features => print_json(&hull_container::features::features()),
+    }
+    Ok(0)
+}
+
+pub(crate) fn create_options(args: &CreateArgs, console: Option<OwnedFd>) -> CreateOptions<'_> {
+    CreateOptions {
+        id: &args.id,
+        bundle: &args.bundle,
+        pid_file: args.pid_file.as_deref(),
+        console_socket: console,
+        preserve_fds: args.preserve_fds,
+        no_pivot: args.no_pivot,
+        no_new_keyring: args.no_new_keyring,
+    }
+}
+
+pub(crate) fn connect_console(args: &CreateArgs) -> Result<Option<OwnedFd>> {
+    let Some(p) = &args.console_socket else { return Ok(None) };
+    let s = UnixStream::connect(p).map_err(|e| Error::io(format!("--console-socket {}", p.display()), e))?;
+    Ok(Some(OwnedFd::from(s)))
+}
+
+pub(crate) fn warn_all(log: &log::Logger, warnings: Vec<Error>) {
+    for w in warnings {
+        log.warn(&w.to_string());
+    }
+}
+
+fn print_json<T: serde::Serialize>(v: &T) {
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer_pretty(&mut out, v);
+    let _ = writeln!(out);
+}
+
+fn list(store: &StateStore, format: ListFormat, quiet: bool) -> Result<()> {
+    let states = container::list(store)?;
+    let mut out = std::io::stdout().lock();
+    if quiet {
+        for s in &states {
+            let _ = writeln!(out, "{}", s.id);
+        }
+        return Ok(());
+    }
+    match format {
+        ListFormat::Json => {
+            let _ = serde_json::to_writer(&mut out, &states);
+            let _ = writeln!(out);
+        }
+        ListFormat::Table => {
+            let rows: Vec<[String; 6]> = states
+                .iter()
+                .map(|s| {
+                    [
+                        s.id.clone(),
+                        s.pid.to_string(),
+                        s.status.to_string(),
+                        s.bundle.display().to_string(),
+                        s.created.clone(),
+                        s.owner.clone(),
+                    ]
+                })
+                .collect();
+            let head = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from);
+            let mut w = [0usize; 6];
+            for r in std::iter::once(&head).chain(&rows) {
+                for (i, c) in r.iter().enumerate() {
+                    w[i] = w[i].max(c.len());
+                }
+            }
+            for r in std::iter::once(&head).chain(&rows) {
+                let line: Vec<String> =
+                    r.iter().enumerate().map(|(i, c)| format!("{c:<width$}", width = w[i])).collect();
+                let _ = writeln!(out, "{}", line.join("   ").trim_end());
+            }
+        }
+    }
+    Ok(())
+}
