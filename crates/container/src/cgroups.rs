@@ -3,7 +3,7 @@
 //! `linux.cgroupsPath` in each, place the init there, report freezing, and remove the
 //! directories again. Resource limits belong to the cgroup backends (a later layer).
 
-use crate::error::{Context, Result};
+use crate::error::{Context, Error, Result};
 use std::path::{Path, PathBuf};
 
 /// One mounted cgroup hierarchy.
@@ -94,35 +94,44 @@ pub fn dirs(hs: &[Hierarchy], path: &Path) -> Vec<PathBuf> {
 pub fn create(dirs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut made = Vec::new();
     for d in dirs {
-        let mut missing = Vec::new();
-        let mut p = d.as_path();
-        while !p.exists() {
-            missing.push(p.to_owned());
-            match p.parent() {
-                Some(parent) => p = parent,
-                None => break,
-            }
-        }
-        for m in missing.iter().rev() {
-            match std::fs::create_dir(m) {
-                Ok(()) => {
-                    made.push(m.clone());
-                    if let Err(e) = init_cpuset_v1(m) {
-                        made.reverse();
-                        let _ = remove(&made);
-                        return Err(e);
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => {
-                    let _ = remove(&made);
-                    return Err(e).ctx(|| format!("linux.cgroupsPath: create {}", m.display()));
-                }
+        // Another container's delete may remove a shared parent between our mkdirs
+        // (ENOENT): walk again a few times.
+        let mut tries = 0;
+        while let Err(e) = create_one(d, &mut made) {
+            tries += 1;
+            let vanished = matches!(&e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound);
+            if !vanished || tries >= 5 {
+                made.reverse();
+                let _ = remove(&made);
+                return Err(e);
             }
         }
     }
     made.reverse();
     Ok(made)
+}
+
+fn create_one(d: &Path, made: &mut Vec<PathBuf>) -> Result<()> {
+    let mut missing = Vec::new();
+    let mut p = d;
+    while !p.exists() {
+        missing.push(p.to_owned());
+        match p.parent() {
+            Some(parent) => p = parent,
+            None => break,
+        }
+    }
+    for m in missing.iter().rev() {
+        match std::fs::create_dir(m) {
+            Ok(()) => {
+                made.push(m.clone());
+                init_cpuset_v1(m)?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).ctx(|| format!("linux.cgroupsPath: create {}", m.display())),
+        }
+    }
+    Ok(())
 }
 
 /// A new v1 cpuset cgroup starts with no cpus and no mems, and no task may join it:
@@ -182,7 +191,7 @@ pub fn remove(dirs: &[PathBuf]) -> Result<()> {
             match std::fs::remove_dir(d) {
                 Ok(()) => break,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
-                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 100 => {
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 100 && !has_children(d) => {
                     tries += 1;
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }
@@ -193,6 +202,28 @@ pub fn remove(dirs: &[PathBuf]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Removes the empty ancestors of `dirs` that lie inside hull's own `/hull` subtree
+/// (containers share them, so the last one out removes them). Directories outside
+/// `/hull` are never touched unless hull created them (see [`create`]).
+pub fn remove_empty_hull_ancestors(dirs: &[PathBuf]) {
+    for h in hierarchies() {
+        let top = h.mountpoint.join("hull");
+        for d in dirs.iter().filter(|d| d.starts_with(&top)) {
+            let mut p = d.parent();
+            while let Some(dir) = p.filter(|p| p.starts_with(&top)) {
+                if std::fs::remove_dir(dir).is_err() {
+                    break;
+                }
+                p = dir.parent();
+            }
+        }
+    }
+}
+
+fn has_children(d: &Path) -> bool {
+    std::fs::read_dir(d).map(|rd| rd.flatten().any(|e| e.file_type().is_ok_and(|t| t.is_dir()))).unwrap_or(false)
 }
 
 #[cfg(test)]

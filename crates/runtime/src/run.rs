@@ -51,7 +51,8 @@ pub fn run(store: &StateStore, args: &CreateArgs, detach: bool, keep: bool, log:
         }
         wait(created.pid, &created.pidfd, &forward, master)
     })();
-    if !keep || result.is_err() {
+    // A detached container lives on; a finished or failed one goes unless --keep.
+    if result.is_err() || (!keep && !detach) {
         match container::delete(store, &args.id, true) {
             Ok(w) => crate::warn_all(log, w),
             Err(e) => log.error(&e.to_string()),
