@@ -123,12 +123,17 @@ fn create_one(d: &Path, made: &mut Vec<PathBuf>) -> Result<()> {
     }
     for m in missing.iter().rev() {
         match std::fs::create_dir(m) {
-            Ok(()) => {
-                made.push(m.clone());
-                init_cpuset_v1(m)?;
-            }
+            Ok(()) => made.push(m.clone()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e).ctx(|| format!("linux.cgroupsPath: create {}", m.display())),
+        }
+    }
+    // Also the parents another create made but may not have filled in yet.
+    if let Some(first) = missing.last() {
+        for dir in
+            d.ancestors().filter(|a| a.starts_with(first.parent().unwrap_or(first))).collect::<Vec<_>>().iter().rev()
+        {
+            init_cpuset_v1(dir)?;
         }
     }
     Ok(())

@@ -68,8 +68,7 @@ impl Namespaces {
         let mut rest = Vec::new();
         for (t, fd) in self.join.drain(..) {
             if matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
-                nix::sched::setns(&fd, nix::sched::CloneFlags::from_bits_truncate(flag(t) as i32))
-                    .ctx(|| format!("join {t} namespace"))?;
+                setns(&fd, t)?;
             } else {
                 rest.push((t, fd));
             }
@@ -81,17 +80,29 @@ impl Namespaces {
     /// In the init: joins every remaining namespace, user namespace first.
     pub fn join_all(&self) -> Result<()> {
         for (t, fd) in &self.join {
-            nix::sched::setns(fd, nix::sched::CloneFlags::from_bits_truncate(flag(*t) as i32))
-                .ctx(|| format!("join {t} namespace"))?;
+            setns(fd, *t)?;
         }
         Ok(())
     }
 }
 
+/// setns(2) checked against the expected type (raw: nix's CloneFlags lacks CLONE_NEWTIME).
+fn setns(fd: &OwnedFd, t: LinuxNamespaceType) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: setns on a descriptor we hold, with the namespace type as check.
+    if unsafe { libc::setns(fd.as_raw_fd(), flag(t) as libc::c_int) } != 0 {
+        return Err(Error::io(format!("join {t} namespace"), std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
 /// Makes a new time namespace for the parent's future children and writes its offsets.
 pub fn unshare_time(spec: &Spec) -> Result<()> {
-    nix::sched::unshare(nix::sched::CloneFlags::from_bits_truncate(libc::CLONE_NEWTIME))
-        .ctx(|| "unshare time namespace".to_string())?;
+    // nix's CloneFlags has no CLONE_NEWTIME (it would be truncated to 0): call libc.
+    // SAFETY: unshare with a valid flag; affects only this process's future children.
+    if unsafe { libc::unshare(libc::CLONE_NEWTIME) } != 0 {
+        return Err(Error::io("unshare time namespace", std::io::Error::last_os_error()));
+    }
     let offsets = spec.linux().as_ref().and_then(|l| l.time_offsets().as_ref());
     let mut text = String::new();
     for (clock, off) in offsets.into_iter().flatten() {

@@ -1,0 +1,413 @@
+//! What a container sees: each config.json field, checked from inside the container.
+
+mod common;
+use common::*;
+use serde_json::json;
+
+#[test]
+fn pid_hostname_env_cwd_umask() {
+    let rt = Rt::new("ct-basics");
+    let mut b = rt.bundle("b");
+    b.config["hostname"] = "box".into();
+    b.config["domainname"] = "example.org".into();
+    b.config["process"]["env"] = json!(["PATH=/bin", "FOO=bar baz"]);
+    b.config["process"]["cwd"] = "/work/dir".into();
+    b.config["process"]["user"]["umask"] = 0o027.into();
+    b.sh("echo $$ $(hostname) $(cat /proc/sys/kernel/domainname) \"$FOO\" $(pwd) $(umask)");
+    assert_eq!(rt.run_ok(&b, &rt.id("c")).trim(), "1 box example.org bar baz /work/dir 0027");
+}
+
+#[test]
+fn readonly_root_and_masked_and_readonly_paths() {
+    let rt = Rt::new("ct-ro");
+    let mut b = rt.bundle("b");
+    b.sh("touch /x 2>/dev/null && echo root-writable; \
+          wc -c < /proc/keys; wc -c < /proc/timer_list; \
+          echo 1 > /proc/sys/kernel/printk 2>/dev/null && echo sys-writable; \
+          ls /sys/firmware | wc -l; touch /tmp/ok 2>/dev/null || echo tmp-ro");
+    let out = rt.run_ok(&b, &rt.id("c"));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines, vec!["0", "0", "0", "tmp-ro"], "{out}");
+    // Writable root when readonly is false.
+    b.config["root"]["readonly"] = false.into();
+    b.sh("touch /x && echo ok");
+    assert_eq!(rt.run_ok(&b, &rt.id("d")).trim(), "ok");
+}
+
+#[test]
+fn each_mount_type() {
+    let rt = Rt::new("ct-mounts");
+    let mut b = rt.bundle("b");
+    let src = rt.tmp.0.join("shared");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("hello"), "from host").unwrap();
+    let file = rt.tmp.0.join("file.txt");
+    std::fs::write(&file, "a file").unwrap();
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.push(
+        json!({"destination": "/data", "type": "bind", "source": src, "options": ["rbind", "ro", "nosuid", "nodev"]}),
+    );
+    mounts.push(json!({"destination": "/rw", "type": "bind", "source": src, "options": ["bind"]}));
+    mounts.push(json!({"destination": "/etc/file.txt", "type": "bind", "source": file, "options": ["bind", "ro"]}));
+    mounts.push(json!({"destination": "/scratch/deep", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m", "mode=700", "noexec"]}));
+    b.sh("cat /data/hello; echo; cat /etc/file.txt; echo; \
+          touch /data/x 2>/dev/null || echo data-ro; touch /rw/y && echo rw-ok; \
+          grep -E ' /(data|rw|scratch/deep|proc|sys|dev/pts|dev/mqueue|dev/shm|sys/fs/cgroup) ' /proc/self/mounts | cut -d' ' -f2,3,4 | sort; \
+          stat -c %a /scratch/deep");
+    let out = rt.run_ok(&b, &rt.id("c"));
+    assert!(src.join("y").exists(), "the rw bind wrote through to the host");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(&lines[..4], &["from host", "a file", "data-ro", "rw-ok"], "{out}");
+    let has = |mp: &str, fstype: &str, opt: &str| {
+        lines.iter().any(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            f.len() == 3 && f[0] == mp && f[1] == fstype && f[2].split(',').any(|o| o == opt)
+        })
+    };
+    assert!(has("/data", "ext4", "ro") || lines.iter().any(|l| l.starts_with("/data ") && l.contains("ro,")), "{out}");
+    assert!(lines.iter().any(|l| l.starts_with("/data ") && l.contains("nosuid") && l.contains("nodev")), "{out}");
+    assert!(has("/scratch/deep", "tmpfs", "noexec"), "{out}");
+    assert!(has("/proc", "proc", "rw"), "{out}");
+    assert!(has("/sys", "sysfs", "ro"), "{out}");
+    assert!(has("/dev/pts", "devpts", "noexec"), "{out}");
+    assert!(has("/dev/mqueue", "mqueue", "nodev"), "{out}");
+    assert!(has("/dev/shm", "tmpfs", "nosuid"), "{out}");
+    assert!(has("/sys/fs/cgroup", "tmpfs", "ro") || has("/sys/fs/cgroup", "cgroup2", "ro"), "{out}");
+    assert_eq!(*lines.last().unwrap(), "700");
+}
+
+#[test]
+fn cgroup_mount_shows_the_containers_own_cgroup() {
+    let rt = Rt::new("ct-cgmount");
+    let mut b = rt.bundle("b");
+    b.config["linux"]["cgroupsPath"] = "/hull/it-cgmount".into();
+    // The memory hierarchy inside is the container's own directory: its procs are ours.
+    b.sh("ls /sys/fs/cgroup; cat /sys/fs/cgroup/pids/cgroup.procs | wc -l; touch /sys/fs/cgroup/pids/x 2>/dev/null || echo cg-ro");
+    let out = rt.run_ok(&b, &rt.id("c"));
+    let hs = cgroup_hierarchies();
+    for h in &hs {
+        assert!(out.lines().any(|l| l == h), "{h} missing in {out}");
+    }
+    assert!(out.contains("cg-ro"), "{out}");
+    assert!(cgroup_dirs_left("/hull/it-cgmount").is_empty());
+}
+
+fn cgroup_hierarchies() -> Vec<String> {
+    std::fs::read_dir("/sys/fs/cgroup")
+        .map(|rd| {
+            rd.flatten().filter(|e| e.path().is_dir()).map(|e| e.file_name().to_string_lossy().into_owned()).collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn devices_default_and_configured() {
+    let rt = Rt::new("ct-dev");
+    let mut b = rt.bundle("b");
+    b.config["linux"]["devices"] = json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o640, "uid": 7, "gid": 8},
+               {"path": "/dev/sub/loopX", "type": "b", "major": 7, "minor": 200}]);
+    b.sh(
+        "for d in null zero full random urandom tty fuse sub/loopX; do stat -c '%n %F %t:%T %a %u:%g' /dev/$d; done; \
+          for l in ptmx fd stdin; do readlink /dev/$l; done; head -c 4 /dev/zero | wc -c",
+    );
+    let out = rt.run_ok(&b, &rt.id("c"));
+    for want in [
+        "/dev/null character special file 1:3 666 0:0",
+        "/dev/zero character special file 1:5 666 0:0",
+        "/dev/full character special file 1:7 666 0:0",
+        "/dev/random character special file 1:8 666 0:0",
+        "/dev/urandom character special file 1:9 666 0:0",
+        "/dev/tty character special file 5:0 666 0:0",
+        "/dev/fuse character special file a:e5 640 7:8",
+        "/dev/sub/loopX block special file 7:c8 666 0:0",
+        "pts/ptmx",
+        "/proc/self/fd",
+        "/proc/self/fd/0",
+    ] {
+        assert!(out.lines().any(|l| l == want), "{want:?} not in\n{out}");
+    }
+    assert_eq!(out.lines().last().unwrap(), "4");
+}
+
+#[test]
+fn rlimits_user_groups() {
+    let rt = Rt::new("ct-user");
+    let mut b = rt.bundle("b");
+    b.config["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 512, "hard": 777}, {"type": "RLIMIT_NPROC", "soft": 100, "hard": 200}]);
+    b.config["process"]["user"] = json!({"uid": 1234, "gid": 5678, "additionalGids": [10, 20]});
+    b.sh("ulimit -n; ulimit -Hn; ulimit -u; id -u; id -g; id -G; grep -E '^(Uid|Gid|Groups)' /proc/self/status");
+    let out = rt.run_ok(&b, &rt.id("c"));
+    let l: Vec<&str> = out.lines().collect();
+    assert_eq!(&l[..6], &["512", "777", "100", "1234", "5678", "5678 10 20"], "{out}");
+    assert!(l[6].starts_with("Uid:\t1234\t1234\t1234\t1234"), "{out}");
+    assert!(l[8].starts_with("Groups:\t10 20"), "{out}");
+}
+
+#[test]
+fn capability_sets() {
+    let rt = Rt::new("ct-caps");
+    let mut b = rt.bundle("b");
+    b.config["process"]["capabilities"] = json!({
+        "bounding": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW", "CAP_SETUID"],
+        "effective": ["CAP_CHOWN", "CAP_KILL"],
+        "permitted": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW"],
+        "inheritable": ["CAP_KILL"],
+        "ambient": ["CAP_KILL"]
+    });
+    b.sh("grep ^Cap /proc/self/status");
+    let out = rt.run_ok(&b, &rt.id("c"));
+    // As root after execve: permitted and effective are the bounding-limited full set
+    // plus ambient; bounding and inheritable are exactly as configured.
+    assert!(out.contains("CapBnd:\t00000000000020a1"), "{out}");
+    assert!(out.contains("CapInh:\t0000000000000020"), "{out}");
+    assert!(out.contains("CapAmb:\t0000000000000020"), "{out}");
+    // A non-root user keeps only what ambient carries over execve.
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    let out = rt.run_ok(&b, &rt.id("d"));
+    assert!(out.contains("CapEff:\t0000000000000020"), "{out}");
+    assert!(out.contains("CapPrm:\t0000000000000020"), "{out}");
+    // No inheritable capabilities unless the config names them.
+    b.config["process"]["capabilities"] =
+        json!({"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]});
+    b.config["process"]["user"] = json!({"uid": 0, "gid": 0});
+    let out = rt.run_ok(&b, &rt.id("e"));
+    assert!(out.contains("CapInh:\t0000000000000000"), "{out}");
+    assert!(out.contains("CapEff:\t0000000000000020"), "{out}");
+}
+
+#[test]
+fn no_new_privileges_oom_score_sysctl() {
+    let rt = Rt::new("ct-misc");
+    let mut b = rt.bundle("b");
+    b.config["process"]["noNewPrivileges"] = true.into();
+    b.config["process"]["oomScoreAdj"] = 123.into();
+    b.config["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1", "kernel.msgmax": "4096"});
+    b.config["linux"]["readonlyPaths"] = json!([]);
+    b.sh("grep NoNewPrivs /proc/self/status; cat /proc/self/oom_score_adj /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/msgmax");
+    let out = rt.run_ok(&b, &rt.id("c"));
+    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), vec!["NoNewPrivs:", "1", "123", "1", "4096"], "{out}");
+}
+
+#[test]
+fn user_namespace_maps() {
+    let rt = Rt::new("ct-userns");
+    let mut b = rt.bundle("b");
+    let ns = b.config["linux"]["namespaces"].as_array_mut().unwrap();
+    ns.push(json!({"type": "user"}));
+    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    // The rootfs must be readable by the mapped root: it is, being world-readable.
+    b.sh("cat /proc/self/uid_map /proc/self/gid_map; id -u");
+    let out = rt.run_ok(&b, &rt.id("c"));
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(words, vec!["0", "100000", "65536", "0", "100000", "65536", "0"], "{out}");
+}
+
+#[test]
+fn join_namespaces_by_path() {
+    let rt = Rt::new("ct-join");
+    let mut b = rt.bundle("b");
+    b.sh("sleep 30");
+    b.config["hostname"] = "first".into();
+    let first = rt.id("first");
+    rt.create(&b, &first);
+    let pid = rt.state(&first)["pid"].as_i64().unwrap();
+    let mut b2 = rt.bundle("b2");
+    let ns = b2.config["linux"]["namespaces"].as_array_mut().unwrap();
+    for n in ns.iter_mut() {
+        let t = n["type"].as_str().unwrap().to_owned();
+        if t == "uts" || t == "network" || t == "ipc" || t == "pid" {
+            let file = match t.as_str() {
+                "network" => "net",
+                other => other,
+            };
+            n["path"] = format!("/proc/{pid}/ns/{file}").into();
+        }
+    }
+    b2.config.as_object_mut().unwrap().remove("hostname");
+    b2.sh("hostname; for n in net uts pid; do readlink /proc/self/ns/$n; done");
+    let out = rt.run_ok(&b2, &rt.id("second"));
+    let l: Vec<&str> = out.lines().collect();
+    assert_eq!(l[0], "first", "{out}");
+    let host_ns = |n: &str| std::fs::read_link(format!("/proc/{pid}/ns/{n}")).unwrap().to_string_lossy().into_owned();
+    assert_eq!(l[1], host_ns("net"));
+    assert_eq!(l[2], host_ns("uts"));
+    assert_eq!(l[3], host_ns("pid"));
+    rt.ok(&["delete", "--force", &first]);
+}
+
+#[test]
+fn time_namespace_offsets() {
+    let rt = Rt::new("ct-time");
+    let mut b = rt.bundle("b");
+    b.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "time"}));
+    b.config["linux"]["timeOffsets"] = json!({"boottime": {"secs": 86400 * 365, "nanosecs": 0}});
+    b.sh("cut -d' ' -f1 /proc/uptime");
+    let out = rt.run_ok(&b, &rt.id("c"));
+    let up: f64 = out.trim().parse().unwrap();
+    assert!(up > 86400.0 * 365.0, "{out}");
+}
+
+#[test]
+fn no_pivot_works() {
+    let rt = Rt::new("ct-nopivot");
+    let mut b = rt.bundle("b");
+    b.sh("echo $$; ls /bin/busybox");
+    b.save();
+    let o = rt.out(&["run", "--no-pivot", "--bundle", b.dir.to_str().unwrap(), &rt.id("c")]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "1\n/bin/busybox\n");
+}
+
+#[test]
+fn hooks_run_in_order_with_state_on_stdin() {
+    let rt = Rt::new("ct-hooks");
+    let mut b = rt.bundle("b");
+    let log = rt.tmp.0.join("hooks.log");
+    let hook = |name: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("read -r s; echo {name} \"$s\" >> {}", log.display())]});
+    b.config["hooks"] = json!({
+        "prestart": [hook("prestart")],
+        "createRuntime": [hook("createRuntime")],
+        "createContainer": [hook("createContainer")],
+        "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "read -r s; echo startContainer-in-container > /tmp/sc"]}],
+        "poststart": [hook("poststart")],
+        "poststop": [hook("poststop")]
+    });
+    b.config["root"]["readonly"] = false.into();
+    b.sh("cat /tmp/sc");
+    let id = rt.id("c");
+    b.save();
+    rt.ok(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let names: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(names, vec!["prestart", "createRuntime", "createContainer"], "poststart must not run during create");
+    let state: serde_json::Value =
+        serde_json::from_str(text.lines().next().unwrap().split_once(' ').unwrap().1).unwrap();
+    assert_eq!(state["id"], id.as_str());
+    assert!(state["pid"].as_i64().unwrap() > 0);
+    assert_eq!(state["bundle"], b.dir.to_str().unwrap());
+    rt.ok(&["start", &id]);
+    rt.wait_status(&id, "stopped");
+    rt.ok(&["delete", &id]);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let names: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(names, vec!["prestart", "createRuntime", "createContainer", "poststart", "poststop"]);
+    assert!(text.lines().last().unwrap().contains("\"status\":\"stopped\""), "{text}");
+}
+
+#[test]
+fn failing_create_hook_fails_create() {
+    let rt = Rt::new("ct-hookfail");
+    let mut b = rt.bundle("b");
+    b.config["hooks"] = json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "echo nope >&2; exit 5"]}]});
+    b.save();
+    let id = rt.id("c");
+    let err = rt.fails(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
+    assert!(err.contains("createRuntime hook") && err.contains("nope"), "{err}");
+    assert!(!rt.root.join(&id).exists());
+}
+
+#[test]
+fn failing_poststart_hook_is_a_warning() {
+    let rt = Rt::new("ct-poststart");
+    let mut b = rt.bundle("b");
+    b.config["hooks"] = json!({"poststart": [{"path": "/bin/false"}]});
+    b.sh("echo ran");
+    let (code, out, err) = rt.run(&b, &rt.id("c"));
+    assert_eq!((code, out.as_str()), (0, "ran\n"), "{err}");
+    assert!(err.contains("poststart"), "{err}");
+}
+
+#[test]
+fn preserve_fds_and_no_leaks() {
+    let rt = Rt::new("ct-fds");
+    let mut b = rt.bundle("b");
+    b.sh("ls /proc/self/fd | sort -n | tr '\\n' ' '");
+    b.save();
+    let f = std::fs::File::open("/etc/hostname").unwrap();
+    let extra = std::fs::File::open("/etc/passwd").unwrap();
+    let mut cmd = rt.cmd(&["run", "--preserve-fds", "1", "--bundle", b.dir.to_str().unwrap(), &rt.id("c")]);
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let (fd, extra_fd) = (f.as_raw_fd(), extra.as_raw_fd());
+    // SAFETY (test): dup2 in the child before exec puts the file at fd 3 and leaves
+    // another descriptor (not preserved) open at 4.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::dup2(fd, 3);
+            libc::dup2(extra_fd, 4);
+            Ok(())
+        });
+    }
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // 0 1 2, the preserved 3, and the one ls opens for /proc/self/fd.
+    let fds: Vec<u32> = String::from_utf8_lossy(&o.stdout).split_whitespace().map(|s| s.parse().unwrap()).collect();
+    assert_eq!(&fds[..4], &[0, 1, 2, 3], "{fds:?}");
+    assert!(fds.len() <= 5, "leaked descriptors: {fds:?}");
+}
+
+#[test]
+fn terminal_through_console_socket() {
+    use std::os::unix::net::UnixListener;
+    let rt = Rt::new("ct-tty");
+    let mut b = rt.bundle("b");
+    b.config["process"]["terminal"] = true.into();
+    b.config["process"]["consoleSize"] = json!({"height": 33, "width": 101});
+    b.sh("tty; stty size 2>/dev/null || echo nostty; echo done");
+    b.save();
+    let sock = rt.tmp.0.join("console.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let id = rt.id("c");
+    let bundle = b.dir.to_str().unwrap().to_owned();
+    let sock_s = sock.to_str().unwrap().to_owned();
+    let h = std::thread::spawn({
+        let root = rt.root.clone();
+        move || {
+            std::process::Command::new(BIN)
+                .arg("--root")
+                .arg(root)
+                .args(["create", "--console-socket", &sock_s, "--bundle", &bundle, &id])
+                .status()
+                .unwrap()
+        }
+    });
+    let (conn, _) = listener.accept().unwrap();
+    let master = recv_fd(&conn);
+    assert!(h.join().unwrap().success());
+    let id = rt.id("c");
+    rt.ok(&["start", &id]);
+    let mut out = Vec::new();
+    let mut f = std::fs::File::from(master);
+    let mut buf = [0u8; 1024];
+    loop {
+        match std::io::Read::read(&mut f, &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+        if String::from_utf8_lossy(&out).contains("done") {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.contains("/dev/pts/0"), "{text}");
+    assert!(text.contains("done"), "{text}");
+    rt.wait_status(&id, "stopped");
+    rt.ok(&["delete", &id]);
+}
+
+fn recv_fd(conn: &std::os::unix::net::UnixStream) -> std::os::fd::OwnedFd {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+    let mut buf = [0u8; 64];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty()).unwrap();
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY (test): the descriptor was just received.
+            return unsafe { std::os::fd::OwnedFd::from_raw_fd(fds[0]) };
+        }
+    }
+    panic!("no fd received");
+}
