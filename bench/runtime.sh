@@ -5,14 +5,14 @@
 #
 # Usage (as root):  bench/runtime.sh
 # Environment:
-#   HULL_RUNTIME  hull binary   (default /work/main/target/release/hull-runtime)
+#   HULL_RUNTIME  hull binary   (default target/release/hull-runtime of this checkout)
 #   RUNC, CRUN    runc / crun binaries (default: found in PATH)
 #   RUNS          timed hyperfine runs per runtime (default 50; plus 5 warmup)
 #   RSS_RUNS      /usr/bin/time runs per runtime for peak RSS (default 20)
 #   EXPORT_JSON   if set, copy hyperfine's JSON export to this path
 set -euo pipefail
 
-HULL_RUNTIME=${HULL_RUNTIME:-/work/main/target/release/hull-runtime}
+HULL_RUNTIME=${HULL_RUNTIME:-$(cd "$(dirname "$0")/.." && pwd)/target/release/hull-runtime}
 RUNC=${RUNC:-$(command -v runc || true)}
 CRUN=${CRUN:-$(command -v crun || true)}
 RUNS=${RUNS:-50}
@@ -38,7 +38,7 @@ check_prereqs() {
     [[ $EUID -eq 0 ]] || die "must run as root (the runtimes create namespaces and cgroups)"
     if [[ ! -x $HULL_RUNTIME ]]; then
         die "hull-runtime not found at '$HULL_RUNTIME'.
-  Build it first:  (cd /work/main && cargo build --release)
+  Build it first:  cargo build --release
   or point HULL_RUNTIME at an existing binary."
     fi
     [[ -n $RUNC && -x $RUNC ]] || die "runc not found (set RUNC=/path/to/runc)"

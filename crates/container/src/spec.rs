@@ -182,10 +182,8 @@ mod tests {
 
     #[test]
     fn unknown_capability_is_an_error() {
-        let s = format!(
-            r#"{{"ociVersion":"1.2.0","process":{{"cwd":"/","args":["sh"],"user":{{"uid":0,"gid":0}},
-            "capabilities":{{"bounding":["CAP_NOPE"]}}}}}}"#
-        );
+        let s = r#"{"ociVersion":"1.2.0","process":{"cwd":"/","args":["sh"],"user":{"uid":0,"gid":0},
+            "capabilities":{"bounding":["CAP_NOPE"]}}}"#;
         let err = parse_spec(s.as_bytes()).unwrap_err();
         assert!(err.contains("CAP_NOPE"), "{err}");
     }

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# On a fresh Debian 12 machine: installs what is missing, builds hull, and runs a
+# container from the built-in busybox example with hull-runtime.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || exec sudo -E "$0" "$@"
+scripts/install-deps.sh
+cargo build --release
+work=$(mktemp -d /tmp/hull-demo.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+examples/busybox-bundle.sh "$work/bundle"
+target/release/hull-runtime --root "$work/state" run --bundle "$work/bundle" "demo-$$"
