@@ -5,14 +5,14 @@
 #
 # Usage (as root):  bench/runtime.sh
 # Environment:
-#   HULL_RUNTIME  hull binary   (default target/release/hull-runtime of this checkout)
+#   HULL_RUNTIME  hull binary   (default target/x86_64-unknown-linux-gnu/release/hull-runtime of this checkout)
 #   RUNC, CRUN    runc / crun binaries (default: found in PATH)
 #   RUNS          timed hyperfine runs per runtime (default 50; plus 5 warmup)
 #   RSS_RUNS      /usr/bin/time runs per runtime for peak RSS (default 20)
 #   EXPORT_JSON   if set, copy hyperfine's JSON export to this path
 set -euo pipefail
 
-HULL_RUNTIME=${HULL_RUNTIME:-$(cd "$(dirname "$0")/.." && pwd)/target/release/hull-runtime}
+HULL_RUNTIME=${HULL_RUNTIME:-$(cd "$(dirname "$0")/.." && pwd)/target/x86_64-unknown-linux-gnu/release/hull-runtime}
 RUNC=${RUNC:-$(command -v runc || true)}
 CRUN=${CRUN:-$(command -v crun || true)}
 RUNS=${RUNS:-50}

@@ -5,7 +5,7 @@
 # with no terminal, running `sh -c 'echo hello from hull; ...'`.
 set -euo pipefail
 dir=${1:?usage: $0 DIR [hull-runtime]}
-rt=${2:-$(cd "$(dirname "$0")/.." && pwd)/target/release/hull-runtime}
+rt=${2:-$(cd "$(dirname "$0")/.." && pwd)/target/x86_64-unknown-linux-gnu/release/hull-runtime}
 [ -x /bin/busybox ] || { echo "$0: /bin/busybox missing: apt-get install busybox-static" >&2; exit 1; }
 [ -x "$rt" ] || { echo "$0: $rt missing: cargo build --release" >&2; exit 1; }
 mkdir -p "$dir/rootfs/bin" "$dir/rootfs/etc" "$dir/rootfs/proc" "$dir/rootfs/sys" "$dir/rootfs/dev" "$dir/rootfs/tmp"

@@ -9,4 +9,4 @@ cargo build --release
 work=$(mktemp -d /tmp/hull-demo.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 examples/busybox-bundle.sh "$work/bundle"
-target/release/hull-runtime --root "$work/state" run --bundle "$work/bundle" "demo-$$"
+target/x86_64-unknown-linux-gnu/release/hull-runtime --root "$work/state" run --bundle "$work/bundle" "demo-$$"

@@ -212,17 +212,20 @@ pub fn remove(dirs: &[PathBuf]) -> Result<()> {
 /// Removes the empty ancestors of `dirs` that lie inside hull's own `/hull` subtree
 /// (containers share them, so the last one out removes them). Directories outside
 /// `/hull` are never touched unless hull created them (see [`create`]).
-pub fn remove_empty_hull_ancestors(dirs: &[PathBuf]) {
-    for h in hierarchies() {
-        let top = h.mountpoint.join("hull");
-        for d in dirs.iter().filter(|d| d.starts_with(&top)) {
-            let mut p = d.parent();
-            while let Some(dir) = p.filter(|p| p.starts_with(&top)) {
-                if std::fs::remove_dir(dir).is_err() {
-                    break;
-                }
-                p = dir.parent();
+pub fn remove_empty_hull_ancestors(dirs: &[PathBuf], path: &Path) {
+    if !path.starts_with("/hull") {
+        return;
+    }
+    let depth = path.components().count() - 1;
+    for d in dirs {
+        // The hierarchy's mount point is `depth` levels above the container's directory.
+        let Some(top) = d.ancestors().nth(depth - 1) else { continue };
+        let mut p = d.parent();
+        while let Some(dir) = p.filter(|p| p.starts_with(top)) {
+            if std::fs::remove_dir(dir).is_err() {
+                break;
             }
+            p = dir.parent();
         }
     }
 }

@@ -37,6 +37,9 @@ pub struct StateFile {
     /// The config's annotations.
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
+    /// The container's cgroup path inside each hierarchy (`linux.cgroupsPath` resolved).
+    #[serde(default)]
+    pub cgroup_path: PathBuf,
     /// The container's cgroup directory in each hierarchy.
     #[serde(default)]
     pub cgroup_dirs: Vec<PathBuf>,
@@ -158,13 +161,13 @@ impl ContainerDir {
         self.path.join(FIFO)
     }
 
-    /// Writes state.json atomically (temp file, fsync, rename).
+    /// Writes state.json atomically (temp file, rename). No fsync: the state root lives
+    /// on tmpfs (/run) and means nothing after a reboot.
     pub fn save(&self, state: &StateFile) -> Result<()> {
         let tmp = self.path.join(".state.json.tmp");
         let data = serde_json::to_vec(state).expect("state serialises");
         let mut f = File::create(&tmp).ctx(|| format!("write {}", tmp.display()))?;
         f.write_all(&data).ctx(|| format!("write {}", tmp.display()))?;
-        f.sync_data().ctx(|| format!("fsync {}", tmp.display()))?;
         let dst = self.path.join(STATE_FILE);
         std::fs::rename(&tmp, &dst).ctx(|| format!("rename to {}", dst.display()))
     }
@@ -219,12 +222,20 @@ pub struct OciState {
     pub bundle: PathBuf,
     pub rootfs: PathBuf,
     pub created: String,
+    /// The owner's user name; filled only for `state` and `list` (hooks do not need it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub owner: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
 }
 
 impl OciState {
+    /// The same document with the owner's name, as `state` and `list` print it.
+    pub fn with_owner(mut self, uid: u32) -> Self {
+        self.owner = crate::process::user_name(uid);
+        self
+    }
+
     /// The JSON bytes, as hooks receive them.
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("state serialises")
@@ -240,7 +251,7 @@ impl OciState {
             bundle: st.bundle.clone(),
             rootfs: st.rootfs.clone(),
             created: st.created.clone(),
-            owner: crate::process::user_name(st.owner),
+            owner: String::new(),
             annotations: st.annotations.clone(),
         }
     }
@@ -261,6 +272,7 @@ mod tests {
             created: "2026-01-01T00:00:00Z".into(),
             owner: 0,
             annotations: BTreeMap::new(),
+            cgroup_path: PathBuf::new(),
             cgroup_dirs: vec![],
             cgroup_made: vec![],
             hooks: None,

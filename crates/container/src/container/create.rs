@@ -123,7 +123,6 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
     if ns.new_user {
         namespaces::write_id_maps(pid, spec)?;
     }
-    cgroups::join(&cgroup_dirs, pid)?;
     let pid_start = crate::process::start_time(pid)
         .ok_or_else(|| Error::Init("the container's init exited before setup".into()))?;
     let now = humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string();
@@ -137,6 +136,7 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
         created: now,
         owner: nix::unistd::geteuid().as_raw(),
         annotations: spec.annotations().iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        cgroup_path: cgroup_path.clone(),
         cgroup_dirs,
         cgroup_made,
         hooks: spec.hooks().clone(),
@@ -144,6 +144,16 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
     let oci = OciState::new(&state, Status::Creating);
     parent.send(&Msg::State(oci.to_json()))?;
     parent.send(&Msg::Go)?;
+    // Placing the init in its cgroups can wait for an RCU grace period on cgroup v1
+    // (milliseconds): do it while the init mounts. It is done before any message from
+    // the init is read, so long before `start` lets the user's program run.
+    if let Err(e) = cgroups::join(&state.cgroup_dirs, pid) {
+        // An init that failed early is the better explanation.
+        if let Ok(Some(Msg::Failed(msg))) = parent.recv() {
+            return Err(Error::Init(msg));
+        }
+        return Err(e);
+    }
     loop {
         match parent.recv()? {
             Some(Msg::RunHooks) => {

@@ -38,7 +38,7 @@ pub fn load(store: &StateStore, id: &str) -> Result<Loaded> {
 /// The OCI state document of a container.
 pub fn state(store: &StateStore, id: &str) -> Result<OciState> {
     let l = load(store, id)?;
-    Ok(OciState::new(&l.state, l.status))
+    Ok(OciState::new(&l.state, l.status).with_owner(l.state.owner))
 }
 
 /// The state documents of every container in the store (those still being created
@@ -47,7 +47,7 @@ pub fn list(store: &StateStore) -> Result<Vec<OciState>> {
     let mut out = Vec::new();
     for id in store.list()? {
         match load(store, &id) {
-            Ok(l) => out.push(OciState::new(&l.state, l.status)),
+            Ok(l) => out.push(OciState::new(&l.state, l.status).with_owner(l.state.owner)),
             Err(Error::NotFound(_)) | Err(Error::BadStatus { .. }) => {}
             Err(e) => return Err(e),
         }

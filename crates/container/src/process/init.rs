@@ -118,8 +118,12 @@ fn setup(plan: &Plan<'_>, chan: &Channel) -> Result<Infallible> {
         setup_terminal(plan, root.as_ref())?;
     }
 
-    chan.send(&Msg::RunHooks)?;
-    expect_go(chan)?;
+    // The parent runs prestart and createRuntime hooks now; without any, skip the
+    // round trip.
+    if !Kind::Prestart.of(spec.hooks()).is_empty() || !Kind::CreateRuntime.of(spec.hooks()).is_empty() {
+        chan.send(&Msg::RunHooks)?;
+        expect_go(chan)?;
+    }
     hooks::run_all(Kind::CreateContainer, Kind::CreateContainer.of(spec.hooks()), &state_json(Status::Creating))?;
 
     if let Some(r) = &root {

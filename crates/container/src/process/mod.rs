@@ -39,9 +39,20 @@ pub fn is_alive(pid: i32, start: u64) -> bool {
     pid > 0 && matches!(stat(pid), Some((state, t)) if t == start && state != b'Z' && state != b'X')
 }
 
-/// The user name of `uid` from /etc/passwd, or the number.
+/// The user name of `uid` from the host's /etc/passwd, or the number. Read directly
+/// rather than through NSS: the binary is static and this is only for display.
 pub fn user_name(uid: u32) -> String {
-    nix::unistd::User::from_uid(uid.into()).ok().flatten().map(|u| u.name).unwrap_or_else(|| uid.to_string())
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            f.next()?;
+            (f.next()?.parse::<u32>().ok()? == uid).then(|| name.to_owned())
+        })
+        .next()
+        .unwrap_or_else(|| uid.to_string())
 }
 
 /// Number of threads of the calling process (from the link count of /proc/self/task).
@@ -60,5 +71,7 @@ mod tests {
         assert!(super::is_alive(pid, start));
         assert!(!super::is_alive(pid, start + 1));
         assert!(!super::is_alive(0, 0));
+        assert_eq!(super::user_name(0), "root");
+        assert_eq!(super::user_name(4_000_000), "4000000");
     }
 }

@@ -53,7 +53,15 @@ impl Channel {
 
     /// Receives a message; `None` when the other end closed without a word.
     pub fn recv(&self) -> Result<Option<Msg>> {
-        let mut buf = [0u8; MAX];
+        // Learn the datagram's size first, so no large buffer is zeroed per message.
+        let size = loop {
+            match recv(self.0.as_raw_fd(), &mut [], MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(Error::sys("receive from init", e)),
+                Ok(n) => break n.min(MAX),
+            }
+        };
+        let mut buf = vec![0u8; size.max(1)];
         let n = loop {
             match recv(self.0.as_raw_fd(), &mut buf, MsgFlags::empty()) {
                 Err(nix::errno::Errno::EINTR) => continue,

@@ -215,6 +215,7 @@ fn mount_cgroup(ctx: &Context<'_>, dest: &Path, opts: &Options) -> Result<()> {
     let tmpfs_flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     mount_raw(Some("tmpfs"), &fd_path(&t), Some("tmpfs"), tmpfs_flags, "mode=755")
         .map_err(|e| fail("tmpfs".into(), e))?;
+    let mut subs = Vec::new();
     for h in ctx.cgroups {
         let name = h.mountpoint.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         if name.is_empty() {
@@ -226,13 +227,60 @@ fn mount_cgroup(ctx: &Context<'_>, dest: &Path, opts: &Options) -> Result<()> {
         let src = if src.exists() { src } else { h.mountpoint.clone() };
         mount_raw(Some(&src.to_string_lossy()), &fd_path(&st), None, MsFlags::MS_BIND | MsFlags::MS_REC, "")
             .map_err(|e| fail(format!("bind {}", src.display()), e))?;
-        let st = ctx.root.open_path(&sub)?;
+        subs.push(sub);
+    }
+    // One recursive mount_setattr gives the tmpfs and every bind its flags; kernels
+    // without it (before 5.12) get a remount per mount.
+    let t = ctx.root.open_path(dest)?;
+    let ro = flags.contains(MsFlags::MS_RDONLY);
+    match setattr_recursive(&t, ro) {
+        Ok(()) => return Ok(()),
+        Err(nix::errno::Errno::ENOSYS) => {}
+        Err(e) => return Err(fail("mount_setattr".into(), e)),
+    }
+    for sub in &subs {
+        let st = ctx.root.open_path(sub)?;
         remount_bind(&fd_path(&st), flags | tmpfs_flags).map_err(|e| fail(format!("remount {}", sub.display()), e))?;
     }
-    if flags.contains(MsFlags::MS_RDONLY) {
-        let t = ctx.root.open_path(dest)?;
+    if ro {
         mount_raw(None, &fd_path(&t), None, MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | tmpfs_flags, "mode=755")
             .map_err(|e| fail("remount tmpfs read-only".into(), e))?;
+    }
+    Ok(())
+}
+
+/// mount_setattr(AT_RECURSIVE): nosuid, nodev, noexec (and read-only) on a mount tree.
+fn setattr_recursive(fd: &std::os::fd::OwnedFd, readonly: bool) -> nix::Result<()> {
+    use std::os::fd::AsRawFd;
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    const MOUNT_ATTR_RDONLY: u64 = 0x1;
+    const MOUNT_ATTR_NOSUID: u64 = 0x2;
+    const MOUNT_ATTR_NODEV: u64 = 0x4;
+    const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+    let mut set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+    if readonly {
+        set |= MOUNT_ATTR_RDONLY;
+    }
+    let attr = MountAttr { attr_set: set, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    // SAFETY: mount_setattr on a descriptor we hold, with a valid mount_attr and its size.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r < 0 {
+        return Err(nix::errno::Errno::last());
     }
     Ok(())
 }
