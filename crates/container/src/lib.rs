@@ -4,8 +4,8 @@
 //! Layers, from the bottom:
 //! - [`spec`] loads and validates `config.json`;
 //! - [`status`] is the lifecycle state machine, [`state`] the on-disk state store;
-//! - [`namespaces`], [`rootfs`], [`capabilities`], [`rlimits`], [`terminal`], [`hooks`],
-//!   [`cgroups`] each own one kernel concern;
+//! - [`namespaces`], [`rootfs`], [`capabilities`], [`rlimits`], [`scheduling`], [`terminal`],
+//!   [`hooks`], [`cgroups`] each own one kernel concern;
 //! - [`process`] is the process model: how the container's init is cloned and what it
 //!   does before it execs the user's program;
 //! - [`container`] holds one file per lifecycle operation (create, start, kill, delete).
@@ -23,6 +23,7 @@ pub mod namespaces;
 pub mod process;
 pub mod rlimits;
 pub mod rootfs;
+pub mod scheduling;
 pub mod signal;
 pub mod spec;
 pub mod state;

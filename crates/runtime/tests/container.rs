@@ -354,7 +354,7 @@ fn terminal_through_console_socket() {
     let mut b = rt.bundle("b");
     b.config["process"]["terminal"] = true.into();
     b.config["process"]["consoleSize"] = json!({"height": 33, "width": 101});
-    b.sh("tty; stty size 2>/dev/null || echo nostty; echo done");
+    b.sh("tty; stat -c 'console %t' /dev/console; echo done");
     b.save();
     let sock = rt.tmp.0.join("console.sock");
     let listener = UnixListener::bind(&sock).unwrap();
@@ -391,6 +391,8 @@ fn terminal_through_console_socket() {
     }
     let text = String::from_utf8_lossy(&out);
     assert!(text.contains("/dev/pts/0"), "{text}");
+    // /dev/console is the pty (devpts major 136 = 0x88).
+    assert!(text.contains("console 88"), "{text}");
     assert!(text.contains("done"), "{text}");
     rt.wait_status(&id, "stopped");
     rt.ok(&["delete", &id]);
@@ -410,4 +412,58 @@ fn recv_fd(conn: &std::os::unix::net::UnixStream) -> std::os::fd::OwnedFd {
         }
     }
     panic!("no fd received");
+}
+
+#[test]
+fn run_in_foreground_with_a_terminal() {
+    let rt = Rt::new("ct-fgtty");
+    let mut b = rt.bundle("b");
+    b.config["process"]["terminal"] = true.into();
+    b.sh("tty; echo done");
+    let (code, out, err) = rt.run(&b, &rt.id("c"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("/dev/pts/0") && out.contains("done"), "{out:?}");
+}
+
+#[test]
+fn scheduler_and_io_priority() {
+    let rt = Rt::new("ct-sched");
+    let mut b = rt.bundle("b");
+    b.config["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 7});
+    b.config["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 6});
+    b.sh("sleep 30");
+    let id = rt.id("c");
+    rt.create(&b, &id);
+    rt.ok(&["start", &id]);
+    let pid = rt.state(&id)["pid"].as_i64().unwrap().to_string();
+    let chrt = std::process::Command::new("chrt").args(["-p", &pid]).output().unwrap();
+    assert!(String::from_utf8_lossy(&chrt.stdout).contains("SCHED_BATCH"), "{chrt:?}");
+    let ionice = std::process::Command::new("ionice").args(["-p", &pid]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&ionice.stdout).trim(), "best-effort: prio 6");
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let nice: i32 = stat.rsplit(')').next().unwrap().split_whitespace().nth(16).unwrap().parse().unwrap();
+    assert_eq!(nice, 7);
+    rt.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn personality_linux32() {
+    let rt = Rt::new("ct-pers");
+    let mut b = rt.bundle("b");
+    b.config["linux"]["personality"] = json!({"domain": "LINUX32"});
+    b.sh("uname -m");
+    assert_eq!(rt.run_ok(&b, &rt.id("c")).trim(), "i686");
+}
+
+#[test]
+fn rootfs_propagation_shared() {
+    let rt = Rt::new("ct-prop");
+    let mut b = rt.bundle("b");
+    b.config["linux"]["rootfsPropagation"] = "rshared".into();
+    b.sh("grep -E '^[0-9]+ [0-9]+ [0-9:]+ [^ ]+ / ' /proc/self/mountinfo");
+    let out = rt.run_ok(&b, &rt.id("c"));
+    assert!(out.contains("shared:"), "{out}");
+    b.config["linux"]["rootfsPropagation"] = "rprivate".into();
+    let out = rt.run_ok(&b, &rt.id("d"));
+    assert!(!out.contains("shared:") && !out.contains("master:"), "{out}");
 }

@@ -137,7 +137,7 @@ fn setup(plan: &Plan<'_>, chan: &Channel) -> Result<Infallible> {
             std::fs::write(&path, value).ctx(|| format!("linux.sysctl: {key}={value}"))?;
         }
         if let Some(p) = linux.personality() {
-            set_personality(p.domain())?;
+            crate::scheduling::set_personality(p.domain())?;
         }
     }
     if plan.ns.new_uts {
@@ -155,6 +155,12 @@ fn setup(plan: &Plan<'_>, chan: &Channel) -> Result<Infallible> {
     let argv = cstrings(args.iter().map(|s| s.as_bytes()))?;
     let envp = cstrings(env.iter().map(|s| s.as_bytes()))?;
     crate::rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
+    if let Some(s) = process.scheduler() {
+        crate::scheduling::set_scheduler(s)?;
+    }
+    if let Some(p) = process.io_priority() {
+        crate::scheduling::set_io_priority(p)?;
+    }
     if let Some(caps) = &plan.caps {
         caps.apply_bounding()?;
     }
@@ -269,19 +275,6 @@ fn set_domainname(d: &str) -> Result<()> {
     // SAFETY: setdomainname reads len bytes from a valid buffer.
     if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } != 0 {
         return Err(Error::io(format!("domainname {d:?}"), std::io::Error::last_os_error()));
-    }
-    Ok(())
-}
-
-fn set_personality(domain: oci_spec::runtime::LinuxPersonalityDomain) -> Result<()> {
-    use oci_spec::runtime::LinuxPersonalityDomain as D;
-    let persona: libc::c_ulong = match domain {
-        D::PerLinux => 0x0000,
-        D::PerLinux32 => 0x0008,
-    };
-    // SAFETY: personality takes an integer.
-    if unsafe { libc::personality(persona) } == -1 {
-        return Err(Error::io("linux.personality", std::io::Error::last_os_error()));
     }
     Ok(())
 }
