@@ -44,6 +44,21 @@ pub fn parse_spec(data: &[u8]) -> std::result::Result<Spec, String> {
     serde_json::from_slice(data).map_err(|e| e.to_string())
 }
 
+/// Parses and validates untrusted config.json bytes, discarding the result: the body of
+/// the `config_json` fuzz target, which must never panic.
+pub fn check_untrusted(data: &[u8]) {
+    if let Ok(spec) = parse_spec(data) {
+        let _ = validate(&spec);
+        let _ = crate::namespaces::Namespaces::from_spec(&spec).map(|ns| ns.clone_flags);
+        for m in spec.mounts().iter().flatten() {
+            let _ = crate::rootfs::mounts::parse_options(m.options().as_deref().unwrap_or_default());
+        }
+        if let Some(c) = spec.process().as_ref().and_then(|p| p.capabilities().as_ref()) {
+            let _ = crate::capabilities::CapSets::new(c);
+        }
+    }
+}
+
 fn invalid(field: &str, reason: impl Into<String>) -> Error {
     Error::SpecInvalid { field: field.to_owned(), reason: reason.into() }
 }
@@ -210,6 +225,26 @@ mod tests {
                 Err(Error::SpecInvalid { field: f, .. }) => assert_eq!(f, field, "{extra}"),
                 other => panic!("{extra}: expected SpecInvalid({field}), got {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn mutated_configs_never_panic() {
+        // A cheap, deterministic stand-in for the fuzzer in CI: every truncation and a
+        // sweep of byte flips of the default config.
+        let base = serde_json::to_vec(&crate::default_spec::default_spec(false, 0, 0)).unwrap();
+        for n in 0..base.len() {
+            check_untrusted(&base[..n]);
+        }
+        let mut x: u32 = 12345;
+        for _ in 0..2000 {
+            let mut m = base.clone();
+            for _ in 0..4 {
+                x = x.wrapping_mul(1103515245).wrapping_add(12345);
+                let i = (x as usize >> 8) % m.len();
+                m[i] = (x >> 3) as u8;
+            }
+            check_untrusted(&m);
         }
     }
 
