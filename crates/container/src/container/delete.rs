@@ -28,15 +28,17 @@ pub fn delete(store: &StateStore, id: &str, force: bool) -> Result<Vec<Error>> {
         // A frozen cgroup must thaw for SIGKILL to be delivered.
         thaw(&state.cgroup_dirs);
         match super::kill::send(state.pid, state.pid_start, libc::SIGKILL) {
-            Ok(()) => {}
+            // Wait on the same pidfd: a reused pid can never be mistaken for the init.
+            Ok(pidfd) => {
+                if !hooks::poll_readable(std::os::fd::AsFd::as_fd(&pidfd), 10_000) {
+                    return Err(Error::Precondition(format!(
+                        "container {id:?}: init {} did not exit after SIGKILL",
+                        state.pid
+                    )));
+                }
+            }
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
             Err(e) => return Err(Error::io(format!("kill container {id:?}"), e)),
-        }
-        if !hooks::wait_exit(state.pid, 10_000) {
-            return Err(Error::Precondition(format!(
-                "container {id:?}: init {} did not exit after SIGKILL",
-                state.pid
-            )));
         }
     }
     cgroups::remove(&state.cgroup_made)?;

@@ -18,11 +18,13 @@ pub fn kill(store: &StateStore, id: &str, signal: i32, all: bool) -> Result<()> 
         }
     }
     send(l.state.pid, l.state.pid_start, signal)
+        .map(drop)
         .map_err(|e| Error::io(format!("signal {signal} to container {id:?}"), e))
 }
 
-/// Sends a signal to `pid` if it is still the process that started at `start`.
-pub(crate) fn send(pid: i32, start: u64, signal: i32) -> std::io::Result<()> {
+/// Sends a signal to `pid` if it is still the process that started at `start`; returns
+/// the pidfd used, so the caller can wait for that very process.
+pub(crate) fn send(pid: i32, start: u64, signal: i32) -> std::io::Result<OwnedFd> {
     // SAFETY: pidfd_open takes a pid and flags.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if fd < 0 {
@@ -39,5 +41,5 @@ pub(crate) fn send(pid: i32, start: u64, signal: i32) -> std::io::Result<()> {
     if r < 0 {
         return Err(std::io::Error::last_os_error());
     }
-    Ok(())
+    Ok(fd)
 }
