@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The tests, as root: the whole suite on this host (whatever its cgroup layout; ours
+# is hybrid), then every test binary again inside a throwaway VM whose only cgroup
+# hierarchy is cgroup v2 (../shared/vm), the layout most users have.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo test --workspace
+vm=${HULL_VM_DIR:-$(cd .. && pwd)/shared/vm}
+if [ ! -x "$vm/run-in-vm.sh" ]; then
+    echo "test.sh: $vm/run-in-vm.sh is missing: the pure cgroup v2 pass cannot run" >&2
+    exit 1
+fi
+"$vm/setup.sh" >/dev/null
+tests=$(cargo test --workspace --no-run --message-format=json 2>/dev/null | jq -r 'select(.profile.test) | .executable // empty')
+for t in $tests; do
+    echo "== pure cgroup v2 VM: $(basename "$t")"
+    "$vm/run-in-vm.sh" -q -t 900 . -- "$t" --test-threads=2
+done
