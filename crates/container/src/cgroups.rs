@@ -91,13 +91,14 @@ pub fn dirs(hs: &[Hierarchy], path: &Path) -> Vec<PathBuf> {
 
 /// Creates `dirs` (and missing parents). Returns every directory it created, deepest
 /// first, so that [`remove`] takes away exactly what hull made.
-pub fn create(dirs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+pub fn create(hs: &[Hierarchy], dirs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut made = Vec::new();
-    for d in dirs {
+    for (i, d) in dirs.iter().enumerate() {
+        let cpuset_v1 = hs.get(i).is_some_and(|h| !h.unified && h.controllers.iter().any(|c| c == "cpuset"));
         // Another container's delete may remove a shared parent between our mkdirs
         // (ENOENT): walk again a few times.
         let mut tries = 0;
-        while let Err(e) = create_one(d, &mut made) {
+        while let Err(e) = create_one(d, cpuset_v1, &mut made) {
             tries += 1;
             let vanished = matches!(&e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound);
             if !vanished || tries >= 5 {
@@ -111,7 +112,7 @@ pub fn create(dirs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(made)
 }
 
-fn create_one(d: &Path, made: &mut Vec<PathBuf>) -> Result<()> {
+fn create_one(d: &Path, cpuset_v1: bool, made: &mut Vec<PathBuf>) -> Result<()> {
     let mut missing = Vec::new();
     let mut p = d;
     while !p.exists() {
@@ -129,7 +130,7 @@ fn create_one(d: &Path, made: &mut Vec<PathBuf>) -> Result<()> {
         }
     }
     // Also the parents another create made but may not have filled in yet.
-    if let Some(first) = missing.last() {
+    if let Some(first) = missing.last().filter(|_| cpuset_v1) {
         for dir in
             d.ancestors().filter(|a| a.starts_with(first.parent().unwrap_or(first))).collect::<Vec<_>>().iter().rev()
         {
@@ -142,9 +143,6 @@ fn create_one(d: &Path, made: &mut Vec<PathBuf>) -> Result<()> {
 /// A new v1 cpuset cgroup starts with no cpus and no mems, and no task may join it:
 /// copy both from the parent, as runc does.
 fn init_cpuset_v1(dir: &Path) -> Result<()> {
-    if dir.join("cgroup.controllers").exists() || !dir.join("cpuset.cpus").exists() {
-        return Ok(());
-    }
     let parent = dir.parent().unwrap_or(dir);
     for f in ["cpuset.cpus", "cpuset.mems"] {
         let cur = std::fs::read_to_string(dir.join(f)).ctx(|| format!("read {}", dir.join(f).display()))?;
@@ -212,7 +210,7 @@ pub fn remove(dirs: &[PathBuf]) -> Result<()> {
 /// Removes the empty ancestors of `dirs` that lie inside hull's own `/hull` subtree
 /// (containers share them, so the last one out removes them). Directories outside
 /// `/hull` are never touched unless hull created them (see [`create`]).
-pub fn remove_empty_hull_ancestors(dirs: &[PathBuf], path: &Path) {
+pub fn remove_empty_hull_ancestors(dirs: &[PathBuf], path: &Path, removed: &[PathBuf]) {
     if !path.starts_with("/hull") {
         return;
     }
@@ -222,6 +220,10 @@ pub fn remove_empty_hull_ancestors(dirs: &[PathBuf], path: &Path) {
         let Some(top) = d.ancestors().nth(depth - 1) else { continue };
         let mut p = d.parent();
         while let Some(dir) = p.filter(|p| p.starts_with(top)) {
+            if removed.iter().any(|r| r == dir) {
+                p = dir.parent(); // already gone with the container's own directories
+                continue;
+            }
             if std::fs::remove_dir(dir).is_err() {
                 break;
             }

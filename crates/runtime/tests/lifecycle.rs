@@ -243,6 +243,22 @@ fn last_container_out_removes_the_shared_parent() {
 }
 
 #[test]
+fn parent_made_by_another_container_is_removed_last() {
+    let rt = Rt::new("lc-gparent");
+    let mut b = rt.bundle("b");
+    b.sh("sleep 30");
+    let (c1, c2) = (rt.id("one"), rt.id("two"));
+    // c1 makes /hull/it-gp; c2 makes only /hull/it-gp/two and its leaf.
+    b.config["linux"]["cgroupsPath"] = "/hull/it-gp/one".into();
+    rt.create(&b, &c1);
+    b.config["linux"]["cgroupsPath"] = "/hull/it-gp/two/leaf".into();
+    rt.create(&b, &c2);
+    rt.ok(&["delete", "--force", &c1]);
+    rt.ok(&["delete", "--force", &c2]);
+    assert!(cgroup_dirs_left("/hull/it-gp").is_empty(), "left: {:?}", cgroup_dirs_left("/hull/it-gp"));
+}
+
+#[test]
 fn duplicate_id_is_refused() {
     let rt = Rt::new("lc-dup");
     let mut b = rt.bundle("b");

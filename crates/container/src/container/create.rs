@@ -84,7 +84,7 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
     // O_RDWR: the open does not wait for a reader; the init keeps it and blocks in read.
     let fifo =
         File::options().read(true).write(true).open(&fifo_path).ctx(|| format!("open {}", fifo_path.display()))?;
-    undo.cgroups = cgroups::create(&cgroup_dirs)?;
+    undo.cgroups = cgroups::create(&hierarchies, &cgroup_dirs)?;
     let cgroup_made = undo.cgroups.clone();
 
     let (parent, child) = sync::pair()?;

@@ -42,7 +42,7 @@ pub fn delete(store: &StateStore, id: &str, force: bool) -> Result<Vec<Error>> {
         }
     }
     cgroups::remove(&state.cgroup_made)?;
-    cgroups::remove_empty_hull_ancestors(&state.cgroup_dirs, &state.cgroup_path);
+    cgroups::remove_empty_hull_ancestors(&state.cgroup_dirs, &state.cgroup_path, &state.cgroup_made);
     let json = OciState::new(&state, Status::Stopped).to_json();
     let warnings =
         Kind::Poststop.of(&state.hooks).iter().filter_map(|h| hooks::run(Kind::Poststop, h, &json).err()).collect();
