@@ -50,6 +50,28 @@ impl Status {
             Status::Creating => Err("container is still being created"),
         }
     }
+    /// `pause` freezes a running container.
+    pub fn can_pause(self) -> Result<(), &'static str> {
+        match self {
+            Status::Running => Ok(()),
+            Status::Paused => Err("container is already paused"),
+            _ => Err("container not running"),
+        }
+    }
+    /// `resume` thaws a paused container.
+    pub fn can_resume(self) -> Result<(), &'static str> {
+        match self {
+            Status::Paused => Ok(()),
+            _ => Err("container not paused"),
+        }
+    }
+    /// `update` and `ps` need a container whose processes exist.
+    pub fn is_live(self) -> Result<(), &'static str> {
+        match self {
+            Status::Created | Status::Running | Status::Paused => Ok(()),
+            _ => Err("container not running"),
+        }
+    }
     /// `delete` without `--force` removes only containers that are not running.
     pub fn can_delete(self, force: bool) -> Result<(), &'static str> {
         match self {
@@ -92,6 +114,14 @@ mod tests {
         for s in [Creating, Created, Running, Paused, Stopped] {
             assert!(s.can_delete(true).is_ok(), "{s}");
         }
+    }
+
+    #[test]
+    fn pause_and_resume() {
+        assert!(Running.can_pause().is_ok());
+        assert!(Paused.can_pause().is_err() && Created.can_pause().is_err() && Stopped.can_pause().is_err());
+        assert!(Paused.can_resume().is_ok());
+        assert!(Running.can_resume().is_err());
     }
 
     #[test]

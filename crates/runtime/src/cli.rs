@@ -111,6 +111,21 @@ pub enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Freeze every process of a container.
+    Pause { id: String },
+    /// Thaw a paused container.
+    Resume { id: String },
+    /// List a container's processes (`ps` output filtered to them, or pids as JSON).
+    Ps {
+        #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+        id: String,
+        /// Options for ps(1) (default -ef).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// Change a live container's resource limits.
+    Update(UpdateArgs),
     /// Write a default config.json.
     Spec {
         #[arg(short, long, default_value = ".")]
@@ -121,4 +136,40 @@ pub enum Command {
     },
     /// Print the runtime-spec features document.
     Features,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct UpdateArgs {
+    /// linux.resources JSON from a file, or - for stdin (what Docker and containerd send).
+    #[arg(short, long)]
+    pub resources: Option<PathBuf>,
+    /// Memory limit (bytes, or with k/m/g).
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// Memory soft limit.
+    #[arg(long)]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit (-1 for unlimited).
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Maximum number of processes (-1 or 0 for unlimited).
+    #[arg(long, allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// CPU shares (relative weight).
+    #[arg(long)]
+    pub cpu_share: Option<u64>,
+    /// CFS period in microseconds.
+    #[arg(long)]
+    pub cpu_period: Option<u64>,
+    /// CFS quota in microseconds (-1 for unlimited).
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPUs the container may use (e.g. 0-1).
+    #[arg(long)]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes the container may use.
+    #[arg(long)]
+    pub cpuset_mems: Option<String>,
+    /// Container id.
+    pub id: String,
 }

@@ -4,6 +4,7 @@
 mod cli;
 mod log;
 mod run;
+mod update;
 
 use clap::Parser;
 use cli::{Cli, Command, CreateArgs, ListFormat};
@@ -53,6 +54,13 @@ fn dispatch(store: &StateStore, cmd: Command, log: &log::Logger) -> Result<i32> 
         },
         Command::Run { create, detach, keep, .. } => return run::run(store, &create, detach, keep, log),
         Command::List { format, quiet } => list(store, format, quiet)?,
+        Command::Pause { id } => container::pause(store, &id)?,
+        Command::Resume { id } => container::resume(store, &id)?,
+        Command::Ps { format, id, ps_args } => ps(store, &id, format, &ps_args)?,
+        Command::Update(args) => {
+            let r = update::resources(&args)?;
+            container::update(store, &args.id, &r)?;
+        }
         Command::Spec { bundle, rootless } => {
             let path = bundle.join("config.json");
             if path.exists() {
@@ -141,6 +149,38 @@ fn list(store: &StateStore, format: ListFormat, quiet: bool) -> Result<()> {
                     r.iter().enumerate().map(|(i, c)| format!("{c:<width$}", width = w[i])).collect();
                 let _ = writeln!(out, "{}", line.join("   ").trim_end());
             }
+        }
+    }
+    Ok(())
+}
+
+fn ps(store: &StateStore, id: &str, format: ListFormat, args: &[String]) -> Result<()> {
+    let pids = container::pids(store, id)?;
+    if format == ListFormat::Json {
+        print_json(&pids);
+        return Ok(());
+    }
+    let args: Vec<String> = if args.is_empty() { vec!["-ef".into()] } else { args.to_vec() };
+    let out = std::process::Command::new("ps").args(&args).output().map_err(|e| Error::io("run ps", e))?;
+    if !out.status.success() {
+        return Err(Error::Precondition(format!(
+            "ps {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let col = header
+        .split_whitespace()
+        .position(|h| h == "PID")
+        .ok_or_else(|| Error::Precondition(format!("ps {}: no PID column", args.join(" "))))?;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{header}");
+    for l in lines {
+        if l.split_whitespace().nth(col).and_then(|p| p.parse::<i32>().ok()).is_some_and(|p| pids.contains(&p)) {
+            let _ = writeln!(stdout, "{l}");
         }
     }
     Ok(())

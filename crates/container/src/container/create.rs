@@ -86,6 +86,14 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
         File::options().read(true).write(true).open(&fifo_path).ctx(|| format!("open {}", fifo_path.display()))?;
     undo.cgroups = cgroups::create(&hierarchies, &cgroup_dirs)?;
     let cgroup_made = undo.cgroups.clone();
+    // Limits hold from the init's first instruction: write them before the clone.
+    if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
+        if cgroups::resources::has_limits(r) {
+            let placement = cgroups::resources::Placement::new(&hierarchies, &cgroup_dirs);
+            placement.enable_v2_controllers(cgroup_path.components().count().saturating_sub(1));
+            cgroups::resources::apply(&placement, r)?;
+        }
+    }
 
     let (parent, child) = sync::pair()?;
     ns.join_for_children()?;

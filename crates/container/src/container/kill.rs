@@ -17,9 +17,12 @@ pub fn kill(store: &StateStore, id: &str, signal: i32, all: bool) -> Result<()> 
             unsafe { libc::kill(pid, signal) };
         }
     }
-    send(l.state.pid, l.state.pid_start, signal)
-        .map(drop)
-        .map_err(|e| Error::io(format!("signal {signal} to container {id:?}"), e))
+    match send(l.state.pid, l.state.pid_start, signal) {
+        Ok(_) => Ok(()),
+        // With --all the init was signalled through the cgroup already and may be gone.
+        Err(e) if all && e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+        Err(e) => Err(Error::io(format!("signal {signal} to container {id:?}"), e)),
+    }
 }
 
 /// Sends a signal to `pid` if it is still the process that started at `start`; returns

@@ -5,12 +5,18 @@
 mod create;
 mod delete;
 mod kill;
+mod pause;
+mod ps;
 mod start;
+mod update;
 
 pub use create::{create, CreateOptions, Created};
 pub use delete::delete;
 pub use kill::kill;
+pub use pause::{pause, resume};
+pub use ps::pids;
 pub use start::start;
+pub use update::update;
 
 use crate::error::{Error, Result};
 use crate::state::{ContainerDir, OciState, StateFile, StateStore};

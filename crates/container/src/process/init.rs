@@ -51,7 +51,12 @@ pub fn run(plan: &Plan<'_>, chan: Channel) -> ! {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    let _ = chan.send(&Msg::Failed(err.to_string()));
+    // The parent wraps the text in Error::Init: send it bare.
+    let text = match err {
+        Error::Init(m) => m,
+        e => e.to_string(),
+    };
+    let _ = chan.send(&Msg::Failed(text));
     // SAFETY: _exit ends the child without running the parent's atexit handlers.
     unsafe { libc::_exit(1) }
 }

@@ -43,6 +43,11 @@ const APPLETS: &[&str] = &[
     "chmod",
     "tty",
     "ln",
+    "tail",
+    "seq",
+    "dd",
+    "yes",
+    "stty",
 ];
 
 /// Must run as root: a test that cannot run fails loudly instead of passing.

@@ -1,7 +1,9 @@
 //! cgroups, as far as the runtime core needs them: find this host's hierarchies from
 //! /proc/self/mountinfo (v1, hybrid or pure v2), create the container's cgroup at
 //! `linux.cgroupsPath` in each, place the init there, report freezing, and remove the
-//! directories again. Resource limits belong to the cgroup backends (a later layer).
+//! directories again. [`resources`] writes `linux.resources` and freezes.
+
+pub mod resources;
 
 use crate::error::{Context, Error, Result};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,14 @@
+//! `update`: new `linux.resources` for a live container, written into its cgroups.
+
+use super::{bad, load};
+use crate::cgroups::resources::{apply, Placement};
+use crate::error::Result;
+use crate::state::StateStore;
+use oci_spec::runtime::LinuxResources;
+
+/// Applies `r` to the container's cgroups.
+pub fn update(store: &StateStore, id: &str, r: &LinuxResources) -> Result<()> {
+    let l = load(store, id)?;
+    l.status.is_live().map_err(|reason| bad(id, l.status, reason))?;
+    apply(&Placement::of(&l.state.cgroup_dirs), r)
+}

@@ -1,0 +1,163 @@
+//! cgroups, checked by behaviour on whichever layout the host has (hybrid here, pure
+//! cgroup v2 in the VM pass of scripts/test.sh).
+
+mod common;
+use common::*;
+use serde_json::json;
+use std::path::PathBuf;
+
+/// The container's cgroup file `name`, in whichever hierarchy has it.
+fn cgroup_file(path: &str, name: &str) -> PathBuf {
+    cgroup_dirs_left(path)
+        .into_iter()
+        .map(|d| d.join(name))
+        .find(|f| f.exists())
+        .unwrap_or_else(|| panic!("no {name} for cgroup {path}"))
+}
+
+#[test]
+fn memory_limit_oom_kills_with_137() {
+    let rt = Rt::new("cg-oom");
+    let mut b = rt.bundle("b");
+    b.config["linux"]["resources"] = json!({"memory": {"limit": 32 << 20, "swap": 32 << 20}});
+    // tail keeps a whole "line" of /dev/zero in memory: it grows until the OOM killer.
+    b.config["process"]["args"] = json!(["tail", "/dev/zero"]);
+    let (code, _, err) = rt.run(&b, &rt.id("c"));
+    assert_eq!(code, 137, "{err}");
+}
+
+#[test]
+fn pids_limit_stops_a_fork_loop() {
+    let rt = Rt::new("cg-pids");
+    let mut b = rt.bundle("b");
+    b.config["linux"]["resources"] = json!({"pids": {"limit": 5}});
+    // The shell forks until pids.max refuses; busybox sh then gives up with status 2.
+    b.sh("i=0; while [ $i -lt 20 ]; do sleep 3 & i=$((i+1)); echo $i; done");
+    let (code, out, err) = rt.run(&b, &rt.id("c"));
+    assert_ne!(code, 0, "20 forks succeeded under pids.max 5: {out}");
+    assert!(err.contains("fork"), "{err}");
+    let started: u32 = out.lines().last().unwrap_or("0").parse().unwrap();
+    assert!(started < 5, "{started} background processes under pids.max 5");
+}
+
+#[test]
+fn cpu_and_cpuset_are_written() {
+    let rt = Rt::new("cg-cpu");
+    let mut b = rt.bundle("b");
+    let path = "/hull/it-cpu";
+    b.config["linux"]["cgroupsPath"] = path.into();
+    b.config["linux"]["resources"] = json!({"cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0"}});
+    b.sh("sleep 30");
+    let id = rt.id("c");
+    rt.create(&b, &id);
+    let cpus = std::fs::read_to_string(cgroup_file(path, "cpuset.cpus")).unwrap();
+    assert_eq!(cpus.trim(), "0");
+    if let Ok(f) = std::fs::read_to_string(
+        cgroup_dirs_left(path).iter().map(|d| d.join("cpu.max")).find(|f| f.exists()).unwrap_or_default(),
+    ) {
+        assert_eq!(f.trim(), "50000 100000");
+        let w = std::fs::read_to_string(cgroup_file(path, "cpu.weight")).unwrap();
+        assert_eq!(w.trim(), "20");
+    } else {
+        assert_eq!(std::fs::read_to_string(cgroup_file(path, "cpu.cfs_quota_us")).unwrap().trim(), "50000");
+        assert_eq!(std::fs::read_to_string(cgroup_file(path, "cpu.shares")).unwrap().trim(), "512");
+    }
+    rt.ok(&["delete", "--force", &id]);
+    assert!(cgroup_dirs_left(path).is_empty());
+}
+
+#[test]
+fn pause_freezes_and_resume_thaws() {
+    let rt = Rt::new("cg-pause");
+    let mut b = rt.bundle("b");
+    let shared = rt.tmp.0.join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/out", "type": "bind", "source": shared, "options": ["rbind"]}));
+    b.sh("while true; do echo x >> /out/ticks; sleep 0.02; done");
+    let id = rt.id("c");
+    rt.create(&b, &id);
+    rt.ok(&["start", &id]);
+    let ticks = || std::fs::read(shared.join("ticks")).map(|v| v.len()).unwrap_or(0);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(ticks() > 0);
+    let err = rt.fails(&["resume", &id]);
+    assert!(err.contains("not paused"), "{err}");
+    rt.ok(&["pause", &id]);
+    assert_eq!(rt.status(&id), "paused");
+    let before = ticks();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(ticks(), before, "a paused container kept running");
+    rt.ok(&["resume", &id]);
+    assert_eq!(rt.status(&id), "running");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(ticks() > before, "a resumed container did not run");
+    // A paused container can be deleted with --force (it is thawed to die).
+    rt.ok(&["pause", &id]);
+    let err = rt.fails(&["delete", &id]);
+    assert!(err.contains("paused"), "{err}");
+    rt.ok(&["delete", "--force", &id]);
+    assert!(cgroup_dirs_left(&format!("/hull/{id}")).is_empty());
+}
+
+#[test]
+fn update_changes_live_limits() {
+    let rt = Rt::new("cg-update");
+    let mut b = rt.bundle("b");
+    let path = "/hull/it-update";
+    b.config["linux"]["cgroupsPath"] = path.into();
+    b.sh("sleep 30");
+    let id = rt.id("c");
+    rt.create(&b, &id);
+    rt.ok(&["start", &id]);
+    rt.ok(&["update", "--pids-limit", "7", "--memory", "64m", &id]);
+    assert_eq!(std::fs::read_to_string(cgroup_file(path, "pids.max")).unwrap().trim(), "7");
+    let mem = cgroup_dirs_left(path)
+        .into_iter()
+        .flat_map(|d| [d.join("memory.max"), d.join("memory.limit_in_bytes")])
+        .find(|f| f.exists())
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(mem).unwrap().trim(), (64u64 << 20).to_string());
+    // --resources - reads the JSON Docker sends.
+    let mut child = rt.cmd(&["update", "--resources", "-", &id]).stdin(std::process::Stdio::piped()).spawn().unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), br#"{"pids":{"limit":9}}"#).unwrap();
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    assert_eq!(std::fs::read_to_string(cgroup_file(path, "pids.max")).unwrap().trim(), "9");
+    let err = rt.fails(&["update", "--memory", "lots", &id]);
+    assert!(err.contains("--memory"), "{err}");
+    rt.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn ps_lists_the_containers_processes() {
+    let rt = Rt::new("cg-ps");
+    let mut b = rt.bundle("b");
+    b.sh("sleep 30 & sleep 30");
+    let id = rt.id("c");
+    rt.create(&b, &id);
+    rt.ok(&["start", &id]);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let pids: Vec<i64> = serde_json::from_str(&rt.ok(&["ps", "--format", "json", &id])).unwrap();
+    let init = rt.state(&id)["pid"].as_i64().unwrap();
+    assert!(pids.contains(&init) && pids.len() == 2, "{pids:?}");
+    let table = rt.ok(&["ps", &id]);
+    assert!(table.lines().next().unwrap().contains("PID"));
+    assert_eq!(table.lines().filter(|l| l.contains("sleep 30")).count(), 2, "{table}");
+    rt.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn a_limit_the_host_cannot_honour_names_the_field() {
+    let rt = Rt::new("cg-bad");
+    let mut b = rt.bundle("b");
+    b.config["linux"]["resources"] = json!({"hugepageLimits": [{"pageSize": "3MB", "limit": 1}]});
+    b.save();
+    let id = rt.id("c");
+    let err = rt.fails(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
+    assert!(err.contains("linux.resources.hugepageLimits"), "{err}");
+    assert!(!rt.root.join(&id).exists());
+    assert!(cgroup_dirs_left(&format!("/hull/{id}")).is_empty());
+}
