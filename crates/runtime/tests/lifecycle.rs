@@ -22,6 +22,13 @@ fn create_start_state_delete() {
     let pid = st["pid"].as_i64().unwrap();
     assert!(pid > 0);
     assert_eq!(std::fs::read_to_string(&pidfile).unwrap(), pid.to_string());
+    // The init is in the container's cgroup in every hierarchy (born there on v2).
+    let dirs = cgroup_dirs_left(&format!("/hull/{id}"));
+    assert!(!dirs.is_empty());
+    for d in &dirs {
+        let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap();
+        assert!(procs.lines().any(|l| l == pid.to_string()), "{pid} not in {}", d.display());
+    }
     // Created: the user's program has not run; the init waits.
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
     assert_ne!(comm.trim(), "sleep");

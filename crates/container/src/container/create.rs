@@ -113,7 +113,25 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
         cgroup_path: &cgroup_path,
         caps,
     };
-    let (pid, pidfd) = match clone_child(ns.clone_flags, None)? {
+    // On cgroup v2 the init is born in its cgroup (CLONE_INTO_CGROUP): no cgroup.procs
+    // write, no wait for an RCU grace period. A kernel that refuses gets the write.
+    let unified = hierarchies.iter().zip(&cgroup_dirs).find(|(h, _)| h.unified).map(|(_, d)| d.clone());
+    let unified_fd = unified.as_ref().and_then(|d| File::open(d).ok());
+    let (forked, born_in_unified) = match clone_child(ns.clone_flags, unified_fd.as_ref().map(|f| f.as_raw_fd())) {
+        Ok(f) => (f, unified_fd.is_some()),
+        Err(Error::Io { source, .. })
+            if unified_fd.is_some()
+                && matches!(
+                    source.raw_os_error(),
+                    Some(libc::EINVAL | libc::EOPNOTSUPP | libc::EBUSY | libc::E2BIG)
+                ) =>
+        {
+            (clone_child(ns.clone_flags, None)?, false)
+        }
+        Err(e) => return Err(e),
+    };
+    drop(unified_fd);
+    let (pid, pidfd) = match forked {
         Forked::Child => {
             drop(parent);
             if let Some(d) = undo.dir.take() {
@@ -155,7 +173,9 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
     // Placing the init in its cgroups can wait for an RCU grace period on cgroup v1
     // (milliseconds): do it while the init mounts. It is done before any message from
     // the init is read, so long before `start` lets the user's program run.
-    if let Err(e) = cgroups::join(&state.cgroup_dirs, pid) {
+    let to_join: Vec<PathBuf> =
+        state.cgroup_dirs.iter().filter(|d| !(born_in_unified && Some(*d) == unified.as_ref())).cloned().collect();
+    if let Err(e) = cgroups::join(&to_join, pid) {
         // An init that failed early is the better explanation.
         if let Ok(Some(Msg::Failed(msg))) = parent.recv() {
             return Err(Error::Init(msg));
