@@ -161,3 +161,28 @@ fn a_limit_the_host_cannot_honour_names_the_field() {
     assert!(!rt.root.join(&id).exists());
     assert!(cgroup_dirs_left(&format!("/hull/{id}")).is_empty());
 }
+
+#[test]
+fn device_rules_deny_what_is_not_allowed() {
+    let rt = Rt::new("cg-devices");
+    let mut b = rt.bundle("b");
+    // The host's /dev, bound in: only the device cgroup (v1 devices.deny here, an eBPF
+    // program on cgroup v2) stands between the container and a root-only device node
+    // that no allow rule names. Which nodes exist differs between hosts: first find
+    // one that opens when every device is allowed.
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/hostdev", "type": "bind", "source": "/dev", "options": ["rbind"]}));
+    let default_rules = b.config["linux"]["resources"]["devices"].clone();
+    b.config["linux"]["resources"]["devices"] = json!([{"allow": true, "access": "rwm"}]);
+    b.sh("for d in loop-control tty0 hpet rtc0 snapshot; do (true < /hostdev/$d) 2>/dev/null && echo $d; done; true");
+    let openable = rt.run_ok(&b, &rt.id("probe"));
+    let dev = openable.lines().next().unwrap_or_else(|| panic!("no probe device opens even with allow-all"));
+    b.config["linux"]["resources"]["devices"] = default_rules;
+    b.sh(&format!(
+        "(true < /hostdev/{dev}) 2>/dev/null && echo open || echo denied; echo x > /hostdev/null && echo null-ok"
+    ));
+    let out = rt.run_ok(&b, &rt.id("c"));
+    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), vec!["denied", "null-ok"], "{dev}: {out}");
+}

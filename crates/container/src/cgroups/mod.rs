@@ -3,6 +3,7 @@
 //! `linux.cgroupsPath` in each, place the init there, report freezing, and remove the
 //! directories again. [`resources`] writes `linux.resources` and freezes.
 
+pub mod devices;
 pub mod resources;
 
 use crate::error::{Context, Error, Result};

@@ -39,11 +39,13 @@ impl Placement {
         Placement::new(&super::hierarchies(), dirs)
     }
 
-    fn v1(&self, controller: &str) -> Option<&Path> {
+    /// The v1 directory of `controller`, if a v1 hierarchy has it.
+    pub fn v1(&self, controller: &str) -> Option<&Path> {
         self.v1.iter().find(|(c, _)| c.iter().any(|x| x == controller)).map(|(_, d)| d.as_path())
     }
 
-    fn v2(&self, controller: &str) -> Option<&Path> {
+    /// The v2 directory, if the unified hierarchy has `controller`.
+    pub fn v2(&self, controller: &str) -> Option<&Path> {
         self.v2.as_ref().filter(|(c, _)| c.iter().any(|x| x == controller)).map(|(_, d)| d.as_path())
     }
 

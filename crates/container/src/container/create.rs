@@ -88,10 +88,17 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
     let cgroup_made = undo.cgroups.clone();
     // Limits hold from the init's first instruction: write them before the clone.
     if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
+        let placement = cgroups::resources::Placement::new(&hierarchies, &cgroup_dirs);
         if cgroups::resources::has_limits(r) {
-            let placement = cgroups::resources::Placement::new(&hierarchies, &cgroup_dirs);
             placement.enable_v2_controllers(cgroup_path.components().count().saturating_sub(1));
             cgroups::resources::apply(&placement, r)?;
+        }
+        if let Some(rules) = cgroups::devices::rules(spec) {
+            if let Some(d) = placement.v1("devices") {
+                cgroups::devices::apply_v1(d, &rules)?;
+            } else if let Some(d) = placement.unified() {
+                cgroups::devices::apply_v2(d, &rules)?;
+            }
         }
     }
 
