@@ -84,22 +84,13 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
     // O_RDWR: the open does not wait for a reader; the init keeps it and blocks in read.
     let fifo =
         File::options().read(true).write(true).open(&fifo_path).ctx(|| format!("open {}", fifo_path.display()))?;
-    undo.cgroups = cgroups::create(&hierarchies, &cgroup_dirs)?;
-    let cgroup_made = undo.cgroups.clone();
-    // Limits hold from the init's first instruction: write them before the clone.
-    if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
-        let placement = cgroups::resources::Placement::new(&hierarchies, &cgroup_dirs);
-        if cgroups::resources::has_limits(r) {
-            placement.enable_v2_controllers(cgroup_path.components().count().saturating_sub(1));
-            cgroups::resources::apply(&placement, r)?;
-        }
-        if let Some(rules) = cgroups::devices::rules(spec) {
-            if let Some(d) = placement.v1("devices") {
-                cgroups::devices::apply_v1(d, &rules)?;
-            } else if let Some(d) = placement.unified() {
-                cgroups::devices::apply_v2(d, &rules)?;
-            }
-        }
+    // On pure cgroup v2 the cgroup is made first so the init is born in it
+    // (CLONE_INTO_CGROUP). With v1 hierarchies there is one cgroup.procs write per
+    // hierarchy anyway: make the cgroups while the init mounts (see below).
+    let early_cgroups = hierarchies.iter().all(|h| h.unified);
+    if early_cgroups {
+        undo.cgroups = cgroups::create(&hierarchies, &cgroup_dirs)?;
+        apply_limits(spec, &hierarchies, &cgroup_dirs, &cgroup_path)?;
     }
 
     let (parent, child) = sync::pair()?;
@@ -123,7 +114,7 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
     // On cgroup v2 the init is born in its cgroup (CLONE_INTO_CGROUP): no cgroup.procs
     // write, no wait for an RCU grace period. A kernel that refuses gets the write.
     let unified = hierarchies.iter().zip(&cgroup_dirs).find(|(h, _)| h.unified).map(|(_, d)| d.clone());
-    let unified_fd = unified.as_ref().and_then(|d| File::open(d).ok());
+    let unified_fd = unified.as_ref().filter(|_| early_cgroups).and_then(|d| File::open(d).ok());
     let (forked, born_in_unified) = match clone_child(ns.clone_flags, unified_fd.as_ref().map(|f| f.as_raw_fd())) {
         Ok(f) => (f, unified_fd.is_some()),
         Err(Error::Io { source, .. })
@@ -171,15 +162,23 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
         annotations: spec.annotations().iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect(),
         cgroup_path: cgroup_path.clone(),
         cgroup_dirs,
-        cgroup_made,
+        cgroup_made: Vec::new(),
         hooks: spec.hooks().clone(),
     };
     let oci = OciState::new(&state, Status::Creating);
     parent.send(&Msg::State(oci.to_json()))?;
     parent.send(&Msg::Go)?;
-    // Placing the init in its cgroups can wait for an RCU grace period on cgroup v1
-    // (milliseconds): do it while the init mounts. It is done before any message from
-    // the init is read, so long before `start` lets the user's program run.
+    // Making the cgroups, writing limits and placing the init (one cgroup.procs write
+    // per v1 hierarchy, the first waiting for an RCU grace period) overlap the init's
+    // mounts. All of it is done before any message from the init is read: hooks run
+    // after it (the init asks for them), and the user's program only runs after
+    // `start`, which needs this `create` to have returned.
+    if !early_cgroups {
+        undo.cgroups = cgroups::create(&hierarchies, &state.cgroup_dirs)?;
+        apply_limits(spec, &hierarchies, &state.cgroup_dirs, &cgroup_path)?;
+    }
+    let mut state = state;
+    state.cgroup_made = undo.cgroups.clone();
     let to_join: Vec<PathBuf> =
         state.cgroup_dirs.iter().filter(|d| !(born_in_unified && Some(*d) == unified.as_ref())).cloned().collect();
     if let Err(e) = cgroups::join(&to_join, pid) {
@@ -212,6 +211,29 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
     undo.cgroups.clear();
     undo.dir = None;
     Ok(Created { pid, pidfd })
+}
+
+/// Writes `linux.resources` (limits, then device rules) into new cgroups.
+fn apply_limits(
+    spec: &oci_spec::runtime::Spec,
+    hs: &[cgroups::Hierarchy],
+    dirs: &[PathBuf],
+    path: &Path,
+) -> Result<()> {
+    let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) else { return Ok(()) };
+    let placement = cgroups::resources::Placement::new(hs, dirs);
+    if cgroups::resources::has_limits(r) {
+        placement.enable_v2_controllers(path.components().count().saturating_sub(1));
+        cgroups::resources::apply(&placement, r)?;
+    }
+    if let Some(rules) = cgroups::devices::rules(spec) {
+        if let Some(d) = placement.v1("devices") {
+            cgroups::devices::apply_v1(d, &rules)?;
+        } else if let Some(d) = placement.unified() {
+            cgroups::devices::apply_v2(d, &rules)?;
+        }
+    }
+    Ok(())
 }
 
 fn write_pid_file(path: &Path, pid: i32) -> Result<()> {

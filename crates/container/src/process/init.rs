@@ -123,9 +123,10 @@ fn setup(plan: &Plan<'_>, chan: &Channel) -> Result<Infallible> {
         setup_terminal(plan, root.as_ref())?;
     }
 
-    // The parent runs prestart and createRuntime hooks now; without any, skip the
+    // The parent runs prestart and createRuntime hooks now (after it has set up the
+    // cgroups, so createContainer hooks start in them too); without hooks, skip the
     // round trip.
-    if !Kind::Prestart.of(spec.hooks()).is_empty() || !Kind::CreateRuntime.of(spec.hooks()).is_empty() {
+    if [Kind::Prestart, Kind::CreateRuntime, Kind::CreateContainer].iter().any(|k| !k.of(spec.hooks()).is_empty()) {
         chan.send(&Msg::RunHooks)?;
         expect_go(chan)?;
     }
