@@ -149,6 +149,42 @@ pub fn validate(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
+/// Fields hull accepts but does not enforce yet, one warning each: the caller logs them,
+/// so a user never believes a filter or limit is active when it is not.
+pub fn unenforced(spec: &Spec) -> Vec<String> {
+    let mut w = Vec::new();
+    let process = spec.process().as_ref();
+    if process.and_then(|p| p.apparmor_profile().as_ref()).is_some() {
+        w.push("process.apparmorProfile: AppArmor is not applied (no AppArmor support yet)".into());
+    }
+    if process.and_then(|p| p.selinux_label().as_ref()).is_some() {
+        w.push("process.selinuxLabel: SELinux labels are not applied yet".into());
+    }
+    if let Some(linux) = spec.linux() {
+        if linux.seccomp().is_some() {
+            w.push("linux.seccomp: the seccomp filter is NOT enforced yet".into());
+        }
+        if linux.mount_label().is_some() {
+            w.push("linux.mountLabel: SELinux mount labels are not applied yet".into());
+        }
+        if let Some(r) = linux.resources() {
+            if r.memory().as_ref().is_some_and(|m| m.kernel().is_some() || m.kernel_tcp().is_some()) {
+                w.push("linux.resources.memory.kernel/kernelTCP: ignored (dropped by current kernels)".into());
+            }
+            if r.block_io().is_some() {
+                w.push("linux.resources.blockIO: not applied yet".into());
+            }
+            if r.network().is_some() {
+                w.push("linux.resources.network: not applied yet".into());
+            }
+            if r.rdma().is_some() {
+                w.push("linux.resources.rdma: not applied yet".into());
+            }
+        }
+    }
+    w
+}
+
 /// Validates a container id as runc does: letters, digits and `_ + - .`, not `.` or `..`.
 pub fn validate_id(id: &str) -> Result<()> {
     let bad = |reason| Err(Error::InvalidId { id: id.to_owned(), reason });
@@ -226,6 +262,15 @@ mod tests {
                 other => panic!("{extra}: expected SpecInvalid({field}), got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn unenforced_fields_are_reported() {
+        let s = with(r#""linux":{"seccomp":{"defaultAction":"SCMP_ACT_ERRNO"},"resources":{"memory":{"kernel":1}}}"#);
+        let w = unenforced(&s);
+        assert!(w.iter().any(|m| m.contains("linux.seccomp")), "{w:?}");
+        assert!(w.iter().any(|m| m.contains("kernelTCP")), "{w:?}");
+        assert!(unenforced(&spec(&format!("{MIN}}}"))).is_empty());
     }
 
     #[test]

@@ -25,7 +25,7 @@ impl Logger {
                     let _ = f.write_all(line.as_bytes());
                 }
             }
-            None if level != "error" => {
+            None if level == "debug" => {
                 let _ = std::io::stderr().write_all(line.as_bytes());
             }
             None => {}
@@ -38,12 +38,10 @@ impl Logger {
         let _ = writeln!(std::io::stderr(), "hull-runtime: {msg}");
     }
 
-    /// A warning (a failed poststart or poststop hook).
+    /// A warning (a failed hook, a config field not enforced).
     pub fn warn(&self, msg: &str) {
         self.write("warning", msg);
-        if self.file.is_some() {
-            let _ = writeln!(std::io::stderr(), "hull-runtime: warning: {msg}");
-        }
+        let _ = writeln!(std::io::stderr(), "hull-runtime: warning: {msg}");
     }
 
     /// A debug line, with `--debug` only.

@@ -38,7 +38,10 @@ fn dispatch(store: &StateStore, cmd: Command, log: &log::Logger) -> Result<i32> 
     match cmd {
         Command::Create(args) => {
             let console = connect_console(&args)?;
-            container::create(store, create_options(&args, console))?;
+            let created = container::create(store, create_options(&args, console))?;
+            for w in &created.warnings {
+                log.warn(w);
+            }
         }
         Command::Start { id } => warn_all(log, container::start(store, &id)?),
         Command::State { id } => print_json(&container::state(store, &id)?),

@@ -40,6 +40,9 @@ pub fn run(store: &StateStore, args: &CreateArgs, detach: bool, keep: bool, log:
             .map_err(|e| Error::sys("block signals", e))?;
     }
     let created = container::create(store, crate::create_options(args, console))?;
+    for w in &created.warnings {
+        log.warn(w);
+    }
     let result = (|| -> Result<i32> {
         let master = match &own_pty {
             Some(s) => Some(recv_fd(s)?),

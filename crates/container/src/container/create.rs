@@ -29,10 +29,12 @@ pub struct CreateOptions<'a> {
     pub no_new_keyring: bool,
 }
 
-/// A created container: the init's pid and a pidfd (the caller is its parent).
+/// A created container: the init's pid and a pidfd (the caller is its parent), and the
+/// config fields hull accepted without enforcing them (for the caller to log).
 pub struct Created {
     pub pid: i32,
     pub pidfd: OwnedFd,
+    pub warnings: Vec<String>,
 }
 
 /// Undoes a partial create when dropped, unless disarmed.
@@ -210,7 +212,7 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
     undo.pid = None;
     undo.cgroups.clear();
     undo.dir = None;
-    Ok(Created { pid, pidfd })
+    Ok(Created { pid, pidfd, warnings: spec::unenforced(spec) })
 }
 
 /// Writes `linux.resources` (limits, then device rules) into new cgroups.
