@@ -14,5 +14,6 @@ fi
 tests=$(cargo test --workspace --no-run --message-format=json 2>/dev/null | jq -r 'select(.profile.test) | .executable // empty')
 for t in $tests; do
     echo "== pure cgroup v2 VM: $(basename "$t")"
-    "$vm/run-in-vm.sh" -q -t 900 . -- "$t" --test-threads=2
+    # brd: RAM disks, so the block I/O tests have a device to throttle in the VM.
+    "$vm/run-in-vm.sh" -q -t 900 --modules brd . -- "$t" --test-threads=2
 done

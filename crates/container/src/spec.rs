@@ -171,9 +171,6 @@ pub fn unenforced(spec: &Spec) -> Vec<String> {
             if r.memory().as_ref().is_some_and(|m| m.kernel().is_some() || m.kernel_tcp().is_some()) {
                 w.push("linux.resources.memory.kernel/kernelTCP: ignored (dropped by current kernels)".into());
             }
-            if r.block_io().is_some() {
-                w.push("linux.resources.blockIO: not applied yet".into());
-            }
             if r.network().is_some() {
                 w.push("linux.resources.network: not applied yet".into());
             }

@@ -96,6 +96,7 @@ pub fn has_limits(r: &LinuxResources) -> bool {
         || r.cpu().is_some()
         || r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())
         || r.unified().as_ref().is_some_and(|u| !u.is_empty())
+        || r.block_io().is_some()
 }
 
 /// Applies `r` (memory, pids, cpu, cpuset, hugepages) to the container's cgroups.
@@ -237,6 +238,9 @@ pub fn apply(p: &Placement, r: &LinuxResources) -> Result<()> {
             return Err(missing("hugepageLimits", "hugetlb"));
         }
     }
+    if let Some(b) = r.block_io() {
+        apply_block_io(p, b)?;
+    }
     if let Some(unified) = r.unified() {
         let d = p.unified().ok_or_else(|| missing("unified", "cgroup v2"))?;
         for (k, v) in unified {
@@ -247,6 +251,84 @@ pub fn apply(p: &Placement, r: &LinuxResources) -> Result<()> {
                 });
             }
             write(&format!("unified.{k}"), d, k, v)?;
+        }
+    }
+    Ok(())
+}
+
+/// The v2 io.weight of a v1 blkio weight (runc's conversion: 10..1000 → 1..10000).
+pub fn blkio_weight_to_io(w: u16) -> u64 {
+    if w == 0 {
+        return 0;
+    }
+    1 + (u64::from(w.clamp(10, 1000)) - 10) * 9999 / 990
+}
+
+/// `linux.resources.blockIO`: blkio on v1, io on v2; weights need a scheduler that has
+/// them (BFQ, or iocost on v2), throttles work everywhere.
+fn apply_block_io(p: &Placement, b: &oci_spec::runtime::LinuxBlockIo) -> Result<()> {
+    let throttles = [
+        ("throttleReadBpsDevice", b.throttle_read_bps_device(), "read_bps_device", "rbps"),
+        ("throttleWriteBpsDevice", b.throttle_write_bps_device(), "write_bps_device", "wbps"),
+        ("throttleReadIOPSDevice", b.throttle_read_iops_device(), "read_iops_device", "riops"),
+        ("throttleWriteIOPSDevice", b.throttle_write_iops_device(), "write_iops_device", "wiops"),
+    ];
+    // The first of `files` that exists in `d`.
+    let pick = |d: &Path, files: &[&'static str]| files.iter().copied().find(|f| d.join(f).exists());
+    if let Some(d) = p.v1("blkio") {
+        let weight_file = pick(d, &["blkio.weight", "blkio.bfq.weight"]);
+        let need_weight = |field: &str| {
+            weight_file.ok_or_else(|| missing(&format!("blockIO.{field}"), "blkio weight (CFQ or BFQ scheduler)"))
+        };
+        if let Some(w) = b.weight() {
+            write("blockIO.weight", d, need_weight("weight")?, w)?;
+        }
+        if let Some(w) = b.leaf_weight() {
+            write("blockIO.leafWeight", d, "blkio.leaf_weight", w)?;
+        }
+        for wd in b.weight_device().iter().flatten() {
+            if let Some(w) = wd.weight() {
+                let f = if need_weight("weightDevice")? == "blkio.weight" {
+                    "blkio.weight_device"
+                } else {
+                    "blkio.bfq.weight_device"
+                };
+                write("blockIO.weightDevice", d, f, format!("{}:{} {w}", wd.major(), wd.minor()))?;
+            }
+        }
+        for (field, list, file, _) in throttles {
+            for t in list.iter().flatten() {
+                write(
+                    &format!("blockIO.{field}"),
+                    d,
+                    &format!("blkio.throttle.{file}"),
+                    format!("{}:{} {}", t.major(), t.minor(), t.rate()),
+                )?;
+            }
+        }
+        return Ok(());
+    }
+    let d = p.v2("io").ok_or_else(|| missing("blockIO", "blkio/io"))?;
+    let weight_file = pick(d, &["io.weight", "io.bfq.weight"]);
+    let conv = |w: u16| if weight_file == Some("io.weight") { blkio_weight_to_io(w) } else { u64::from(w) };
+    let need_weight =
+        |field: &str| weight_file.ok_or_else(|| missing(&format!("blockIO.{field}"), "io weight (iocost or BFQ)"));
+    if let Some(w) = b.weight() {
+        write("blockIO.weight", d, need_weight("weight")?, format!("default {}", conv(w)))?;
+    }
+    for wd in b.weight_device().iter().flatten() {
+        if let Some(w) = wd.weight() {
+            write(
+                "blockIO.weightDevice",
+                d,
+                need_weight("weightDevice")?,
+                format!("{}:{} {}", wd.major(), wd.minor(), conv(w)),
+            )?;
+        }
+    }
+    for (field, list, _, key) in throttles {
+        for t in list.iter().flatten() {
+            write(&format!("blockIO.{field}"), d, "io.max", format!("{}:{} {key}={}", t.major(), t.minor(), t.rate()))?;
         }
     }
     Ok(())
@@ -282,6 +364,13 @@ pub fn set_frozen(p: &Placement, frozen: bool) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blkio_weight_conversion_matches_runc() {
+        assert_eq!(blkio_weight_to_io(10), 1);
+        assert_eq!(blkio_weight_to_io(500), 4950);
+        assert_eq!(blkio_weight_to_io(1000), 10000);
+    }
 
     #[test]
     fn weight_conversion_matches_runc() {
