@@ -20,11 +20,7 @@ fn main() {
     let logger = log::Logger { file: cli.log.clone(), format: cli.log_format, debug: cli.debug };
     let store = StateStore::new(&cli.root);
     logger.debug(&format!("{:?}", cli.command));
-    if cli.systemd_cgroup {
-        logger.error("--systemd-cgroup: the systemd cgroup driver is not supported yet; use cgroupfs paths");
-        std::process::exit(1);
-    }
-    let code = match dispatch(&store, cli.command, &logger) {
+    let code = match dispatch(&store, cli.command, cli.systemd_cgroup, &logger) {
         Ok(code) => code,
         Err(e) => {
             logger.error(&e.to_string());
@@ -34,11 +30,11 @@ fn main() {
     std::process::exit(code);
 }
 
-fn dispatch(store: &StateStore, cmd: Command, log: &log::Logger) -> Result<i32> {
+fn dispatch(store: &StateStore, cmd: Command, systemd_cgroup: bool, log: &log::Logger) -> Result<i32> {
     match cmd {
         Command::Create(args) => {
             let console = connect_console(&args)?;
-            let created = container::create(store, create_options(&args, console))?;
+            let created = container::create(store, create_options(&args, console, systemd_cgroup))?;
             for w in &created.warnings {
                 log.warn(w);
             }
@@ -55,7 +51,9 @@ fn dispatch(store: &StateStore, cmd: Command, log: &log::Logger) -> Result<i32> 
             Err(Error::NotFound(_)) if force => {}
             Err(e) => return Err(e),
         },
-        Command::Run { create, detach, keep, .. } => return run::run(store, &create, detach, keep, log),
+        Command::Run { create, detach, keep, .. } => {
+            return run::run(store, &create, detach, keep, systemd_cgroup, log)
+        }
         Command::List { format, quiet } => list(store, format, quiet)?,
         Command::Pause { id } => container::pause(store, &id)?,
         Command::Resume { id } => container::resume(store, &id)?,
@@ -82,7 +80,7 @@ fn dispatch(store: &StateStore, cmd: Command, log: &log::Logger) -> Result<i32> 
     Ok(0)
 }
 
-pub(crate) fn create_options(args: &CreateArgs, console: Option<OwnedFd>) -> CreateOptions<'_> {
+pub(crate) fn create_options(args: &CreateArgs, console: Option<OwnedFd>, systemd_cgroup: bool) -> CreateOptions<'_> {
     CreateOptions {
         id: &args.id,
         bundle: &args.bundle,
@@ -91,6 +89,7 @@ pub(crate) fn create_options(args: &CreateArgs, console: Option<OwnedFd>) -> Cre
         preserve_fds: args.preserve_fds,
         no_pivot: args.no_pivot,
         no_new_keyring: args.no_new_keyring,
+        systemd_cgroup,
     }
 }
 

@@ -15,7 +15,14 @@ use std::io::IoSliceMut;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 
-pub fn run(store: &StateStore, args: &CreateArgs, detach: bool, keep: bool, log: &Logger) -> Result<i32> {
+pub fn run(
+    store: &StateStore,
+    args: &CreateArgs,
+    detach: bool,
+    keep: bool,
+    systemd_cgroup: bool,
+    log: &Logger,
+) -> Result<i32> {
     let mut console = crate::connect_console(args)?;
     let mut own_pty = None;
     if console.is_none() {
@@ -39,7 +46,7 @@ pub fn run(store: &StateStore, args: &CreateArgs, detach: bool, keep: bool, log:
         nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&forward), None)
             .map_err(|e| Error::sys("block signals", e))?;
     }
-    let created = container::create(store, crate::create_options(args, console))?;
+    let created = container::create(store, crate::create_options(args, console, systemd_cgroup))?;
     for w in &created.warnings {
         log.warn(w);
     }

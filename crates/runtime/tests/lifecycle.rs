@@ -341,3 +341,20 @@ fn json_log_for_containerd() {
     assert!(line["msg"].as_str().unwrap().contains("\"missing\" does not exist"));
     assert!(line["time"].as_str().unwrap().contains('T'));
 }
+
+#[test]
+fn systemd_cgroup_fails_clearly_and_leaves_nothing() {
+    let rt = Rt::new("lc-systemd");
+    let mut b = rt.bundle("b");
+    let id = rt.id("c");
+    b.config["linux"]["cgroupsPath"] = "/not/systemd/form".into();
+    b.save();
+    let dir = b.dir.to_str().unwrap().to_owned();
+    let err = rt.fails(&["--systemd-cgroup", "create", "--bundle", &dir, &id]);
+    assert!(err.contains("linux.cgroupsPath") && err.contains("slice:prefix:name"), "{err}");
+    b.config["linux"]["cgroupsPath"] = "system.slice:hull:c1".into();
+    b.save();
+    let err = rt.fails(&["--systemd-cgroup", "create", "--bundle", &dir, &id]);
+    assert!(err.contains("--systemd-cgroup") && err.contains("hull-c1.scope"), "{err}");
+    assert!(!rt.root.join(&id).exists());
+}

@@ -5,6 +5,7 @@
 
 pub mod devices;
 pub mod resources;
+pub mod systemd;
 
 use crate::error::{Context, Error, Result};
 use std::path::{Path, PathBuf};

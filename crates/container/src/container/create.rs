@@ -27,6 +27,8 @@ pub struct CreateOptions<'a> {
     pub preserve_fds: u32,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
+    /// `--systemd-cgroup`: cgroupsPath is `slice:prefix:name`.
+    pub systemd_cgroup: bool,
 }
 
 /// A created container: the init's pid and a pidfd (the caller is its parent), and the
@@ -69,6 +71,12 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
             field: "process.terminal".into(),
             reason: "a terminal needs --console-socket".into(),
         });
+    }
+    if opts.systemd_cgroup {
+        let path =
+            spec.linux().as_ref().and_then(|l| l.cgroups_path().as_ref()).map(|p| p.to_string_lossy().into_owned());
+        let p = cgroups::systemd::parse(path.as_deref(), opts.id)?;
+        return Err(cgroups::systemd::unavailable(&p));
     }
     let mut ns = Namespaces::from_spec(spec)?;
     let caps = process.capabilities().as_ref().map(CapSets::new);
