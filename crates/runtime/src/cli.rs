@@ -124,6 +124,16 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         ps_args: Vec<String>,
     },
+    /// Print cgroup statistics (`--stats` once) or stream stats and OOM events.
+    Events {
+        /// Print one stats event and exit.
+        #[arg(long)]
+        stats: bool,
+        /// Time between stats events when streaming (e.g. 5s, 500ms).
+        #[arg(long, default_value = "5s")]
+        interval: humantime::Duration,
+        id: String,
+    },
     /// Change a live container's resource limits.
     Update(UpdateArgs),
     /// Write a default config.json.

@@ -58,6 +58,13 @@ fn dispatch(store: &StateStore, cmd: Command, systemd_cgroup: bool, log: &log::L
         Command::Pause { id } => container::pause(store, &id)?,
         Command::Resume { id } => container::resume(store, &id)?,
         Command::Ps { format, id, ps_args } => ps(store, &id, format, &ps_args)?,
+        Command::Events { stats, interval, id } => {
+            if stats {
+                print_line(&container::stats_event(store, &id)?);
+            } else {
+                container::watch(store, &id, interval.into(), true, print_line)?;
+            }
+        }
         Command::Update(args) => {
             let r = update::resources(&args)?;
             container::update(store, &args.id, &r)?;
@@ -109,6 +116,14 @@ fn print_json<T: serde::Serialize>(v: &T) {
     let mut out = std::io::stdout().lock();
     let _ = serde_json::to_writer_pretty(&mut out, v);
     let _ = writeln!(out);
+}
+
+/// One JSON document per line, flushed (events are read as a stream).
+fn print_line(v: &serde_json::Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer(&mut out, v);
+    let _ = writeln!(out);
+    let _ = out.flush();
 }
 
 fn list(store: &StateStore, format: ListFormat, quiet: bool) -> Result<()> {

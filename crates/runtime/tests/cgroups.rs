@@ -227,3 +227,49 @@ fn block_io_throttles() {
     }
     rt.ok(&["delete", "--force", &id]);
 }
+
+#[test]
+fn events_stats_in_runcs_shape() {
+    let rt = Rt::new("cg-stats");
+    let mut b = rt.bundle("b");
+    b.config["linux"]["resources"]["memory"] = json!({"limit": 64 << 20});
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 50});
+    b.sh("sleep 30 & sleep 30");
+    let id = rt.id("c");
+    rt.create(&b, &id);
+    rt.ok(&["start", &id]);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let ev: serde_json::Value = serde_json::from_str(&rt.ok(&["events", "--stats", &id])).unwrap();
+    assert_eq!(ev["type"], "stats");
+    assert_eq!(ev["id"], id.as_str());
+    let d = &ev["data"];
+    assert_eq!(d["memory"]["usage"]["limit"], 64u64 << 20, "{d}");
+    assert!(d["memory"]["usage"]["usage"].as_u64().unwrap() > 0, "{d}");
+    assert_eq!(d["pids"]["current"], 2, "{d}");
+    assert_eq!(d["pids"]["limit"], 50, "{d}");
+    assert!(d["cpu"]["usage"]["total"].as_u64().unwrap() > 0, "{d}");
+    rt.ok(&["delete", "--force", &id]);
+    let err = rt.fails(&["events", "--stats", &id]);
+    assert!(err.contains("does not exist"), "{err}");
+}
+
+#[test]
+fn events_reports_an_oom_kill() {
+    let rt = Rt::new("cg-oomevent");
+    let mut b = rt.bundle("b");
+    b.config["linux"]["resources"]["memory"] = json!({"limit": 32 << 20, "swap": 32 << 20});
+    // A child is OOM-killed; the container itself lives on, then exits.
+    b.sh("sleep 0.5; tail /dev/zero; sleep 1");
+    let id = rt.id("c");
+    rt.create(&b, &id);
+    rt.ok(&["start", &id]);
+    let out = rt.cmd(&["events", "--interval", "100ms", &id]).stdout(std::process::Stdio::piped()).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let kinds: Vec<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(kinds.iter().any(|k| k == "oom"), "{text}");
+    assert!(kinds.iter().any(|k| k == "stats"), "{text}");
+    rt.ok(&["delete", &id]);
+}

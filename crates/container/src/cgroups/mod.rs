@@ -5,6 +5,7 @@
 
 pub mod devices;
 pub mod resources;
+pub mod stats;
 pub mod systemd;
 
 use crate::error::{Context, Error, Result};

@@ -4,6 +4,7 @@
 
 mod create;
 mod delete;
+mod events;
 mod kill;
 mod pause;
 mod ps;
@@ -12,6 +13,7 @@ mod update;
 
 pub use create::{create, CreateOptions, Created};
 pub use delete::delete;
+pub use events::{stats_event, watch};
 pub use kill::kill;
 pub use pause::{pause, resume};
 pub use ps::pids;
