@@ -150,16 +150,38 @@ fn ps_lists_the_containers_processes() {
 }
 
 #[test]
+fn check_before_update_refuses_a_limit_below_usage() {
+    let rt = Rt::new("cg-cbu");
+    let mut b = rt.bundle("b");
+    b.sh("sleep 30");
+    let id = rt.id("c");
+    rt.create(&b, &id);
+    rt.ok(&["start", &id]);
+    let mut child = rt.cmd(&["update", "--resources", "-", &id]).stdin(std::process::Stdio::piped()).spawn().unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), br#"{"memory":{"limit":4096,"checkBeforeUpdate":true}}"#)
+        .unwrap();
+    drop(child.stdin.take());
+    assert!(!child.wait().unwrap().success());
+    assert_eq!(rt.status(&id), "running", "the container was not OOM-killed");
+    rt.ok(&["delete", "--force", &id]);
+}
+
+#[test]
 fn a_limit_the_host_cannot_honour_names_the_field() {
     let rt = Rt::new("cg-bad");
     let mut b = rt.bundle("b");
-    b.config["linux"]["resources"] = json!({"hugepageLimits": [{"pageSize": "3MB", "limit": 1}]});
-    b.save();
     let id = rt.id("c");
-    let err = rt.fails(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
-    assert!(err.contains("linux.resources.hugepageLimits"), "{err}");
-    assert!(!rt.root.join(&id).exists());
-    assert!(cgroup_dirs_left(&format!("/hull/{id}")).is_empty());
+    for (resources, field) in [
+        (json!({"hugepageLimits": [{"pageSize": "3MB", "limit": 1}]}), "linux.resources.hugepageLimits"),
+        (json!({"rdma": {"hull_no_such_hca": {"hcaHandles": 1}}}), "linux.resources.rdma"),
+    ] {
+        b.config["linux"]["resources"] = resources;
+        b.save();
+        let err = rt.fails(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
+        assert!(err.contains(field), "{err}");
+        assert!(!rt.root.join(&id).exists());
+        assert!(cgroup_dirs_left(&format!("/hull/{id}")).is_empty());
+    }
 }
 
 #[test]

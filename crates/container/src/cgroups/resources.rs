@@ -97,6 +97,32 @@ pub fn has_limits(r: &LinuxResources) -> bool {
         || r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())
         || r.unified().as_ref().is_some_and(|u| !u.is_empty())
         || r.block_io().is_some()
+        || r.network().is_some()
+        || r.rdma().as_ref().is_some_and(|r| !r.is_empty())
+}
+
+/// `memory.checkBeforeUpdate`: refuses a new limit below what the container uses now
+/// (instead of letting the kernel OOM-kill it on the spot).
+pub fn check_before_update(p: &Placement, r: &LinuxResources) -> Result<()> {
+    let Some(m) = r.memory() else { return Ok(()) };
+    let (Some(true), Some(limit)) = (m.check_before_update(), m.limit()) else { return Ok(()) };
+    if limit < 0 {
+        return Ok(());
+    }
+    let usage = p
+        .v1("memory")
+        .map(|d| d.join("memory.usage_in_bytes"))
+        .or_else(|| p.v2("memory").map(|d| d.join("memory.current")))
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .unwrap_or(0);
+    if limit < usage {
+        return Err(Error::SpecInvalid {
+            field: "linux.resources.memory.checkBeforeUpdate".into(),
+            reason: format!("the new limit {limit} is below the container's current usage {usage}"),
+        });
+    }
+    Ok(())
 }
 
 /// Applies `r` (memory, pids, cpu, cpuset, hugepages) to the container's cgroups.
@@ -240,6 +266,27 @@ pub fn apply(p: &Placement, r: &LinuxResources) -> Result<()> {
     }
     if let Some(b) = r.block_io() {
         apply_block_io(p, b)?;
+    }
+    if let Some(n) = r.network() {
+        if let Some(class) = n.class_id() {
+            let d = p.v1("net_cls").ok_or_else(|| missing("network.classID", "net_cls (cgroup v1 only)"))?;
+            write("network.classID", d, "net_cls.classid", class)?;
+        }
+        for prio in n.priorities().iter().flatten() {
+            let d = p.v1("net_prio").ok_or_else(|| missing("network.priorities", "net_prio (cgroup v1 only)"))?;
+            write("network.priorities", d, "net_prio.ifpriomap", format!("{} {}", prio.name(), prio.priority()))?;
+        }
+    }
+    for (dev, limits) in r.rdma().iter().flatten() {
+        let d = p.v1("rdma").or_else(|| p.v2("rdma")).ok_or_else(|| missing("rdma", "rdma"))?;
+        let mut line = dev.clone();
+        if let Some(h) = limits.hca_handles() {
+            line.push_str(&format!(" hca_handle={h}"));
+        }
+        if let Some(o) = limits.hca_objects() {
+            line.push_str(&format!(" hca_object={o}"));
+        }
+        write(&format!("rdma.{dev}"), d, "rdma.max", line)?;
     }
     if let Some(unified) = r.unified() {
         let d = p.unified().ok_or_else(|| missing("unified", "cgroup v2"))?;

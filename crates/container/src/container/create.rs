@@ -223,17 +223,20 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
     Ok(Created { pid, pidfd, warnings: spec::unenforced(spec) })
 }
 
-/// Writes `linux.resources` (limits, then device rules) into new cgroups.
+/// Enables v2 controllers, then writes `linux.resources` (limits, then device rules) into
+/// new cgroups.
 fn apply_limits(
     spec: &oci_spec::runtime::Spec,
     hs: &[cgroups::Hierarchy],
     dirs: &[PathBuf],
     path: &Path,
 ) -> Result<()> {
-    let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) else { return Ok(()) };
     let placement = cgroups::resources::Placement::new(hs, dirs);
+    // Always: v2 accounts memory and cpu only from when a controller is enabled, and
+    // `update`, `events` and checkBeforeUpdate need the container's whole usage.
+    placement.enable_v2_controllers(path.components().count().saturating_sub(1));
+    let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) else { return Ok(()) };
     if cgroups::resources::has_limits(r) {
-        placement.enable_v2_controllers(path.components().count().saturating_sub(1));
         cgroups::resources::apply(&placement, r)?;
     }
     if let Some(rules) = cgroups::devices::rules(spec) {

@@ -13,5 +13,6 @@ pub fn update(store: &StateStore, id: &str, r: &LinuxResources) -> Result<()> {
     let placement = Placement::of(&l.state.cgroup_dirs);
     // The controllers a limit needs may not be enabled yet down a v2 path.
     placement.enable_v2_controllers(l.state.cgroup_path.components().count().saturating_sub(1));
+    crate::cgroups::resources::check_before_update(&placement, r)?;
     apply(&placement, r)
 }
