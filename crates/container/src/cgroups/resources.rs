@@ -61,7 +61,10 @@ impl Placement {
         let ancestors: Vec<&Path> = dir.ancestors().skip(1).take(mountpoint_depth).collect();
         for a in ancestors.iter().rev() {
             let f = a.join("cgroup.subtree_control");
-            for c in ctl {
+            // Writing this file takes the cgroup lock and walks the subtree even when it
+            // changes nothing: write only the controllers that are missing.
+            let on = std::fs::read_to_string(&f).unwrap_or_default();
+            for c in ctl.iter().filter(|c| !on.split_whitespace().any(|x| x == c.as_str())) {
                 // One at a time: a controller the kernel refuses here must not block the rest.
                 let _ = std::fs::write(&f, format!("+{c}"));
             }
