@@ -61,6 +61,21 @@ pub struct CreateArgs {
     /// Pass this many extra descriptors (from 3) to the container.
     #[arg(long, default_value_t = 0)]
     pub preserve_fds: u32,
+    /// Block I/O weight (10 to 1000).
+    #[arg(long)]
+    pub blkio_weight: Option<u16>,
+    /// Realtime period in microseconds (cgroup v1).
+    #[arg(long)]
+    pub cpu_rt_period: Option<u64>,
+    /// Realtime runtime in microseconds (cgroup v1).
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// Accepted for runc compatibility; kernel memory limits are ignored.
+    #[arg(long)]
+    pub kernel_memory: Option<String>,
+    /// Accepted for runc compatibility; kernel TCP memory limits are ignored.
+    #[arg(long)]
+    pub kernel_memory_tcp: Option<String>,
     /// Container id.
     pub id: String,
 }
@@ -180,6 +195,21 @@ pub struct UpdateArgs {
     /// Memory nodes the container may use.
     #[arg(long)]
     pub cpuset_mems: Option<String>,
+    /// Block I/O weight (10 to 1000).
+    #[arg(long)]
+    pub blkio_weight: Option<u16>,
+    /// Realtime period in microseconds (cgroup v1).
+    #[arg(long)]
+    pub cpu_rt_period: Option<u64>,
+    /// Realtime runtime in microseconds (cgroup v1).
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// Accepted for runc compatibility; kernel memory limits are ignored.
+    #[arg(long)]
+    pub kernel_memory: Option<String>,
+    /// Accepted for runc compatibility; kernel TCP memory limits are ignored.
+    #[arg(long)]
+    pub kernel_memory_tcp: Option<String>,
     /// Container id.
     pub id: String,
 }

@@ -66,6 +66,9 @@ fn dispatch(store: &StateStore, cmd: Command, systemd_cgroup: bool, log: &log::L
             }
         }
         Command::Update(args) => {
+            if args.kernel_memory.is_some() || args.kernel_memory_tcp.is_some() {
+                log.warn("--kernel-memory/--kernel-memory-tcp: ignored (dropped by current kernels)");
+            }
             let r = update::resources(&args)?;
             container::update(store, &args.id, &r)?;
         }

@@ -77,6 +77,15 @@ pub fn resources(a: &UpdateArgs) -> Result<LinuxResources> {
     if let Some(m) = &a.cpuset_mems {
         section(obj, "cpu").insert("mems".into(), m.clone().into());
     }
+    if let Some(w) = a.blkio_weight {
+        section(obj, "blockIO").insert("weight".into(), w.into());
+    }
+    if let Some(p) = a.cpu_rt_period {
+        section(obj, "cpu").insert("realtimePeriod".into(), p.into());
+    }
+    if let Some(r) = a.cpu_rt_runtime {
+        section(obj, "cpu").insert("realtimeRuntime".into(), r.into());
+    }
     serde_json::from_value(v).map_err(|e| Error::Precondition(format!("--resources: {e}")))
 }
 

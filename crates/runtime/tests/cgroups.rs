@@ -295,3 +295,62 @@ fn events_reports_an_oom_kill() {
     assert!(kinds.iter().any(|k| k == "stats"), "{text}");
     rt.ok(&["delete", &id]);
 }
+
+#[test]
+fn delete_after_sigkill_kills_leftovers_without_a_pid_namespace() {
+    let rt = Rt::new("cg-leftover");
+    let mut b = rt.bundle("b");
+    // No pid namespace: killing the init does not take its children with it.
+    let ns = b.config["linux"]["namespaces"].as_array_mut().unwrap();
+    ns.retain(|n| n["type"] != "pid");
+    b.config["linux"]["maskedPaths"] = json!([]);
+    b.config["linux"]["readonlyPaths"] = json!([]);
+    b.config["mounts"].as_array_mut().unwrap().retain(|m| m["destination"] != "/proc");
+    b.sh("sleep 60 & sleep 60");
+    b.config["linux"]["cgroupsPath"] = "/hull/it-leftover".into();
+    let id = rt.id("c");
+    rt.create(&b, &id);
+    rt.ok(&["start", &id]);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let pids: Vec<i64> = serde_json::from_str(&rt.ok(&["ps", "--format", "json", &id])).unwrap();
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    rt.ok(&["kill", &id, "KILL"]);
+    rt.wait_status(&id, "stopped");
+    rt.ok(&["delete", &id]);
+    assert!(cgroup_dirs_left("/hull/it-leftover").is_empty(), "{:?}", cgroup_dirs_left("/hull/it-leftover"));
+    for p in pids {
+        let alive = std::fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|s| !s.contains(") Z"));
+        assert!(!alive, "process {p} survived delete");
+    }
+}
+
+#[test]
+fn hugetlb_and_unified_limits() {
+    let rt = Rt::new("cg-huge");
+    let mut b = rt.bundle("b");
+    let path = "/hull/it-huge";
+    b.config["linux"]["cgroupsPath"] = path.into();
+    b.config["linux"]["resources"] = json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]});
+    b.sh("sleep 30");
+    let id = rt.id("c");
+    rt.create(&b, &id);
+    let dirs = cgroup_dirs_left(path);
+    let f = dirs
+        .iter()
+        .flat_map(|d| [d.join("hugetlb.2MB.limit_in_bytes"), d.join("hugetlb.2MB.max")])
+        .find(|f| f.exists())
+        .expect("a hugetlb 2MB limit file");
+    assert_eq!(std::fs::read_to_string(f).unwrap().trim(), "4194304");
+    rt.ok(&["delete", "--force", &id]);
+    // linux.resources.unified writes raw cgroup v2 files (here: in the unified hierarchy,
+    // which holds hugetlb on hybrid hosts and everything on pure v2).
+    b.config["linux"]["resources"] = json!({"unified": {"hugetlb.2MB.max": "2097152"}});
+    rt.create(&b, &id);
+    let v2 = cgroup_file(path, "hugetlb.2MB.max");
+    assert_eq!(std::fs::read_to_string(v2).unwrap().trim(), "2097152");
+    rt.ok(&["delete", "--force", &id]);
+    b.config["linux"]["resources"] = json!({"unified": {"../escape": "1"}});
+    b.save();
+    let err = rt.fails(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
+    assert!(err.contains("linux.resources.unified"), "{err}");
+}

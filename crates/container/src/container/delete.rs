@@ -20,13 +20,18 @@ pub fn delete(store: &StateStore, id: &str, force: bool) -> Result<Vec<Error>> {
     };
     let status = dir.status(Some(&state));
     status.can_delete(force).map_err(|r| bad(id, status, r))?;
-    if status != Status::Stopped {
-        for pid in cgroups::procs(&state.cgroup_dirs) {
+    // Without a pid namespace the init's children can outlive it: a stopped container
+    // may still hold processes, and they would keep its cgroup busy.
+    let leftovers = cgroups::procs(&state.cgroup_dirs);
+    if status != Status::Stopped || !leftovers.is_empty() {
+        for pid in leftovers {
             // SAFETY: kill with a pid from the container's own cgroup.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
         // A frozen cgroup must thaw for SIGKILL to be delivered.
         thaw(&state.cgroup_dirs);
+    }
+    if status != Status::Stopped {
         match super::kill::send(state.pid, state.pid_start, libc::SIGKILL) {
             // Wait on the same pidfd: a reused pid can never be mistaken for the init.
             Ok(pidfd) => {
@@ -40,6 +45,13 @@ pub fn delete(store: &StateStore, id: &str, force: bool) -> Result<Vec<Error>> {
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
             Err(e) => return Err(Error::io(format!("kill container {id:?}"), e)),
         }
+    }
+    // Killed processes leave the cgroup when they have exited.
+    for _ in 0..500 {
+        if cgroups::procs(&state.cgroup_dirs).is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
     cgroups::remove(&state.cgroup_made)?;
     cgroups::remove_empty_hull_ancestors(&state.cgroup_dirs, &state.cgroup_path, &state.cgroup_made);
