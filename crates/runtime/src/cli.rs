@@ -126,6 +126,8 @@ pub enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Run another process inside a container.
+    Exec(crate::exec::ExecArgs),
     /// Freeze every process of a container.
     Pause { id: String },
     /// Thaw a paused container.

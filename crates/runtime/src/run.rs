@@ -71,7 +71,7 @@ pub fn run(
     result
 }
 
-fn recv_fd(sock: &UnixStream) -> Result<OwnedFd> {
+pub(crate) fn recv_fd(sock: &UnixStream) -> Result<OwnedFd> {
     let mut buf = [0u8; 256];
     let mut iov = [IoSliceMut::new(&mut buf)];
     let mut space = nix::cmsg_space!([RawFd; 1]);
@@ -90,7 +90,7 @@ fn recv_fd(sock: &UnixStream) -> Result<OwnedFd> {
 
 /// Waits for the init, forwarding signals and copying terminal data; returns the exit
 /// code (128+N for a signal).
-fn wait(pid: i32, pidfd: &OwnedFd, forward: &SigSet, master: Option<OwnedFd>) -> Result<i32> {
+pub(crate) fn wait(pid: i32, pidfd: &OwnedFd, forward: &SigSet, master: Option<OwnedFd>) -> Result<i32> {
     let sfd = SignalFd::with_flags(forward, SfdFlags::SFD_CLOEXEC).map_err(|e| Error::sys("signalfd", e))?;
     let raw = master.as_ref().map(|_| RawMode::enter());
     if let Some(m) = &master {

@@ -5,6 +5,7 @@
 mod create;
 mod delete;
 mod events;
+mod exec;
 mod kill;
 mod pause;
 mod ps;
@@ -14,6 +15,7 @@ mod update;
 pub use create::{create, CreateOptions, Created};
 pub use delete::delete;
 pub use events::{stats_event, watch};
+pub use exec::{exec, ExecOptions, Execed};
 pub use kill::kill;
 pub use pause::{pause, resume};
 pub use ps::pids;

@@ -206,6 +206,19 @@ fn wait_and_exec(
     }
     hooks::run_all(Kind::StartContainer, Kind::StartContainer.of(spec.hooks()), &state_json(Status::Created))?;
 
+    become_user_and_exec(process, plan.caps.as_ref(), program, argv, envp)
+}
+
+/// The last steps of every container process (the init after `start`, and `exec`):
+/// groups, gid, uid (keeping capabilities across the switch), umask, cwd, the
+/// capability sets, no_new_privs, then execve.
+pub(crate) fn become_user_and_exec(
+    process: &oci_spec::runtime::Process,
+    caps: Option<&CapSets>,
+    program: &CString,
+    argv: &[CString],
+    envp: &[CString],
+) -> Result<Infallible> {
     let user = process.user();
     let groups: Vec<nix::unistd::Gid> =
         user.additional_gids().iter().flatten().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
@@ -225,7 +238,7 @@ fn wait_and_exec(
     unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(user.umask().unwrap_or(0o022)));
     nix::unistd::chdir(process.cwd()).ctx(|| format!("process.cwd {}", process.cwd().display()))?;
-    if let Some(caps) = &plan.caps {
+    if let Some(caps) = caps {
         caps.apply()?;
     }
     if process.no_new_privileges().unwrap_or(false) {
@@ -240,7 +253,7 @@ fn wait_and_exec(
 
 /// Restores default dispositions and an empty mask: Rust ignores SIGPIPE, and callers
 /// may block signals; neither must leak into the container.
-fn reset_signals() {
+pub(crate) fn reset_signals() {
     for sig in 1..libc::SIGRTMAX() {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
@@ -255,7 +268,7 @@ fn reset_signals() {
     );
 }
 
-fn close_range_cloexec(first: u32) {
+pub(crate) fn close_range_cloexec(first: u32) {
     // SAFETY: close_range only changes flags of our own descriptors.
     unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
 }
@@ -322,7 +335,7 @@ fn setup_terminal(plan: &Plan<'_>, root: Option<&rootfs::safe::Root>) -> Result<
 }
 
 /// Resolves the program as execvp would, with the container's PATH, inside the new root.
-fn find_program(name: &str, env: &[String], cwd: &Path) -> Result<CString> {
+pub(crate) fn find_program(name: &str, env: &[String], cwd: &Path) -> Result<CString> {
     let found = |p: &Path| -> bool {
         CString::new(p.as_os_str().as_bytes())
             .map(|c| {
@@ -346,7 +359,7 @@ fn find_program(name: &str, env: &[String], cwd: &Path) -> Result<CString> {
     CString::new(p.as_os_str().as_bytes()).map_err(|_| Error::Init(format!("{name:?} holds a NUL byte")))
 }
 
-fn cstrings<'b>(items: impl Iterator<Item = &'b [u8]>) -> Result<Vec<CString>> {
+pub(crate) fn cstrings<'b>(items: impl Iterator<Item = &'b [u8]>) -> Result<Vec<CString>> {
     items
         .map(|b| {
             CString::new(b)

@@ -11,6 +11,7 @@
 //! between create and start on a fifo in the state directory ([`init`]).
 
 pub mod clone;
+pub mod exec;
 pub mod init;
 pub mod sync;
 

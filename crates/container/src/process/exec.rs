@@ -1,0 +1,122 @@
+//! A process `exec`ed into a running container, from its clone to its execve: joins the
+//! container's namespaces (the user namespace first; pid and time were joined by the
+//! parent for its children), gets a terminal if asked, and then takes the same last
+//! steps as the container's init ([`super::init::become_user_and_exec`]).
+
+use super::init::{become_user_and_exec, close_range_cloexec, cstrings, find_program, reset_signals};
+use super::sync::{Channel, Msg};
+use crate::capabilities::CapSets;
+use crate::error::{Context, Error, Result};
+use oci_spec::runtime::{LinuxNamespaceType, Process};
+use std::convert::Infallible;
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+/// What the exec'd process needs, prepared by the parent.
+pub struct ExecPlan<'a> {
+    pub id: &'a str,
+    pub process: &'a Process,
+    /// Namespaces to join, user namespace first.
+    pub join: &'a [(LinuxNamespaceType, OwnedFd)],
+    pub console_socket: Option<RawFd>,
+    pub preserve_fds: u32,
+    pub caps: Option<CapSets>,
+    /// Wait for a second go after Ready (a paused container: the parent moves the
+    /// process into the frozen cgroup only once it cannot freeze mid-handshake).
+    pub go_after_ready: bool,
+}
+
+/// Runs the exec'd process's setup; never returns.
+pub fn run(plan: &ExecPlan<'_>, chan: Channel) -> ! {
+    let err = match setup(plan, &chan) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let text = match err {
+        Error::Init(m) => m,
+        e => e.to_string(),
+    };
+    let _ = chan.send(&Msg::Failed(text));
+    // SAFETY: _exit ends the child without the parent's atexit handlers.
+    unsafe { libc::_exit(1) }
+}
+
+fn setup(plan: &ExecPlan<'_>, chan: &Channel) -> Result<Infallible> {
+    let process = plan.process;
+    reset_signals();
+    close_range_cloexec(3 + plan.preserve_fds);
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    match chan.recv()? {
+        Some(Msg::Go) => {}
+        other => return Err(Error::Init(format!("expected go from the runtime, got {other:?}"))),
+    }
+    let mut in_userns = false;
+    for (t, fd) in plan.join {
+        // SAFETY: setns on a descriptor we hold, checked against the expected type.
+        if unsafe { libc::setns(fd.as_raw_fd(), crate::namespaces::flag(*t) as libc::c_int) } != 0 {
+            return Err(Error::io(format!("join the container's {t} namespace"), std::io::Error::last_os_error()));
+        }
+        if *t == LinuxNamespaceType::User {
+            in_userns = true;
+            let root = nix::unistd::Uid::from_raw(0);
+            let root_g = nix::unistd::Gid::from_raw(0);
+            nix::unistd::setresgid(root_g, root_g, root_g).ctx(|| "setgid 0 in the user namespace".into())?;
+            nix::unistd::setresuid(root, root, root).ctx(|| "setuid 0 in the user namespace".into())?;
+        }
+    }
+    let _ = in_userns;
+    nix::unistd::setsid().ctx(|| "setsid".into())?;
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).ctx(|| "process.oomScoreAdj".into())?;
+    }
+    if process.terminal().unwrap_or(false) {
+        let sock =
+            plan.console_socket.ok_or_else(|| Error::Precondition("a terminal needs --console-socket".into()))?;
+        // After joining the mount namespace, "/" is the container's root.
+        let root = crate::rootfs::safe::Root::open(Path::new("/"))?;
+        let ptmx = root
+            .open_at(Path::new("/dev/ptmx"), nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY)
+            .ctx(|| "open /dev/ptmx in the container".into())?;
+        let peer = crate::terminal::open_peer(&ptmx)?;
+        if let Some(size) = process.console_size() {
+            crate::terminal::set_size(ptmx.as_raw_fd(), size.height() as u16, size.width() as u16)?;
+        }
+        crate::terminal::send_fd(sock, "/dev/ptmx", ptmx.as_raw_fd())?;
+        crate::terminal::become_stdio(&peer)?;
+    }
+    let args = process.args().as_deref().unwrap_or_default();
+    let first = args.first().ok_or_else(|| Error::Precondition("exec: no program given".into()))?;
+    let env: Vec<String> = process.env().clone().unwrap_or_default();
+    let program = find_program(first, &env, process.cwd())?;
+    let argv = cstrings(args.iter().map(|s| s.as_bytes()))?;
+    let envp = cstrings(env.iter().map(|s| s.as_bytes()))?;
+    crate::rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
+    if let Some(s) = process.scheduler() {
+        crate::scheduling::set_scheduler(s)?;
+    }
+    if let Some(p) = process.io_priority() {
+        crate::scheduling::set_io_priority(p)?;
+    }
+    if let Some(caps) = &plan.caps {
+        caps.apply_bounding()?;
+    }
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
+    chan.send(&Msg::Ready)?;
+    if plan.go_after_ready {
+        match chan.recv()? {
+            Some(Msg::Go) => {}
+            other => return Err(Error::Init(format!("expected go from the runtime, got {other:?}"))),
+        }
+    }
+    match become_user_and_exec(process, plan.caps.as_ref(), &program, &argv, &envp) {
+        Ok(never) => match never {},
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "hull-runtime: exec in container {}: {e}", plan.id);
+            // SAFETY: _exit ends the process without the parent's atexit handlers.
+            unsafe { libc::_exit(127) }
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! `exec`: a second process in a running container.
+
+mod common;
+use common::*;
+use serde_json::json;
+
+fn running(rt: &Rt, name: &str) -> (Bundle, String) {
+    let mut b = rt.bundle(name);
+    b.config["hostname"] = "inside".into();
+    b.config["process"]["env"] = json!(["PATH=/bin", "FROM_CONFIG=yes"]);
+    b.sh("sleep 60");
+    let id = rt.id(name);
+    rt.create(&b, &id);
+    rt.ok(&["start", &id]);
+    (b, id)
+}
+
+#[test]
+fn exec_joins_namespaces_and_cgroup_and_returns_the_status() {
+    let rt = Rt::new("ex-basic");
+    let (_b, id) = running(&rt, "c");
+    let out = rt.ok(&["exec", &id, "sh", "-c", "echo $$ $(hostname) $FROM_CONFIG; cat /proc/1/comm"]);
+    let l: Vec<&str> = out.lines().collect();
+    let w: Vec<&str> = l[0].split(' ').collect();
+    assert_ne!(w[0], "1", "the exec'd process is not the init");
+    assert_eq!(&w[1..], &["inside", "yes"], "{out}");
+    assert_eq!(l[1], "sleep", "it sees the container's pid namespace");
+    let o = rt.out(&["exec", &id, "sh", "-c", "exit 7"]);
+    assert_eq!(o.status.code(), Some(7));
+    // While it runs, the exec'd process is in the container's cgroup.
+    let pidfile = rt.tmp.0.join("exec.pid");
+    rt.ok(&["exec", "--detach", "--pid-file", pidfile.to_str().unwrap(), &id, "sleep", "30"]);
+    let pid: i64 = std::fs::read_to_string(&pidfile).unwrap().parse().unwrap();
+    let pids: Vec<i64> = serde_json::from_str(&rt.ok(&["ps", "--format", "json", &id])).unwrap();
+    assert!(pids.contains(&pid), "{pid} not in {pids:?}");
+    rt.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn exec_flags() {
+    let rt = Rt::new("ex-flags");
+    let (_b, id) = running(&rt, "c");
+    let out = rt.ok(&[
+        "exec",
+        "--cwd",
+        "/tmp",
+        "--env",
+        "FOO=bar",
+        "--env",
+        "FROM_CONFIG=over",
+        "--user",
+        "1000:2000",
+        "--additional-gids",
+        "10,20",
+        "--no-new-privs",
+        &id,
+        "sh",
+        "-c",
+        "echo $(pwd) $FOO $FROM_CONFIG $(id -u) $(id -g) $(id -G); grep NoNewPrivs /proc/self/status",
+    ]);
+    let l: Vec<&str> = out.lines().collect();
+    assert_eq!(l[0], "/tmp bar over 1000 2000 2000 10 20", "{out}");
+    assert!(l[1].ends_with('1'), "{out}");
+    let out = rt.ok(&["exec", "--cap", "CAP_NET_RAW", &id, "sh", "-c", "grep CapBnd /proc/self/status"]);
+    // Default caps (AUDIT_WRITE, KILL, NET_BIND_SERVICE) plus NET_RAW (bit 13).
+    assert!(out.contains("CapBnd:\t0000000020002420"), "{out}");
+    rt.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn exec_errors_and_paused() {
+    let rt = Rt::new("ex-errors");
+    let (_b, id) = running(&rt, "c");
+    let err = rt.fails(&["exec", &id, "/no/such/program"]);
+    assert!(err.contains("/no/such/program"), "{err}");
+    rt.ok(&["pause", &id]);
+    let err = rt.fails(&["exec", &id, "true"]);
+    assert!(err.contains("paused"), "{err}");
+    // --ignore-paused: the process starts frozen, and runs once resumed.
+    let pidfile = rt.tmp.0.join("p.pid");
+    rt.ok(&["exec", "--ignore-paused", "--detach", "--pid-file", pidfile.to_str().unwrap(), &id, "sleep", "30"]);
+    assert!(pidfile.exists());
+    rt.ok(&["resume", &id]);
+    rt.ok(&["kill", &id, "KILL"]);
+    rt.wait_status(&id, "stopped");
+    let err = rt.fails(&["exec", &id, "true"]);
+    assert!(err.contains("not running"), "{err}");
+    rt.ok(&["delete", &id]);
+    let err = rt.fails(&["exec", "nope", "true"]);
+    assert!(err.contains("does not exist"), "{err}");
+}
+
+#[test]
+fn exec_process_file_and_tty() {
+    let rt = Rt::new("ex-process");
+    let (_b, id) = running(&rt, "c");
+    let pf = rt.tmp.0.join("process.json");
+    std::fs::write(
+        &pf,
+        serde_json::to_vec(&json!({"args": ["sh", "-c", "echo from-file $X"], "cwd": "/", "env": ["X=1", "PATH=/bin"],
+                                   "user": {"uid": 0, "gid": 0}}))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rt.ok(&["exec", "--process", pf.to_str().unwrap(), &id]).trim(), "from-file 1");
+    // -t without a console socket: hull-runtime proxies the pty itself.
+    let out = rt.ok(&["exec", "-t", &id, "tty"]);
+    assert!(out.contains("/dev/pts/"), "{out:?}");
+    rt.ok(&["delete", "--force", &id]);
+}
