@@ -108,3 +108,35 @@ fn exec_process_file_and_tty() {
     assert!(out.contains("/dev/pts/"), "{out:?}");
     rt.ok(&["delete", "--force", &id]);
 }
+
+/// CVE-2024-21626: a working directory of /proc/self/fd/N, through a host descriptor
+/// leaked into the container, must never leave the container's root.
+#[test]
+fn cwd_through_a_leaked_fd_cannot_escape() {
+    let rt = Rt::new("ex-cve-21626");
+    let (mut b, id) = running(&rt, "c");
+    for n in 3..16 {
+        let cwd = format!("/proc/self/fd/{n}");
+        let o = rt.out(&["exec", "--cwd", &cwd, &id, "sh", "-c", "pwd; ls"]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            !out.contains("unreachable") && !out.contains("cgroup.procs") && !out.contains("state.json"),
+            "exec --cwd {cwd}: {out}"
+        );
+        if o.status.success() {
+            assert!(out.starts_with('/'), "exec --cwd {cwd}: {out}");
+        }
+        // The same through the init's own process.cwd.
+        b.config["process"]["cwd"] = cwd.clone().into();
+        b.sh("pwd; ls");
+        let (code, out, _) = rt.run(&b, &rt.id(&format!("r{n}")));
+        assert!(
+            !out.contains("unreachable") && !out.contains("cgroup.procs") && !out.contains("exec.fifo"),
+            "run cwd {cwd}: {out}"
+        );
+        if code == 0 {
+            assert!(out.starts_with('/'), "run cwd {cwd}: {out}");
+        }
+    }
+    rt.ok(&["delete", "--force", &id]);
+}

@@ -123,6 +123,8 @@ pub fn exec(store: &StateStore, opts: ExecOptions<'_>) -> Result<Execed> {
     let (pid, pidfd) = match clone_child(0, cgroup_fd.as_ref().map(|f| f.as_raw_fd()))? {
         Forked::Child => {
             drop(parent);
+            // No host directory descriptor may stay open in the container (CVE-2024-21626).
+            drop(cgroup_fd);
             l.dir.forget_in_child();
             exec_init::run(&plan, child)
         }

@@ -238,6 +238,17 @@ pub(crate) fn become_user_and_exec(
     unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(user.umask().unwrap_or(0o022)));
     nix::unistd::chdir(process.cwd()).ctx(|| format!("process.cwd {}", process.cwd().display()))?;
+    // CVE-2024-21626: a cwd like /proc/self/fd/N through a descriptor of the host
+    // leads outside the container; the kernel then reports "(unreachable)".
+    match nix::unistd::getcwd() {
+        Ok(p) if p.as_os_str().as_encoded_bytes().starts_with(b"/") => {}
+        _ => {
+            return Err(Error::SpecInvalid {
+                field: "process.cwd".into(),
+                reason: format!("{} leads outside the container's root", process.cwd().display()),
+            })
+        }
+    }
     if let Some(caps) = caps {
         caps.apply()?;
     }
