@@ -140,3 +140,24 @@ fn cwd_through_a_leaked_fd_cannot_escape() {
     }
     rt.ok(&["delete", "--force", &id]);
 }
+
+/// CVE-2019-5736 (in part): while a container process is still hull's binary (a created
+/// init before `start`), processes in the container cannot open its /proc/PID/exe.
+/// Two things refuse it: the kernel's ptrace check (the attacker's capabilities are not
+/// a superset of the init's) and, in depth, the init being non-dumpable until execve.
+/// The sealed-memfd copy of the binary (issue 4) is not built yet.
+#[test]
+fn the_runtime_binary_is_not_reachable_through_proc_exe() {
+    let rt = Rt::new("ex-cve-5736");
+    let mut b = rt.bundle("b");
+    b.sh("sleep 60");
+    let victim = rt.id("victim");
+    rt.create(&b, &victim);
+    // The created init is pid 1 of its namespace and still runs hull-runtime; an exec'd
+    // process in the same container tries to open it.
+    let o = rt.out(&["exec", &victim, "sh", "-c", "cat /proc/1/exe > /dev/null && echo opened || echo refused"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.trim(), "refused", "{out} {}", String::from_utf8_lossy(&o.stderr));
+    rt.ok(&["start", &victim]);
+    rt.ok(&["delete", "--force", &victim]);
+}

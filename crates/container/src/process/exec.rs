@@ -44,6 +44,11 @@ pub fn run(plan: &ExecPlan<'_>, chan: Channel) -> ! {
 
 fn setup(plan: &ExecPlan<'_>, chan: &Channel) -> Result<Infallible> {
     let process = plan.process;
+    // Until execve, /proc/self/exe is hull's own binary: non-dumpable, no process of the
+    // container (without CAP_SYS_PTRACE) can open it (CVE-2019-5736). execve restores
+    // dumpability for the user's program.
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     reset_signals();
     close_range_cloexec(3 + plan.preserve_fds);
     // SAFETY: prctl with integer arguments.

@@ -71,6 +71,11 @@ fn expect_go(chan: &Channel) -> Result<()> {
 fn setup(plan: &Plan<'_>, chan: &Channel) -> Result<Infallible> {
     let spec = &plan.bundle.spec;
     let process = spec.process().as_ref().expect("validated: process is present");
+    // Until execve, /proc/self/exe is hull's own binary: non-dumpable, no process of the
+    // container (without CAP_SYS_PTRACE) can open it (CVE-2019-5736). execve restores
+    // dumpability for the user's program.
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     reset_signals();
     // No descriptor of the caller's reaches the container, but those it asked to pass.
     close_range_cloexec(3 + plan.preserve_fds);
