@@ -57,21 +57,18 @@ fn setup(plan: &ExecPlan<'_>, chan: &Channel) -> Result<Infallible> {
         Some(Msg::Go) => {}
         other => return Err(Error::Init(format!("expected go from the runtime, got {other:?}"))),
     }
-    let mut in_userns = false;
     for (t, fd) in plan.join {
         // SAFETY: setns on a descriptor we hold, checked against the expected type.
         if unsafe { libc::setns(fd.as_raw_fd(), crate::namespaces::flag(*t) as libc::c_int) } != 0 {
             return Err(Error::io(format!("join the container's {t} namespace"), std::io::Error::last_os_error()));
         }
         if *t == LinuxNamespaceType::User {
-            in_userns = true;
             let root = nix::unistd::Uid::from_raw(0);
             let root_g = nix::unistd::Gid::from_raw(0);
             nix::unistd::setresgid(root_g, root_g, root_g).ctx(|| "setgid 0 in the user namespace".into())?;
             nix::unistd::setresuid(root, root, root).ctx(|| "setuid 0 in the user namespace".into())?;
         }
     }
-    let _ = in_userns;
     nix::unistd::setsid().ctx(|| "setsid".into())?;
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string()).ctx(|| "process.oomScoreAdj".into())?;
