@@ -5,7 +5,6 @@ use crate::log::Logger;
 use hull_container::container::{self, ExecOptions};
 use hull_container::state::StateStore;
 use hull_container::{Error, Result};
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use oci_spec::runtime::Process;
 use serde_json::{json, Value};
 use std::os::fd::OwnedFd;
@@ -155,17 +154,11 @@ pub fn exec(store: &StateStore, a: &ExecArgs, log: &Logger) -> Result<i32> {
         if a.detach {
             return Err(Error::Precondition("a detached exec with a terminal needs --console-socket".into()));
         }
-        let (ours, theirs) = UnixStream::pair().map_err(|e| Error::io("socketpair for the console", e))?;
-        console = Some(OwnedFd::from(theirs));
+        let (ours, theirs) = crate::run::own_console()?;
+        console = Some(theirs);
         own_pty = Some(ours);
     }
-    let mut forward = SigSet::all();
-    forward.remove(Signal::SIGKILL);
-    forward.remove(Signal::SIGSTOP);
-    if !a.detach {
-        nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&forward), None)
-            .map_err(|e| Error::sys("block signals", e))?;
-    }
+    let forward = crate::run::block_forwarded_signals(!a.detach)?;
     let started = container::exec(
         store,
         ExecOptions {

@@ -33,19 +33,12 @@ pub fn run(
                     "a detached container with process.terminal needs --console-socket".into(),
                 ));
             }
-            let (ours, theirs) = UnixStream::pair().map_err(|e| Error::io("socketpair for the console", e))?;
-            console = Some(OwnedFd::from(theirs));
+            let (ours, theirs) = own_console()?;
+            console = Some(theirs);
             own_pty = Some(ours);
         }
     }
-    // Block the signals we forward before the init exists (it resets its own mask).
-    let mut forward = SigSet::all();
-    forward.remove(Signal::SIGKILL);
-    forward.remove(Signal::SIGSTOP);
-    if !detach {
-        nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&forward), None)
-            .map_err(|e| Error::sys("block signals", e))?;
-    }
+    let forward = block_forwarded_signals(!detach)?;
     let created = container::create(store, crate::create_options(args, console, systemd_cgroup))?;
     for w in &created.warnings {
         log.warn(w);
@@ -69,6 +62,26 @@ pub fn run(
         }
     }
     result
+}
+
+/// A socketpair standing in for --console-socket: the container's pty master comes
+/// back to us on the first end, and we proxy it (foreground `run` and `exec -t`).
+pub(crate) fn own_console() -> Result<(UnixStream, OwnedFd)> {
+    let (ours, theirs) = UnixStream::pair().map_err(|e| Error::io("socketpair for the console", e))?;
+    Ok((ours, OwnedFd::from(theirs)))
+}
+
+/// The signals forwarded to a waited-for process, blocked now (when `block`) so they
+/// queue for the signalfd; the container's processes reset their own mask.
+pub(crate) fn block_forwarded_signals(block: bool) -> Result<SigSet> {
+    let mut forward = SigSet::all();
+    forward.remove(Signal::SIGKILL);
+    forward.remove(Signal::SIGSTOP);
+    if block {
+        nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&forward), None)
+            .map_err(|e| Error::sys("block signals", e))?;
+    }
+    Ok(forward)
 }
 
 pub(crate) fn recv_fd(sock: &UnixStream) -> Result<OwnedFd> {

@@ -3,7 +3,7 @@
 //! parent for its children), gets a terminal if asked, and then takes the same last
 //! steps as the container's init ([`super::init::become_user_and_exec`]).
 
-use super::init::{become_user_and_exec, close_range_cloexec, cstrings, find_program, reset_signals};
+use super::init::{become_user_and_exec, close_range_cloexec, prepare_process, reset_signals};
 use super::sync::{Channel, Msg};
 use crate::capabilities::CapSets;
 use crate::error::{Context, Error, Result};
@@ -88,22 +88,7 @@ fn setup(plan: &ExecPlan<'_>, chan: &Channel) -> Result<Infallible> {
         crate::terminal::send_fd(sock, "/dev/ptmx", ptmx.as_raw_fd())?;
         crate::terminal::become_stdio(&peer)?;
     }
-    let args = process.args().as_deref().unwrap_or_default();
-    let first = args.first().ok_or_else(|| Error::Precondition("exec: no program given".into()))?;
-    let env: Vec<String> = process.env().clone().unwrap_or_default();
-    let program = find_program(first, &env, process.cwd())?;
-    let argv = cstrings(args.iter().map(|s| s.as_bytes()))?;
-    let envp = cstrings(env.iter().map(|s| s.as_bytes()))?;
-    crate::rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
-    if let Some(s) = process.scheduler() {
-        crate::scheduling::set_scheduler(s)?;
-    }
-    if let Some(p) = process.io_priority() {
-        crate::scheduling::set_io_priority(p)?;
-    }
-    if let Some(caps) = &plan.caps {
-        caps.apply_bounding()?;
-    }
+    let (program, argv, envp) = prepare_process(process, plan.caps.as_ref())?;
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
     chan.send(&Msg::Ready)?;

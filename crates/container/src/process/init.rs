@@ -160,21 +160,7 @@ fn setup(plan: &Plan<'_>, chan: &Channel) -> Result<Infallible> {
         }
     }
 
-    let args = process.args().as_deref().expect("validated: args");
-    let env: Vec<String> = process.env().clone().unwrap_or_default();
-    let program = find_program(&args[0], &env, cwd)?;
-    let argv = cstrings(args.iter().map(|s| s.as_bytes()))?;
-    let envp = cstrings(env.iter().map(|s| s.as_bytes()))?;
-    crate::rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
-    if let Some(s) = process.scheduler() {
-        crate::scheduling::set_scheduler(s)?;
-    }
-    if let Some(p) = process.io_priority() {
-        crate::scheduling::set_io_priority(p)?;
-    }
-    if let Some(caps) = &plan.caps {
-        caps.apply_bounding()?;
-    }
+    let (program, argv, envp) = prepare_process(process, plan.caps.as_ref())?;
 
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
@@ -212,6 +198,32 @@ fn wait_and_exec(
     hooks::run_all(Kind::StartContainer, Kind::StartContainer.of(spec.hooks()), &state_json(Status::Created))?;
 
     become_user_and_exec(process, plan.caps.as_ref(), program, argv, envp)
+}
+
+/// What every container process does as root before it reports ready: resolve the
+/// program in the container (so a missing one fails `create`/`exec`, not `start`),
+/// build argv and envp, set rlimits, scheduler and I/O priority, trim the bounding set.
+pub(crate) fn prepare_process(
+    process: &oci_spec::runtime::Process,
+    caps: Option<&CapSets>,
+) -> Result<(CString, Vec<CString>, Vec<CString>)> {
+    let args = process.args().as_deref().unwrap_or_default();
+    let first = args.first().ok_or_else(|| Error::Precondition("process.args: no program given".into()))?;
+    let env: Vec<String> = process.env().clone().unwrap_or_default();
+    let program = find_program(first, &env, process.cwd())?;
+    let argv = cstrings(args.iter().map(|s| s.as_bytes()))?;
+    let envp = cstrings(env.iter().map(|s| s.as_bytes()))?;
+    crate::rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
+    if let Some(s) = process.scheduler() {
+        crate::scheduling::set_scheduler(s)?;
+    }
+    if let Some(p) = process.io_priority() {
+        crate::scheduling::set_io_priority(p)?;
+    }
+    if let Some(caps) = caps {
+        caps.apply_bounding()?;
+    }
+    Ok((program, argv, envp))
 }
 
 /// The last steps of every container process (the init after `start`, and `exec`):
@@ -351,7 +363,7 @@ fn setup_terminal(plan: &Plan<'_>, root: Option<&rootfs::safe::Root>) -> Result<
 }
 
 /// Resolves the program as execvp would, with the container's PATH, inside the new root.
-pub(crate) fn find_program(name: &str, env: &[String], cwd: &Path) -> Result<CString> {
+fn find_program(name: &str, env: &[String], cwd: &Path) -> Result<CString> {
     let found = |p: &Path| -> bool {
         CString::new(p.as_os_str().as_bytes())
             .map(|c| {
@@ -375,7 +387,7 @@ pub(crate) fn find_program(name: &str, env: &[String], cwd: &Path) -> Result<CSt
     CString::new(p.as_os_str().as_bytes()).map_err(|_| Error::Init(format!("{name:?} holds a NUL byte")))
 }
 
-pub(crate) fn cstrings<'b>(items: impl Iterator<Item = &'b [u8]>) -> Result<Vec<CString>> {
+fn cstrings<'b>(items: impl Iterator<Item = &'b [u8]>) -> Result<Vec<CString>> {
     items
         .map(|b| {
             CString::new(b)
