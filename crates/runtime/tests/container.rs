@@ -467,3 +467,24 @@ fn rootfs_propagation_shared() {
     let out = rt.run_ok(&b, &rt.id("d"));
     assert!(!out.contains("shared:") && !out.contains("master:"), "{out}");
 }
+
+/// A sysctl is written only into a real procfs: an image that ships its own file at
+/// /proc/sys/... (and a config without a /proc mount) gets an error, not a write into
+/// that file (CVE-2019-16884 class).
+#[test]
+fn sysctl_writes_only_to_procfs() {
+    let rt = Rt::new("ct-procfs");
+    let mut b = rt.bundle("b");
+    let fake = b.rootfs().join("proc/sys/kernel");
+    std::fs::create_dir_all(&fake).unwrap();
+    std::fs::write(fake.join("msgmax"), "image file\n").unwrap();
+    b.config["mounts"].as_array_mut().unwrap().retain(|m| m["destination"] != "/proc");
+    b.config["linux"]["maskedPaths"] = json!([]);
+    b.config["linux"]["readonlyPaths"] = json!([]);
+    b.config["root"]["readonly"] = false.into();
+    b.config["linux"]["sysctl"] = json!({"kernel.msgmax": "4096"});
+    b.save();
+    let err = rt.fails(&["create", "--bundle", b.dir.to_str().unwrap(), &rt.id("c")]);
+    assert!(err.contains("not on procfs"), "{err}");
+    assert_eq!(std::fs::read_to_string(fake.join("msgmax")).unwrap(), "image file\n");
+}

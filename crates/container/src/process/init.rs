@@ -104,7 +104,7 @@ fn setup(plan: &Plan<'_>, chan: &Channel) -> Result<Infallible> {
         join_session_keyring(plan.id);
     }
     if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).ctx(|| "process.oomScoreAdj".into())?;
+        crate::rootfs::safe::write_proc("/proc/self/oom_score_adj", &adj.to_string(), "process.oomScoreAdj")?;
     }
 
     let in_userns = plan.ns.new_user || joins_user;
@@ -145,7 +145,7 @@ fn setup(plan: &Plan<'_>, chan: &Channel) -> Result<Infallible> {
     if let Some(linux) = spec.linux() {
         for (key, value) in linux.sysctl().iter().flatten() {
             let path = format!("/proc/sys/{}", key.replace('.', "/"));
-            std::fs::write(&path, value).ctx(|| format!("linux.sysctl: {key}={value}"))?;
+            crate::rootfs::safe::write_proc(&path, value, &format!("linux.sysctl: {key}={value}"))?;
         }
         if let Some(p) = linux.personality() {
             crate::scheduling::set_personality(p.domain())?;

@@ -127,6 +127,21 @@ impl Root {
     }
 }
 
+/// Writes `value` to a file that must be on procfs (sysctl, oom_score_adj): opened
+/// without following a final symlink, checked with fstatfs, written through the same
+/// descriptor, so an image's own file or link at that path is never written instead
+/// (CVE-2019-16884 class).
+pub fn write_proc(path: &str, value: &str, field: &str) -> Result<()> {
+    use std::io::Write;
+    let fd = nix::fcntl::open(path, OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW, Mode::empty())
+        .map_err(|e| Error::sys(format!("{field}: open {path}"), e))?;
+    let st = nix::sys::statfs::fstatfs(&fd).map_err(|e| Error::sys(format!("{field}: statfs {path}"), e))?;
+    if st.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
+        return Err(Error::SpecInvalid { field: field.into(), reason: format!("{path} is not on procfs") });
+    }
+    std::fs::File::from(fd).write_all(value.as_bytes()).map_err(|e| Error::io(format!("{field}: write {path}"), e))
+}
+
 /// The magic-link path of a descriptor, for syscalls that take a path.
 pub fn fd_path(fd: &impl AsRawFd) -> String {
     format!("/proc/self/fd/{}", fd.as_raw_fd())
