@@ -488,3 +488,24 @@ fn sysctl_writes_only_to_procfs() {
     assert!(err.contains("not on procfs"), "{err}");
     assert_eq!(std::fs::read_to_string(fake.join("msgmax")).unwrap(), "image file\n");
 }
+
+/// CVE-2025-31133: masking binds /dev/null over a path; if /dev/null is not the null
+/// device (here a symlink to a procfs file, in a /dev the config bind-mounts), create
+/// refuses instead of binding the wrong file.
+#[test]
+fn masking_refuses_a_fake_dev_null() {
+    let rt = Rt::new("ct-fakenull");
+    let mut b = rt.bundle("b");
+    let dev = rt.tmp.0.join("fakedev");
+    std::fs::create_dir_all(&dev).unwrap();
+    std::os::unix::fs::symlink("/proc/sys/kernel/core_pattern", dev.join("null")).unwrap();
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.retain(|m| !m["destination"].as_str().unwrap().starts_with("/dev"));
+    mounts.push(json!({"destination": "/dev", "type": "bind", "source": dev, "options": ["rbind"]}));
+    b.config["linux"]["maskedPaths"] = json!(["/proc/kcore", "/proc/keys"]);
+    b.save();
+    let id = rt.id("c");
+    let err = rt.fails(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
+    assert!(err.contains("/dev/null") && err.contains("not the null device"), "{err}");
+    assert!(!rt.root.join(&id).exists());
+}
