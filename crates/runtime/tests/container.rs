@@ -81,14 +81,25 @@ fn cgroup_mount_shows_the_containers_own_cgroup() {
     let rt = Rt::new("ct-cgmount");
     let mut b = rt.bundle("b");
     b.config["linux"]["cgroupsPath"] = "/hull/it-cgmount".into();
-    // The memory hierarchy inside is the container's own directory: its procs are ours.
-    b.sh("ls /sys/fs/cgroup; cat /sys/fs/cgroup/pids/cgroup.procs | wc -l; touch /sys/fs/cgroup/pids/x 2>/dev/null || echo cg-ro");
-    let out = rt.run_ok(&b, &rt.id("c"));
-    let hs = cgroup_hierarchies();
-    for h in &hs {
-        assert!(out.lines().any(|l| l == h), "{h} missing in {out}");
+    let pure_v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    if pure_v2 {
+        // cgroup2 inside a cgroup namespace: the container's own cgroup is the root,
+        // its procs are only the container's (sh, cat, wc; not the host's), read-only.
+        b.sh("cat /sys/fs/cgroup/cgroup.procs | wc -l; touch /sys/fs/cgroup/x 2>/dev/null || echo cg-ro");
+        let out = rt.run_ok(&b, &rt.id("c"));
+        let l: Vec<&str> = out.lines().collect();
+        let n: u32 = l[0].parse().unwrap();
+        assert!((2..=3).contains(&n), "{out}");
+        assert_eq!(l[1], "cg-ro", "{out}");
+    } else {
+        // v1 and hybrid: one directory per hierarchy, each the container's own.
+        b.sh("ls /sys/fs/cgroup; cat /sys/fs/cgroup/pids/cgroup.procs | wc -l; touch /sys/fs/cgroup/pids/x 2>/dev/null || echo cg-ro");
+        let out = rt.run_ok(&b, &rt.id("c"));
+        for h in cgroup_hierarchies() {
+            assert!(out.lines().any(|l| l == h), "{h} missing in {out}");
+        }
+        assert!(out.contains("cg-ro"), "{out}");
     }
-    assert!(out.contains("cg-ro"), "{out}");
     assert!(cgroup_dirs_left("/hull/it-cgmount").is_empty());
 }
 
@@ -508,4 +519,35 @@ fn masking_refuses_a_fake_dev_null() {
     let err = rt.fails(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
     assert!(err.contains("/dev/null") && err.contains("not the null device"), "{err}");
     assert!(!rt.root.join(&id).exists());
+}
+
+/// CVE-2025-52565: with a terminal, the pty is bound onto /dev/console; a symlink there
+/// (in a /dev the config bind-mounts) must not redirect that bind.
+#[test]
+fn console_symlink_is_refused() {
+    use std::os::unix::net::UnixListener;
+    let rt = Rt::new("ct-console");
+    let mut b = rt.bundle("b");
+    let dev = rt.tmp.0.join("fakedev");
+    std::fs::create_dir_all(dev.join("pts")).unwrap();
+    std::os::unix::fs::symlink("/proc/sys/kernel/core_pattern", dev.join("console")).unwrap();
+    std::os::unix::fs::symlink("pts/ptmx", dev.join("ptmx")).unwrap();
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.retain(|m| m["destination"] != "/dev");
+    // Before /dev/pts, so the container's devpts lands inside this /dev.
+    mounts.insert(1, json!({"destination": "/dev", "type": "bind", "source": dev, "options": ["rbind"]}));
+    b.config["linux"]["maskedPaths"] = json!([]);
+    b.config["process"]["terminal"] = true.into();
+    b.save();
+    let sock = rt.tmp.0.join("console.sock");
+    let _listener = UnixListener::bind(&sock).unwrap();
+    let id = rt.id("c");
+    let err =
+        rt.fails(&["create", "--console-socket", sock.to_str().unwrap(), "--bundle", b.dir.to_str().unwrap(), &id]);
+    assert!(err.contains("/dev/console") && err.contains("symlink"), "{err}");
+    assert!(!rt.root.join(&id).exists());
+    assert!(
+        std::fs::symlink_metadata(dev.join("console")).unwrap().file_type().is_symlink(),
+        "the bound-in /dev was not modified"
+    );
 }

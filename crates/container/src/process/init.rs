@@ -346,7 +346,22 @@ fn setup_terminal(plan: &Plan<'_>, root: Option<&rootfs::safe::Root>) -> Result<
         crate::terminal::set_size(ptmx.as_raw_fd(), size.height() as u16, size.width() as u16)?;
     }
     if let Some(r) = root {
-        let console = r.create_file(Path::new("/dev/console"))?;
+        // CVE-2025-52565: never follow a symlink at /dev/console (it could aim the pty
+        // bind at a procfs file). Nothing is unlinked: /dev may be the host's, bound in.
+        let path = Path::new("/dev/console");
+        let console = match r.open_at(path, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_NOFOLLOW) {
+            Ok(fd) => {
+                let st = nix::sys::stat::fstat(&fd).ctx(|| "stat /dev/console in the container".into())?;
+                if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+                    return Err(Error::Precondition(
+                        "/dev/console in the container is a symlink: refusing to bind the terminal there".into(),
+                    ));
+                }
+                fd
+            }
+            Err(nix::errno::Errno::ENOENT) => r.create_file(path)?,
+            Err(e) => return Err(Error::sys("open /dev/console in the container", e)),
+        };
         let src = rootfs::safe::fd_path(&peer);
         nix::mount::mount(
             Some(src.as_str()),
