@@ -29,17 +29,10 @@ pub struct ExecPlan<'a> {
 
 /// Runs the exec'd process's setup; never returns.
 pub fn run(plan: &ExecPlan<'_>, chan: Channel) -> ! {
-    let err = match setup(plan, &chan) {
+    match setup(plan, &chan) {
         Ok(never) => match never {},
-        Err(e) => e,
-    };
-    let text = match err {
-        Error::Init(m) => m,
-        e => e.to_string(),
-    };
-    let _ = chan.send(&Msg::Failed(text));
-    // SAFETY: _exit ends the child without the parent's atexit handlers.
-    unsafe { libc::_exit(1) }
+        Err(e) => super::report_and_exit(&chan, e),
+    }
 }
 
 fn setup(plan: &ExecPlan<'_>, chan: &Channel) -> Result<Infallible> {

@@ -47,18 +47,10 @@ pub struct Plan<'a> {
 
 /// Runs the init; never returns.
 pub fn run(plan: &Plan<'_>, chan: Channel) -> ! {
-    let err = match setup(plan, &chan) {
+    match setup(plan, &chan) {
         Ok(never) => match never {},
-        Err(e) => e,
-    };
-    // The parent wraps the text in Error::Init: send it bare.
-    let text = match err {
-        Error::Init(m) => m,
-        e => e.to_string(),
-    };
-    let _ = chan.send(&Msg::Failed(text));
-    // SAFETY: _exit ends the child without running the parent's atexit handlers.
-    unsafe { libc::_exit(1) }
+        Err(e) => super::report_and_exit(&chan, e),
+    }
 }
 
 fn expect_go(chan: &Channel) -> Result<()> {

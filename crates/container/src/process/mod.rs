@@ -15,7 +15,20 @@ pub mod exec;
 pub mod init;
 pub mod sync;
 
+use crate::error::Error;
 use std::path::Path;
+
+/// The end of a cloned child whose setup failed: one message to the parent (which
+/// wraps it in [`Error::Init`], so an Init error is sent bare), then `_exit(1)`.
+pub(crate) fn report_and_exit(chan: &sync::Channel, err: Error) -> ! {
+    let text = match err {
+        Error::Init(m) => m,
+        e => e.to_string(),
+    };
+    let _ = chan.send(&sync::Msg::Failed(text));
+    // SAFETY: _exit ends the child without running the parent's atexit handlers.
+    unsafe { libc::_exit(1) }
+}
 
 /// Parses `/proc/PID/stat` and returns (state letter, start time in clock ticks).
 pub fn stat(pid: i32) -> Option<(u8, u64)> {
