@@ -24,6 +24,7 @@ pub mod process;
 pub mod rlimits;
 pub mod rootfs;
 pub mod scheduling;
+pub mod seccomp;
 pub mod signal;
 pub mod spec;
 pub mod state;

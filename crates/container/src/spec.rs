@@ -56,6 +56,9 @@ pub fn check_untrusted(data: &[u8]) {
         if let Some(c) = spec.process().as_ref().and_then(|p| p.capabilities().as_ref()) {
             let _ = crate::capabilities::CapSets::new(c);
         }
+        if let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+            let _ = crate::seccomp::prepare(s, None);
+        }
     }
 }
 
@@ -161,9 +164,6 @@ pub fn unenforced(spec: &Spec) -> Vec<String> {
         w.push("process.selinuxLabel: SELinux labels are not applied yet".into());
     }
     if let Some(linux) = spec.linux() {
-        if linux.seccomp().is_some() {
-            w.push("linux.seccomp: the seccomp filter is NOT enforced yet".into());
-        }
         if linux.mount_label().is_some() {
             w.push("linux.mountLabel: SELinux mount labels are not applied yet".into());
         }
@@ -257,10 +257,10 @@ mod tests {
 
     #[test]
     fn unenforced_fields_are_reported() {
-        let s = with(r#""linux":{"seccomp":{"defaultAction":"SCMP_ACT_ERRNO"},"resources":{"memory":{"kernel":1}}}"#);
+        let s = with(r#""linux":{"mountLabel":"x","resources":{"memory":{"kernel":1}}}"#);
         assert_eq!(unenforced(&s).len(), 2);
         let w = unenforced(&s);
-        assert!(w.iter().any(|m| m.contains("linux.seccomp")), "{w:?}");
+        assert!(w.iter().any(|m| m.contains("linux.mountLabel")), "{w:?}");
         assert!(w.iter().any(|m| m.contains("kernelTCP")), "{w:?}");
         assert!(unenforced(&spec(&format!("{MIN}}}"))).is_empty());
     }

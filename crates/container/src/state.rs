@@ -49,6 +49,10 @@ pub struct StateFile {
     /// Hooks that run after create (poststart, poststop), kept from the config.
     #[serde(default)]
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// How the container's seccomp filter loads (its program is in the container's
+    /// directory), for `exec`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<crate::seccomp::Settings>,
 }
 
 /// The state root: `--root`, one subdirectory per container.
@@ -128,7 +132,8 @@ impl StateStore {
         for entry in rd {
             let entry = entry.ctx(|| format!("read {}", self.root.display()))?;
             if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                if let Some(name) = entry.file_name().to_str() {
+                // Skips what is not a container (the seccomp cache).
+                if let Some(name) = entry.file_name().to_str().filter(|n| crate::spec::validate_id(n).is_ok()) {
                     ids.push(name.to_owned());
                 }
             }
@@ -159,6 +164,11 @@ impl ContainerDir {
     /// Path of the fifo that holds a created init until `start`.
     pub fn fifo_path(&self) -> PathBuf {
         self.path.join(FIFO)
+    }
+
+    /// Path of the compiled seccomp program of the container's processes.
+    pub fn seccomp_path(&self) -> PathBuf {
+        self.path.join("seccomp.bpf")
     }
 
     /// Writes state.json atomically (temp file, rename). No fsync: the state root lives
@@ -276,6 +286,7 @@ mod tests {
             cgroup_dirs: vec![],
             cgroup_made: vec![],
             hooks: None,
+            seccomp: None,
         }
     }
 

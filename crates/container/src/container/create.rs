@@ -81,6 +81,16 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
     let mut ns = Namespaces::from_spec(spec)?;
     let caps = process.capabilities().as_ref().map(CapSets::new);
     let linux = spec.linux().as_ref();
+    // Compiled (or taken from the cache) before anything exists, so a bad profile or a
+    // missing agent leaves nothing behind.
+    let cache = store.root().join(crate::seccomp::cache::DIR_NAME);
+    let filter =
+        linux.and_then(|l| l.seccomp().as_ref()).map(|s| crate::seccomp::prepare(s, Some(&cache))).transpose()?;
+    let agent = filter
+        .as_ref()
+        .and_then(|f| f.settings.listener_path.as_deref())
+        .map(crate::seccomp::notify::connect_agent)
+        .transpose()?;
     let hierarchies = cgroups::hierarchies();
     let cgroup_path = cgroups::container_path(linux.and_then(|l| l.cgroups_path().as_deref()), opts.id);
     let cgroup_dirs = cgroups::dirs(&hierarchies, &cgroup_path);
@@ -120,6 +130,8 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
         hierarchies: &hierarchies,
         cgroup_path: &cgroup_path,
         caps,
+        seccomp: filter.as_ref(),
+        seccomp_agent: agent.as_ref().map(|a| a.as_raw_fd()),
     };
     // On cgroup v2 the init is born in its cgroup (CLONE_INTO_CGROUP): no cgroup.procs
     // write, no wait for an RCU grace period. A kernel that refuses gets the write.
@@ -174,9 +186,15 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
         cgroup_dirs,
         cgroup_made: Vec::new(),
         hooks: spec.hooks().clone(),
+        seccomp: filter.as_ref().map(|f| f.settings.clone()),
     };
     let oci = OciState::new(&state, Status::Creating);
     parent.send(&Msg::State(oci.to_json()))?;
+    if let Some(f) = filter.as_ref().filter(|_| agent.is_some()) {
+        let doc = crate::seccomp::notify::message(&oci, pid, &f.settings.listener_metadata);
+        parent.send(&Msg::Listener(doc))?;
+    }
+    drop(agent);
     parent.send(&Msg::Go)?;
     // Making the cgroups, writing limits and placing the init (one cgroup.procs write
     // per v1 hierarchy, the first waiting for an RCU grace period) overlap the init's
@@ -213,6 +231,10 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
         }
     }
     let dir = undo.dir.as_ref().expect("dir is set");
+    if let Some(f) = &filter {
+        let p = dir.seccomp_path();
+        std::fs::write(&p, f.program.to_bytes()).ctx(|| format!("write {}", p.display()))?;
+    }
     dir.save(&state)?;
     if let Some(p) = opts.pid_file {
         write_pid_file(p, pid)?;

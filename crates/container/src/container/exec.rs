@@ -110,6 +110,25 @@ pub fn exec(store: &StateStore, opts: ExecOptions<'_>) -> Result<Execed> {
     } else {
         None
     };
+    // The container's filter, as `create` compiled it.
+    let filter = match &l.state.seccomp {
+        Some(settings) => {
+            let p = l.dir.seccomp_path();
+            let bytes = std::fs::read(&p).map_err(|e| Error::io(format!("read {}", p.display()), e))?;
+            let program = crate::seccomp::bpf::Chunk::from_bytes(&bytes).ok_or_else(|| Error::StateCorrupt {
+                id: id.to_owned(),
+                path: p.clone(),
+                reason: "not a seccomp program".into(),
+            })?;
+            Some(crate::seccomp::Filter { program, settings: settings.clone(), cached: true })
+        }
+        None => None,
+    };
+    let agent = filter
+        .as_ref()
+        .and_then(|f| f.settings.listener_path.as_deref())
+        .map(crate::seccomp::notify::connect_agent)
+        .transpose()?;
     let (parent, child) = sync::pair()?;
     let plan = ExecPlan {
         id,
@@ -118,6 +137,8 @@ pub fn exec(store: &StateStore, opts: ExecOptions<'_>) -> Result<Execed> {
         console_socket: opts.console_socket.as_ref().map(|s| s.as_raw_fd()),
         preserve_fds: opts.preserve_fds,
         caps,
+        seccomp: filter.as_ref(),
+        seccomp_agent: agent.as_ref().map(|a| a.as_raw_fd()),
         go_after_ready: l.status == Status::Paused,
     };
     let (pid, pidfd) = match clone_child(0, cgroup_fd.as_ref().map(|f| f.as_raw_fd()))? {
@@ -142,6 +163,12 @@ pub fn exec(store: &StateStore, opts: ExecOptions<'_>) -> Result<Execed> {
     if cgroup_fd.is_none() && !paused {
         cgroups::join(&dirs, pid).map_err(kill)?;
     }
+    if let Some(f) = filter.as_ref().filter(|_| agent.is_some()) {
+        let oci = crate::state::OciState::new(&l.state, l.status);
+        let doc = crate::seccomp::notify::message(&oci, pid, &f.settings.listener_metadata);
+        parent.send(&Msg::Listener(doc)).map_err(kill)?;
+    }
+    drop(agent);
     parent.send(&Msg::Go).map_err(kill)?;
     match parent.recv().map_err(kill)? {
         Some(Msg::Ready) => {}

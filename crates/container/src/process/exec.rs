@@ -3,7 +3,9 @@
 //! parent for its children), gets a terminal if asked, and then takes the same last
 //! steps as the container's init ([`super::init::become_user_and_exec`]).
 
-use super::init::{become_user_and_exec, close_range_cloexec, prepare_process, reset_signals};
+use super::init::{
+    become_user_and_exec, close_range_cloexec, prepare_process, recv_listener_doc, reset_signals, SeccompStep,
+};
 use super::sync::{Channel, Msg};
 use crate::capabilities::CapSets;
 use crate::error::{Context, Error, Result};
@@ -22,6 +24,9 @@ pub struct ExecPlan<'a> {
     pub console_socket: Option<RawFd>,
     pub preserve_fds: u32,
     pub caps: Option<CapSets>,
+    pub seccomp: Option<&'a crate::seccomp::Filter>,
+    /// The connected seccomp agent socket (SCMP_ACT_NOTIFY).
+    pub seccomp_agent: Option<RawFd>,
     /// Wait for a second go after Ready (a paused container: the parent moves the
     /// process into the frozen cgroup only once it cannot freeze mid-handshake).
     pub go_after_ready: bool,
@@ -46,6 +51,8 @@ fn setup(plan: &ExecPlan<'_>, chan: &Channel) -> Result<Infallible> {
     close_range_cloexec(3 + plan.preserve_fds);
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    let agent = recv_listener_doc(chan, plan.seccomp_agent)?;
+    let seccomp = plan.seccomp.map(|filter| SeccompStep { filter, agent });
     match chan.recv()? {
         Some(Msg::Go) => {}
         other => return Err(Error::Init(format!("expected go from the runtime, got {other:?}"))),
@@ -91,7 +98,7 @@ fn setup(plan: &ExecPlan<'_>, chan: &Channel) -> Result<Infallible> {
             other => return Err(Error::Init(format!("expected go from the runtime, got {other:?}"))),
         }
     }
-    match become_user_and_exec(process, plan.caps.as_ref(), &program, &argv, &envp) {
+    match become_user_and_exec(process, plan.caps.as_ref(), seccomp.as_ref(), &program, &argv, &envp) {
         Ok(never) => match never {},
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "hull-runtime: exec in container {}: {e}", plan.id);

@@ -5,7 +5,9 @@
 //! → parent runs prestart/createRuntime hooks → createContainer hooks → pivot_root →
 //! read-only and masked paths → sysctl, hostname → resolve the program → rlimits →
 //! report Ready → block on the exec fifo until `start` → startContainer hooks → user,
-//! groups, cwd, capabilities, no_new_privs → execve.
+//! groups, cwd, capabilities, no_new_privs → execve. The seccomp filter goes on as late
+//! as it can: right before execve with no_new_privs, else (loading then needs
+//! CAP_SYS_ADMIN) right before the user and capabilities change, as runc does.
 //!
 //! Runs in a copy of a single-threaded process (see [`crate::process`]). Before Ready,
 //! every error goes to the parent as one message; after it, to the inherited stderr.
@@ -17,6 +19,7 @@ use crate::error::{Context, Error, Result};
 use crate::hooks::{self, Kind};
 use crate::namespaces::Namespaces;
 use crate::rootfs::{self, mounts};
+use crate::seccomp::Filter;
 use crate::spec::Bundle;
 use crate::state::OciState;
 use crate::status::Status;
@@ -43,6 +46,37 @@ pub struct Plan<'a> {
     pub hierarchies: &'a [Hierarchy],
     pub cgroup_path: &'a Path,
     pub caps: Option<CapSets>,
+    pub seccomp: Option<&'a Filter>,
+    /// The connected seccomp agent socket (SCMP_ACT_NOTIFY).
+    pub seccomp_agent: Option<RawFd>,
+}
+
+/// The seccomp step of a container process: the filter and, with SCMP_ACT_NOTIFY, the
+/// agent's socket and the document to send it with the listener.
+pub(crate) struct SeccompStep<'a> {
+    pub filter: &'a Filter,
+    pub agent: Option<(RawFd, Vec<u8>)>,
+}
+
+impl SeccompStep<'_> {
+    fn load(&self) -> Result<()> {
+        let listener = self.filter.load()?;
+        if let (Some(fd), Some((sock, doc))) = (listener, &self.agent) {
+            crate::seccomp::notify::send(*sock, doc, fd.as_raw_fd())?;
+            // SAFETY: the agent socket is ours and used no more.
+            unsafe { libc::close(*sock) };
+        }
+        Ok(())
+    }
+}
+
+/// Receives the listener document from the parent when an agent is connected.
+pub(crate) fn recv_listener_doc(chan: &Channel, agent: Option<RawFd>) -> Result<Option<(RawFd, Vec<u8>)>> {
+    let Some(sock) = agent else { return Ok(None) };
+    match chan.recv()? {
+        Some(Msg::Listener(doc)) => Ok(Some((sock, doc))),
+        other => Err(Error::Init(format!("expected the seccomp listener document, got {other:?}"))),
+    }
 }
 
 /// Runs the init; never returns.
@@ -80,6 +114,8 @@ fn setup(plan: &Plan<'_>, chan: &Channel) -> Result<Infallible> {
         }
         other => return Err(Error::Init(format!("expected state from the runtime, got {other:?}"))),
     };
+    let agent = recv_listener_doc(chan, plan.seccomp_agent)?;
+    let seccomp = plan.seccomp.map(|filter| SeccompStep { filter, agent });
     expect_go(chan)?;
     let state_json = |status: Status| OciState { status, ..state.clone() }.to_json();
 
@@ -159,7 +195,7 @@ fn setup(plan: &Plan<'_>, chan: &Channel) -> Result<Infallible> {
     chan.send(&Msg::Ready)?;
 
     // From here on the runtime is gone: errors go to stderr.
-    match wait_and_exec(plan, &state_json, &program, &argv, &envp) {
+    match wait_and_exec(plan, &state_json, seccomp.as_ref(), &program, &argv, &envp) {
         Ok(never) => match never {},
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "hull-runtime: container {}: {e}", plan.id);
@@ -172,6 +208,7 @@ fn setup(plan: &Plan<'_>, chan: &Channel) -> Result<Infallible> {
 fn wait_and_exec(
     plan: &Plan<'_>,
     state_json: &dyn Fn(Status) -> Vec<u8>,
+    seccomp: Option<&SeccompStep<'_>>,
     program: &CString,
     argv: &[CString],
     envp: &[CString],
@@ -189,7 +226,7 @@ fn wait_and_exec(
     }
     hooks::run_all(Kind::StartContainer, Kind::StartContainer.of(spec.hooks()), &state_json(Status::Created))?;
 
-    become_user_and_exec(process, plan.caps.as_ref(), program, argv, envp)
+    become_user_and_exec(process, plan.caps.as_ref(), seccomp, program, argv, envp)
 }
 
 /// What every container process does as root before it reports ready: resolve the
@@ -220,14 +257,20 @@ pub(crate) fn prepare_process(
 
 /// The last steps of every container process (the init after `start`, and `exec`):
 /// groups, gid, uid (keeping capabilities across the switch), umask, cwd, the
-/// capability sets, no_new_privs, then execve.
+/// capability sets, no_new_privs, then execve; the seccomp filter right before execve,
+/// or before the user changes when it needs CAP_SYS_ADMIN (no no_new_privs).
 pub(crate) fn become_user_and_exec(
     process: &oci_spec::runtime::Process,
     caps: Option<&CapSets>,
+    seccomp: Option<&SeccompStep<'_>>,
     program: &CString,
     argv: &[CString],
     envp: &[CString],
 ) -> Result<Infallible> {
+    let no_new_privs = process.no_new_privileges().unwrap_or(false);
+    if let Some(s) = seccomp.filter(|_| !no_new_privs) {
+        s.load()?;
+    }
     let user = process.user();
     let groups: Vec<nix::unistd::Gid> =
         user.additional_gids().iter().flatten().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
@@ -261,10 +304,13 @@ pub(crate) fn become_user_and_exec(
     if let Some(caps) = caps {
         caps.apply()?;
     }
-    if process.no_new_privileges().unwrap_or(false) {
+    if no_new_privs {
         // SAFETY: prctl with integer arguments.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
             return Err(Error::io("process.noNewPrivileges", std::io::Error::last_os_error()));
+        }
+        if let Some(s) = seccomp {
+            s.load()?;
         }
     }
     let e = nix::unistd::execve(program, argv, envp).unwrap_err();

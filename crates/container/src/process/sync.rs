@@ -18,6 +18,8 @@ pub enum Msg {
     Failed(String),
     /// parent → child: the OCI state document for hooks.
     State(Vec<u8>),
+    /// parent → child: the document that goes with the seccomp listener to the agent.
+    Listener(Vec<u8>),
 }
 
 /// One end of the channel.
@@ -44,6 +46,10 @@ impl Channel {
             }
             Msg::State(d) => {
                 buf.push(b'S');
+                buf.extend_from_slice(&d[..d.len().min(MAX - 1)]);
+            }
+            Msg::Listener(d) => {
+                buf.push(b'L');
                 buf.extend_from_slice(&d[..d.len().min(MAX - 1)]);
             }
         }
@@ -76,6 +82,7 @@ impl Channel {
             Some([b'R']) => Some(Msg::Ready),
             Some([b'F', rest @ ..]) => Some(Msg::Failed(String::from_utf8_lossy(rest).into_owned())),
             Some([b'S', rest @ ..]) => Some(Msg::State(rest.to_vec())),
+            Some([b'L', rest @ ..]) => Some(Msg::Listener(rest.to_vec())),
             Some(other) => Some(Msg::Failed(format!("garbled message from init: {other:?}"))),
         })
     }
@@ -95,9 +102,14 @@ mod tests {
     #[test]
     fn round_trip() {
         let (a, b) = pair().unwrap();
-        for m in
-            [Msg::Go, Msg::RunHooks, Msg::Ready, Msg::Failed("mount /proc: EPERM".into()), Msg::State(b"{}".to_vec())]
-        {
+        for m in [
+            Msg::Go,
+            Msg::RunHooks,
+            Msg::Ready,
+            Msg::Failed("mount /proc: EPERM".into()),
+            Msg::State(b"{}".to_vec()),
+            Msg::Listener(b"{}".to_vec()),
+        ] {
             a.send(&m).unwrap();
             assert_eq!(b.recv().unwrap(), Some(m));
         }
