@@ -145,7 +145,6 @@ fn cwd_through_a_leaked_fd_cannot_escape() {
 /// init before `start`), processes in the container cannot open its /proc/PID/exe.
 /// Two things refuse it: the kernel's ptrace check (the attacker's capabilities are not
 /// a superset of the init's) and, in depth, the init being non-dumpable until execve.
-/// The sealed-memfd copy of the binary (issue 4) is not built yet.
 #[test]
 fn the_runtime_binary_is_not_reachable_through_proc_exe() {
     let rt = Rt::new("ex-cve-5736");
@@ -160,4 +159,89 @@ fn the_runtime_binary_is_not_reachable_through_proc_exe() {
     assert_eq!(out.trim(), "refused", "{out} {}", String::from_utf8_lossy(&o.stderr));
     rt.ok(&["start", &victim]);
     rt.ok(&["delete", "--force", &victim]);
+}
+
+/// CVE-2019-5736, the attack itself: the container's program is `#!/proc/self/exe`, so
+/// a process hull-runtime execs there becomes hull's binary running in the container;
+/// a second container process opens its /proc/PID/exe, kills it, and writes through
+/// the descriptor once nothing runs the binary. hull runs from a sealed memfd copy, so
+/// the write fails and the binary on disk is untouched. The attack is run against a
+/// copy of the runtime, so a failed defence damages only the copy.
+#[test]
+fn a_container_cannot_overwrite_the_runtime_through_proc_self_exe() {
+    use std::os::unix::fs::PermissionsExt;
+    let rt = Rt::new("ex-cve-5736b");
+    let bin = rt.tmp.0.join("hull-runtime-copy");
+    std::fs::copy(BIN, &bin).unwrap();
+    let original = std::fs::read(&bin).unwrap();
+    let hull = |args: &[&str]| {
+        let mut c = std::process::Command::new(&bin);
+        c.arg("--root").arg(&rt.root).args(args).stdin(std::process::Stdio::null());
+        c
+    };
+    let mut b = rt.bundle("b");
+    let evil = b.rootfs().join("evil");
+    std::fs::write(&evil, "#!/proc/self/exe\n").unwrap();
+    std::fs::set_permissions(&evil, std::fs::Permissions::from_mode(0o755)).unwrap();
+    b.sh("sleep 60");
+    b.save();
+    let id = rt.id("c");
+    let bundle = b.dir.to_str().unwrap();
+    assert!(hull(&["create", "--bundle", bundle, &id]).status().unwrap().success());
+    assert!(hull(&["start", &id]).status().unwrap().success());
+
+    // The victim: its stderr is a full pipe, so the hull binary it turns into blocks
+    // writing its usage error and stays alive for the attacker.
+    let (keep_reader, w) = nix::unistd::pipe().unwrap();
+    nix::fcntl::fcntl(&w, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK)).unwrap();
+    while nix::unistd::write(&w, &[0u8; 4096]).is_ok() {}
+    nix::fcntl::fcntl(&w, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty())).unwrap();
+    let st = hull(&["exec", "--detach", &id, "/evil"]).stderr(std::process::Stdio::from(w)).status().unwrap();
+    assert!(st.success());
+
+    let attack = r#"
+        for i in $(seq 100); do
+            for p in /proc/[0-9]*; do
+                pid=${p#/proc/}
+                exe=$(readlink $p/exe 2>/dev/null)
+                if [ "$pid" != 1 ] && [ "$pid" != $$ ] && [ -n "$exe" ] && [ "$exe" != /bin/busybox ]; then
+                    victim=$pid; break 2
+                fi
+            done
+            sleep 0.05
+        done
+        [ -n "$victim" ] || { echo no-victim; exit 0; }
+        ( exec 3< /proc/$victim/exe ) 2>/dev/null || { echo open-refused; exit 0; }
+        exec 3< /proc/$victim/exe
+        kill -9 $victim
+        # A failed redirection of `exec` ends the shell: try each in a subshell.
+        for i in $(seq 100); do
+            err=$( ( exec 4>> /proc/self/fd/3 && echo HACKED >&4 ) 2>&1 ) && { echo wrote; exit 0; }
+            case "$err" in *busy*) sleep 0.05 ;; *) echo "refused: $err"; exit 0 ;; esac
+        done
+        echo still-busy
+    "#;
+    let result = rt.tmp.0.join("attack.out");
+    let st = hull(&["exec", "--detach", &id, "sh", "-c", attack])
+        .stdout(std::fs::File::create(&result).unwrap())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut outcome = String::new();
+    for _ in 0..300 {
+        outcome = std::fs::read_to_string(&result).unwrap_or_default();
+        if !outcome.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    drop(keep_reader);
+    assert!(hull(&["delete", "--force", &id]).status().unwrap().success());
+    let outcome = outcome.trim();
+    assert!(
+        outcome == "open-refused" || outcome.starts_with("refused:"),
+        "the attack must find its victim and fail: {outcome:?}"
+    );
+    assert!(std::fs::read(&bin).unwrap() == original, "the runtime binary was modified");
 }

@@ -13,6 +13,7 @@
 pub mod clone;
 pub mod exec;
 pub mod init;
+pub mod sealed_exe;
 pub mod sync;
 
 use crate::error::Error;
