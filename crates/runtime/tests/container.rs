@@ -480,8 +480,8 @@ fn rootfs_propagation_shared() {
 }
 
 /// A sysctl is written only into a real procfs: an image that ships its own file at
-/// /proc/sys/... (and a config without a /proc mount) gets an error, not a write into
-/// that file (CVE-2019-16884 class).
+/// /proc/sys/... (and a config without a /proc mount) never gets that file written;
+/// the value goes to the kernel through hull's private procfs (CVE-2019-16884 class).
 #[test]
 fn sysctl_writes_only_to_procfs() {
     let rt = Rt::new("ct-procfs");
@@ -494,10 +494,28 @@ fn sysctl_writes_only_to_procfs() {
     b.config["linux"]["readonlyPaths"] = json!([]);
     b.config["root"]["readonly"] = false.into();
     b.config["linux"]["sysctl"] = json!({"kernel.msgmax": "4096"});
-    b.save();
-    let err = rt.fails(&["create", "--bundle", b.dir.to_str().unwrap(), &rt.id("c")]);
-    assert!(err.contains("not on procfs"), "{err}");
+    b.sh("cat /proc/sys/kernel/msgmax");
+    assert_eq!(rt.run_ok(&b, &rt.id("c")), "image file\n");
     assert_eq!(std::fs::read_to_string(fake.join("msgmax")).unwrap(), "image file\n");
+}
+
+/// CVE-2025-52881: a mount over a sysctl's file with another procfs file passes a
+/// "is it procfs" check and would redirect the write (runc's attack aims it at
+/// /proc/sysrq-trigger). hull writes through its own procfs instance, which no mount
+/// covers. Here kernel.msgmnb (the container's own) stands in for the target: it must
+/// keep its default while kernel.msgmax is set.
+#[test]
+fn sysctl_writes_are_not_redirected_by_mounts() {
+    let rt = Rt::new("ct-52881");
+    let mut b = rt.bundle("b");
+    b.config["linux"]["readonlyPaths"] = json!([]);
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/proc/sys/kernel/msgmax", "source": "/proc/sys/kernel/msgmnb", "type": "bind", "options": ["bind"]}));
+    b.config["linux"]["sysctl"] = json!({"kernel.msgmax": "4096"});
+    b.sh("cat /proc/sys/kernel/msgmnb");
+    assert_eq!(rt.run_ok(&b, &rt.id("c")).trim(), "16384", "the write went to msgmnb");
 }
 
 /// CVE-2025-31133: masking binds /dev/null over a path; if /dev/null is not the null

@@ -71,7 +71,7 @@ fn setup(plan: &ExecPlan<'_>, chan: &Channel) -> Result<Infallible> {
     }
     nix::unistd::setsid().ctx(|| "setsid".into())?;
     if let Some(adj) = process.oom_score_adj() {
-        crate::rootfs::safe::write_proc("/proc/self/oom_score_adj", &adj.to_string(), "process.oomScoreAdj")?;
+        crate::rootfs::safe::ProcFs::open()?.write_oom_score_adj(adj)?;
     }
     if process.terminal().unwrap_or(false) {
         let sock =

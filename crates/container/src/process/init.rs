@@ -132,7 +132,7 @@ fn setup(plan: &Plan<'_>, chan: &Channel) -> Result<Infallible> {
         join_session_keyring(plan.id);
     }
     if let Some(adj) = process.oom_score_adj() {
-        crate::rootfs::safe::write_proc("/proc/self/oom_score_adj", &adj.to_string(), "process.oomScoreAdj")?;
+        crate::rootfs::safe::ProcFs::open()?.write_oom_score_adj(adj)?;
     }
 
     let in_userns = plan.ns.new_user || joins_user;
@@ -171,9 +171,12 @@ fn setup(plan: &Plan<'_>, chan: &Channel) -> Result<Infallible> {
     }
     drop(root);
     if let Some(linux) = spec.linux() {
-        for (key, value) in linux.sysctl().iter().flatten() {
-            let path = format!("/proc/sys/{}", key.replace('.', "/"));
-            crate::rootfs::safe::write_proc(&path, value, &format!("linux.sysctl: {key}={value}"))?;
+        if let Some(sysctl) = linux.sysctl().as_ref().filter(|s| !s.is_empty()) {
+            let proc = crate::rootfs::safe::ProcFs::open()?;
+            for (key, value) in sysctl {
+                let path = format!("sys/{}", key.replace('.', "/"));
+                proc.write(&path, value, &format!("linux.sysctl: {key}={value}"))?;
+            }
         }
         if let Some(p) = linux.personality() {
             crate::scheduling::set_personality(p.domain())?;

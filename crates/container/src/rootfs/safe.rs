@@ -8,7 +8,7 @@
 use crate::error::{Context, Error, Result};
 use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::Mode;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 /// A handle on a container's root directory.
@@ -127,19 +127,103 @@ impl Root {
     }
 }
 
-/// Writes `value` to a file that must be on procfs (sysctl, oom_score_adj): opened
-/// without following a final symlink, checked with fstatfs, written through the same
-/// descriptor, so an image's own file or link at that path is never written instead
-/// (CVE-2019-16884 class).
-pub fn write_proc(path: &str, value: &str, field: &str) -> Result<()> {
-    use std::io::Write;
-    let fd = nix::fcntl::open(path, OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW, Mode::empty())
-        .map_err(|e| Error::sys(format!("{field}: open {path}"), e))?;
-    let st = nix::sys::statfs::fstatfs(&fd).map_err(|e| Error::sys(format!("{field}: statfs {path}"), e))?;
-    if st.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
-        return Err(Error::SpecInvalid { field: field.into(), reason: format!("{path} is not on procfs") });
+/// A private view of procfs for hull's own writes (sysctl, oom_score_adj): a fresh
+/// procfs instance that is never attached anywhere (fsopen/fsmount), so no mount in the
+/// container can cover or redirect a file in it; where the kernel refuses a new
+/// instance, a non-recursive clone of the /proc mount (open_tree), which leaves out
+/// every mount made over its files. Files are opened beneath it without crossing mounts
+/// or following any link, checked with fstatfs and written through the same descriptor
+/// (CVE-2019-16884, CVE-2025-52881).
+pub struct ProcFs(OwnedFd);
+
+impl ProcFs {
+    /// Opens the view; it lives until dropped (close-on-exec either way).
+    pub fn open() -> Result<ProcFs> {
+        let root = Self::fresh().or_else(|_| Self::clone_of_proc())?;
+        let st = nix::sys::statfs::fstatfs(&root).ctx(|| "statfs of the private procfs".into())?;
+        if st.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
+            return Err(Error::Precondition("the private view of /proc is not procfs".into()));
+        }
+        Ok(ProcFs(root))
     }
-    std::fs::File::from(fd).write_all(value.as_bytes()).map_err(|e| Error::io(format!("{field}: write {path}"), e))
+
+    fn fresh() -> std::io::Result<OwnedFd> {
+        let sys = |r: libc::c_long| if r < 0 { Err(std::io::Error::last_os_error()) } else { Ok(r) };
+        // SAFETY: fsopen with a valid name; the result is a new descriptor we own.
+        let fc = sys(unsafe { libc::syscall(libc::SYS_fsopen, c"proc".as_ptr(), libc::FSOPEN_CLOEXEC) })?;
+        // SAFETY: as above.
+        let fc = unsafe { OwnedFd::from_raw_fd(fc as i32) };
+        // SAFETY: fsconfig CMD_CREATE takes no key or value.
+        sys(unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fc.as_raw_fd(),
+                libc::FSCONFIG_CMD_CREATE,
+                std::ptr::null::<libc::c_char>(),
+                std::ptr::null::<libc::c_void>(),
+                0,
+            )
+        })?;
+        // SAFETY: fsmount on our context; returns a new descriptor of a detached mount.
+        let m = sys(unsafe {
+            libc::syscall(
+                libc::SYS_fsmount,
+                fc.as_raw_fd(),
+                libc::FSMOUNT_CLOEXEC,
+                libc::MOUNT_ATTR_NOEXEC | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV,
+            )
+        })?;
+        // SAFETY: as above.
+        Ok(unsafe { OwnedFd::from_raw_fd(m as i32) })
+    }
+
+    fn clone_of_proc() -> Result<OwnedFd> {
+        // SAFETY: open_tree on a path string; the result is a new descriptor we own.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_open_tree,
+                libc::AT_FDCWD,
+                c"/proc".as_ptr(),
+                libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_SYMLINK_NOFOLLOW as libc::c_uint,
+            )
+        };
+        if fd < 0 {
+            return Err(Error::io("open a private view of /proc", std::io::Error::last_os_error()));
+        }
+        // SAFETY: as above.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    }
+
+    /// Writes `value` to `rel` (e.g. "sys/net/ipv4/ip_forward", "1/oom_score_adj").
+    pub fn write(&self, rel: &str, value: &str, field: &str) -> Result<()> {
+        use std::io::Write;
+        let how = OpenHow::new().flags(OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW).resolve(
+            ResolveFlag::RESOLVE_BENEATH
+                | ResolveFlag::RESOLVE_NO_XDEV
+                | ResolveFlag::RESOLVE_NO_MAGICLINKS
+                | ResolveFlag::RESOLVE_NO_SYMLINKS,
+        );
+        let fd = openat2(&self.0, rel, how).map_err(|e| Error::sys(format!("{field}: open /proc/{rel}"), e))?;
+        let st = nix::sys::statfs::fstatfs(&fd).map_err(|e| Error::sys(format!("{field}: statfs /proc/{rel}"), e))?;
+        if st.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
+            return Err(Error::SpecInvalid { field: field.into(), reason: format!("/proc/{rel} is not on procfs") });
+        }
+        std::fs::File::from(fd)
+            .write_all(value.as_bytes())
+            .map_err(|e| Error::io(format!("{field}: write /proc/{rel}"), e))
+    }
+
+    /// Writes this process's oom_score_adj. Its pid is read from this procfs's own
+    /// `self` link (the instance may belong to another pid namespace than getpid's).
+    pub fn write_oom_score_adj(&self, adj: i32) -> Result<()> {
+        let me =
+            nix::fcntl::readlinkat(&self.0, "self").map_err(|e| Error::sys("process.oomScoreAdj: /proc/self", e))?;
+        let me = me.to_string_lossy();
+        if me.is_empty() || !me.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::Precondition(format!("process.oomScoreAdj: /proc/self is {me:?}")));
+        }
+        self.write(&format!("{me}/oom_score_adj"), &adj.to_string(), "process.oomScoreAdj")
+    }
 }
 
 /// The magic-link path of a descriptor, for syscalls that take a path.
