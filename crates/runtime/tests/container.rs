@@ -569,3 +569,59 @@ fn console_symlink_is_refused() {
         "the bound-in /dev was not modified"
     );
 }
+
+/// CVE-2021-30465: a mount destination that is (or goes through) a symlink, swapped in
+/// and out while the runtime mounts, must never lead outside the root. A thread swaps
+/// /mnt between a directory and a symlink to a host directory (atomically, with
+/// RENAME_EXCHANGE) while containers mount a tmpfs at /mnt/sub; also a fixed absolute
+/// and a fixed relative escape. The host directory must never gain an entry: every
+/// lookup is resolved inside the root.
+#[test]
+fn mount_destinations_cannot_escape_through_swapped_symlinks() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let rt = Rt::new("ct-30465");
+    let host = rt.tmp.0.join("host-target");
+    std::fs::create_dir_all(&host).unwrap();
+    let mut b = rt.bundle("b");
+    let root = b.rootfs();
+    std::fs::create_dir_all(root.join("mnt")).unwrap();
+    std::os::unix::fs::symlink(&host, root.join("mnt-link")).unwrap();
+    std::os::unix::fs::symlink(&host, root.join("abs")).unwrap();
+    std::os::unix::fs::symlink(format!("../../../../../../../..{}", host.display()), root.join("rel")).unwrap();
+    for dest in ["/mnt/sub", "/abs/sub", "/rel/sub"] {
+        b.config["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": dest, "type": "tmpfs", "source": "tmpfs", "options": ["size=64k"]
+        }));
+    }
+    b.sh("true");
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let flipper = {
+        let (stop, root) = (stop.clone(), root.clone());
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                nix::fcntl::renameat2(
+                    nix::fcntl::AT_FDCWD,
+                    &root.join("mnt"),
+                    nix::fcntl::AT_FDCWD,
+                    &root.join("mnt-link"),
+                    nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+                )
+                .unwrap();
+                n += 1;
+            }
+            n
+        })
+    };
+    for i in 0..40 {
+        // Either outcome is fine for the container; the host is what is checked.
+        let _ = rt.run(&b, &rt.id(&format!("c{i}")));
+        assert!(std::fs::read_dir(&host).unwrap().next().is_none(), "a mount reached the host directory");
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert!(flipper.join().unwrap() > 0);
+    assert!(mounts_mentioning(host.to_str().unwrap()).is_empty());
+    // The links were followed inside the root: the mount points were made there.
+    let inside = root.join(host.strip_prefix("/").unwrap()).join("sub");
+    assert!(inside.is_dir(), "{} was not created", inside.display());
+}
