@@ -328,7 +328,19 @@ fn agent(listener: std::os::unix::net::UnixListener) -> std::thread::JoinHandle<
         // SAFETY: the descriptor just received is ours.
         let notify = unsafe { OwnedFd::from_raw_fd(fd) };
         let mut seen = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         loop {
+            // RECV blocks even after the filtered processes are gone: poll first, and stop
+            // on POLLHUP (no process uses the filter any more) or at the deadline.
+            let mut pfd = libc::pollfd { fd: notify.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            // SAFETY: poll on one valid pollfd.
+            let n = unsafe { libc::poll(&mut pfd, 1, 100) };
+            if std::time::Instant::now() > deadline || (n > 0 && pfd.revents & libc::POLLIN == 0) {
+                break;
+            }
+            if n <= 0 {
+                continue;
+            }
             let mut req = Notif::default();
             // SAFETY: RECV fills a zeroed seccomp_notif.
             if unsafe { libc::ioctl(notify.as_raw_fd(), SECCOMP_IOCTL_NOTIF_RECV as _, &mut req) } != 0 {
