@@ -133,8 +133,51 @@ pub fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
     let linux = spec.linux().as_ref();
     let uids = linux.and_then(|l| l.uid_mappings().as_deref()).unwrap_or_default();
     let gids = linux.and_then(|l| l.gid_mappings().as_deref()).unwrap_or_default();
-    std::fs::write(format!("/proc/{pid}/uid_map"), map_text(uids)).ctx(|| "linux.uidMappings: write uid_map".into())?;
-    std::fs::write(format!("/proc/{pid}/gid_map"), map_text(gids)).ctx(|| "linux.gidMappings: write gid_map".into())?;
+    let (euid, egid) = (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw());
+    if euid == 0 {
+        std::fs::write(format!("/proc/{pid}/uid_map"), map_text(uids))
+            .ctx(|| "linux.uidMappings: write uid_map".into())?;
+        std::fs::write(format!("/proc/{pid}/gid_map"), map_text(gids))
+            .ctx(|| "linux.gidMappings: write gid_map".into())?;
+        return Ok(());
+    }
+    // An ordinary user may write one line mapping its own id (for gids, only once
+    // setgroups is denied); anything more goes through the setuid helpers from `uidmap`,
+    // which allow what /etc/subuid and /etc/subgid grant.
+    let only_own = |m: &[LinuxIdMapping], id: u32| m.len() == 1 && m[0].host_id() == id && m[0].size() == 1;
+    if only_own(uids, euid) {
+        std::fs::write(format!("/proc/{pid}/uid_map"), map_text(uids))
+            .ctx(|| "linux.uidMappings: write uid_map".into())?;
+    } else {
+        id_map_helper("newuidmap", "linux.uidMappings", pid, uids)?;
+    }
+    if only_own(gids, egid) {
+        std::fs::write(format!("/proc/{pid}/setgroups"), "deny").ctx(|| "linux.gidMappings: write setgroups".into())?;
+        std::fs::write(format!("/proc/{pid}/gid_map"), map_text(gids))
+            .ctx(|| "linux.gidMappings: write gid_map".into())?;
+    } else {
+        id_map_helper("newgidmap", "linux.gidMappings", pid, gids)?;
+    }
+    Ok(())
+}
+
+/// Runs newuidmap/newgidmap PID (CONTAINER HOST SIZE)...
+fn id_map_helper(helper: &str, field: &str, pid: i32, maps: &[LinuxIdMapping]) -> Result<()> {
+    let mut cmd = std::process::Command::new(helper);
+    cmd.arg(pid.to_string());
+    for m in maps {
+        cmd.args([m.container_id().to_string(), m.host_id().to_string(), m.size().to_string()]);
+    }
+    let out = cmd.stdin(std::process::Stdio::null()).output().map_err(|e| {
+        Error::io(format!("{field}: run {helper} (Debian package uidmap) for a mapping beyond your own id"), e)
+    })?;
+    if !out.status.success() {
+        let msg = String::from_utf8_lossy(&out.stderr);
+        return Err(Error::SpecInvalid {
+            field: field.into(),
+            reason: format!("{helper} refused ({}): {}", out.status, msg.trim()),
+        });
+    }
     Ok(())
 }
 

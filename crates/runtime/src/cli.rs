@@ -7,9 +7,10 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(name = "hull-runtime", version, about = "An OCI container runtime with runc's command line")]
 pub struct Cli {
-    /// Directory for container state (tmpfs recommended).
-    #[arg(long, global = true, default_value = "/run/hull-runtime")]
-    pub root: PathBuf,
+    /// Directory for container state (tmpfs recommended) [default: /run/hull-runtime as
+    /// root, else $XDG_RUNTIME_DIR/hull-runtime or /run/user/UID/hull-runtime].
+    #[arg(long, global = true)]
+    pub root: Option<PathBuf>,
     /// Write log lines to this file instead of stderr.
     #[arg(long, global = true)]
     pub log: Option<PathBuf>,

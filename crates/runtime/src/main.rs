@@ -28,7 +28,7 @@ fn main() {
     }
     let cli = Cli::parse();
     let logger = log::Logger { file: cli.log.clone(), format: cli.log_format, debug: cli.debug };
-    let store = StateStore::new(&cli.root);
+    let store = StateStore::new(cli.root.clone().unwrap_or_else(default_root));
     logger.debug(&format!("{:?}", cli.command));
     let code = match dispatch(&store, cli.command, cli.systemd_cgroup, &logger) {
         Ok(code) => code,
@@ -38,6 +38,18 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// runc's choice: a system directory for root, the user's runtime directory otherwise.
+fn default_root() -> std::path::PathBuf {
+    let uid = nix::unistd::geteuid();
+    if uid.is_root() {
+        return "/run/hull-runtime".into();
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => std::path::PathBuf::from(d).join("hull-runtime"),
+        None => format!("/run/user/{uid}/hull-runtime").into(),
+    }
 }
 
 fn dispatch(store: &StateStore, cmd: Command, systemd_cgroup: bool, log: &log::Logger) -> Result<i32> {

@@ -94,6 +94,21 @@ pub fn dirs(hs: &[Hierarchy], path: &Path) -> Vec<PathBuf> {
     hs.iter().map(|h| h.mountpoint.join(rel)).collect()
 }
 
+/// True when this process may make `path` in every hierarchy: the nearest existing
+/// ancestor of each directory is writable (root, or a cgroup delegated to the user).
+pub fn writable(hs: &[Hierarchy], path: &Path) -> bool {
+    dirs(hs, path).iter().all(|d| {
+        let mut p = d.as_path();
+        while !p.exists() {
+            match p.parent() {
+                Some(up) => p = up,
+                None => return false,
+            }
+        }
+        nix::unistd::access(p, nix::unistd::AccessFlags::W_OK).is_ok()
+    })
+}
+
 /// Creates `dirs` (and missing parents). Returns every directory it created, deepest
 /// first, so that [`remove`] takes away exactly what hull made.
 pub fn create(hs: &[Hierarchy], dirs: &[PathBuf]) -> Result<Vec<PathBuf>> {

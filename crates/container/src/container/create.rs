@@ -91,8 +91,25 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
         .and_then(|f| f.settings.listener_path.as_deref())
         .map(crate::seccomp::notify::connect_agent)
         .transpose()?;
-    let hierarchies = cgroups::hierarchies();
+    let mut hierarchies = cgroups::hierarchies();
     let cgroup_path = cgroups::container_path(linux.and_then(|l| l.cgroups_path().as_deref()), opts.id);
+    let mut notices = Vec::new();
+    if !nix::unistd::geteuid().is_root() && !cgroups::writable(&hierarchies, &cgroup_path) {
+        // Rootless without a delegated cgroup: runc's behaviour, limits or nothing.
+        if linux.and_then(|l| l.resources().as_ref()).is_some_and(cgroups::resources::has_limits) {
+            return Err(Error::Precondition(format!(
+                "linux.resources: cgroup {} is not delegated to uid {}, so its limits cannot be applied",
+                cgroup_path.display(),
+                nix::unistd::geteuid()
+            )));
+        }
+        notices.push(format!(
+            "cgroup {} is not delegated to uid {}: the container runs in its caller's cgroups",
+            cgroup_path.display(),
+            nix::unistd::geteuid()
+        ));
+        hierarchies.clear();
+    }
     let cgroup_dirs = cgroups::dirs(&hierarchies, &cgroup_path);
 
     let dir = store.create(opts.id)?;
@@ -242,7 +259,8 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
     undo.pid = None;
     undo.cgroups.clear();
     undo.dir = None;
-    Ok(Created { pid, pidfd, warnings: spec::unenforced(spec) })
+    notices.extend(spec::unenforced(spec));
+    Ok(Created { pid, pidfd, warnings: notices })
 }
 
 /// Enables v2 controllers, then writes `linux.resources` (limits, then device rules) into

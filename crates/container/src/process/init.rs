@@ -97,11 +97,6 @@ fn expect_go(chan: &Channel) -> Result<()> {
 fn setup(plan: &Plan<'_>, chan: &Channel) -> Result<Infallible> {
     let spec = &plan.bundle.spec;
     let process = spec.process().as_ref().expect("validated: process is present");
-    // Until execve, /proc/self/exe is hull's own binary: non-dumpable, no process of the
-    // container (without CAP_SYS_PTRACE) can open it (CVE-2019-5736). execve restores
-    // dumpability for the user's program.
-    // SAFETY: prctl with integer arguments.
-    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     reset_signals();
     // No descriptor of the caller's reaches the container, but those it asked to pass.
     close_range_cloexec(3 + plan.preserve_fds);
@@ -117,6 +112,13 @@ fn setup(plan: &Plan<'_>, chan: &Channel) -> Result<Infallible> {
     let agent = recv_listener_doc(chan, plan.seccomp_agent)?;
     let seccomp = plan.seccomp.map(|filter| SeccompStep { filter, agent });
     expect_go(chan)?;
+    // Until execve, /proc/self/exe is hull's own binary: non-dumpable, no process of the
+    // container (without CAP_SYS_PTRACE) can open it (CVE-2019-5736). Not before the go:
+    // an unprivileged parent writes the id maps through /proc/PID, which a non-dumpable
+    // child would make root's. Nothing of the container runs before the go. execve
+    // restores dumpability for the user's program.
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     let state_json = |status: Status| OciState { status, ..state.clone() }.to_json();
 
     let joins_user = plan.ns.join.iter().any(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::User);
