@@ -165,7 +165,9 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Chunk> {
     }
     // Per name: rules in profile order. A rule with several conditions on the same
     // argument becomes one rule per condition (runc's reading of such profiles).
-    let mut by_name: Vec<(&str, Vec<Cond>, u32)> = Vec::new();
+    // An action of None: a rule equal to the default, which libseccomp refuses and runc
+    // drops; its names still count as named for the ENOSYS stub.
+    let mut by_name: Vec<(&str, Vec<Cond>, Option<u32>)> = Vec::new();
     for (i, sc) in s.syscalls().iter().flatten().enumerate() {
         let field = format!("linux.seccomp.syscalls[{i}]");
         let action = action_value(&field, sc.action(), sc.errno_ret())?;
@@ -187,14 +189,13 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Chunk> {
         let split = per_index.iter().any(|n| *n > 1);
         for name in sc.names() {
             if action == default {
-                continue; // libseccomp refuses such rules; runc drops them.
-            }
-            if split {
+                by_name.push((name, Vec::new(), None));
+            } else if split {
                 for c in &conds {
-                    by_name.push((name, vec![*c], action));
+                    by_name.push((name, vec![*c], Some(action)));
                 }
             } else {
-                by_name.push((name, conds.clone(), action));
+                by_name.push((name, conds.clone(), Some(action)));
             }
         }
     }
@@ -233,13 +234,19 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Chunk> {
 }
 
 /// The intervals covering one ABI's numbers, merged where the outcome is the same.
-fn abi_intervals(abi: &Abi, by_name: &[(&str, Vec<Cond>, u32)], default: u32, enosys_stub: bool) -> Vec<(u32, Block)> {
+fn abi_intervals(
+    abi: &Abi,
+    by_name: &[(&str, Vec<Cond>, Option<u32>)],
+    default: u32,
+    enosys_stub: bool,
+) -> Vec<(u32, Block)> {
     let mut rules: BTreeMap<u32, Rules> = BTreeMap::new();
     let mut named: Vec<u32> = Vec::new();
     for (name, conds, action) in by_name {
         let Some(nr) = (abi.lookup)(name) else { continue };
         let nr = abi.base + nr;
         named.push(nr);
+        let Some(action) = action else { continue };
         let r = rules.entry(nr).or_default();
         if conds.is_empty() {
             r.unconditional.get_or_insert(*action);
@@ -253,15 +260,11 @@ fn abi_intervals(abi: &Abi, by_name: &[(&str, Vec<Cond>, u32)], default: u32, en
     let mut stub_nrs: Vec<u32> = Vec::new();
     let mut stub_from: Option<u64> = None;
     if enosys_stub {
-        // Also names whose rules were all dropped as equal to the default count as named.
-        let mut all_named: Vec<u32> =
-            by_name.iter().filter_map(|(n, _, _)| (abi.lookup)(n).map(|x| abi.base + x)).collect();
-        all_named.extend(named.iter().copied());
-        if let Some(max) = all_named.iter().max() {
+        if let Some(max) = named.iter().max() {
             stub_from = Some(*max as u64 + 1);
         }
         if let Some(c3) = (abi.lookup)("clone3") {
-            if !all_named.contains(&(abi.base + c3)) {
+            if !named.contains(&(abi.base + c3)) {
                 stub_nrs.push(abi.base + c3);
             }
         }
@@ -470,6 +473,20 @@ mod tests {
         // x32 numbers and foreign architectures are another ABI: killed.
         assert_eq!(run(&p.0, X32_BIT | nr("read"), AUDIT_ARCH_X86_64, [0; 6]), Ok(RET_KILL_PROCESS));
         assert_eq!(run(&p.0, 3, AUDIT_ARCH_I386, [0; 6]), Ok(RET_KILL_PROCESS));
+    }
+
+    #[test]
+    fn a_rule_equal_to_the_default_still_counts_for_the_stub() {
+        // statx (332) is named with the default action: the stub starts after it.
+        let p = compile(&profile(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+                         {"names": ["statx"], "action": "SCMP_ACT_ERRNO"}]
+        })))
+        .unwrap();
+        assert_eq!(eval(&p, "statx", [0; 6]), EPERM);
+        assert_eq!(eval(&p, "openat", [0; 6]), EPERM);
+        assert_eq!(eval(&p, "io_pgetevents", [0; 6]), RET_ERRNO | libc::ENOSYS as u32);
     }
 
     #[test]

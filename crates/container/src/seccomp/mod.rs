@@ -46,8 +46,6 @@ pub struct Settings {
 pub struct Filter {
     pub program: bpf::Chunk,
     pub settings: Settings,
-    /// The program came from the cache.
-    pub cached: bool,
 }
 
 /// Validates and compiles `s`, or takes its program from the cache in `cache_dir`.
@@ -56,14 +54,14 @@ pub fn prepare(s: &LinuxSeccomp, cache_dir: Option<&Path>) -> Result<Filter> {
     let key = cache_dir.map(|_| cache::key(s));
     if let (Some(dir), Some(key)) = (cache_dir, &key) {
         if let Some(program) = cache::get(dir, key) {
-            return Ok(Filter { program, settings, cached: true });
+            return Ok(Filter { program, settings });
         }
     }
     let program = compile::compile(s)?;
     if let (Some(dir), Some(key)) = (cache_dir, &key) {
         cache::put(dir, key, &program);
     }
-    Ok(Filter { program, settings, cached: false })
+    Ok(Filter { program, settings })
 }
 
 fn settings(s: &LinuxSeccomp) -> Result<Settings> {
