@@ -120,7 +120,7 @@ pub fn exec(store: &StateStore, opts: ExecOptions<'_>) -> Result<Execed> {
                 path: p.clone(),
                 reason: "not a seccomp program".into(),
             })?;
-            Some(crate::seccomp::Filter { program, settings: settings.clone(), cached: true })
+            Some(crate::seccomp::Filter { program, settings: settings.clone() })
         }
         None => None,
     };

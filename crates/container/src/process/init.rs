@@ -133,8 +133,13 @@ fn setup(plan: &Plan<'_>, chan: &Channel) -> Result<Infallible> {
     if !plan.no_new_keyring {
         join_session_keyring(plan.id);
     }
-    if let Some(adj) = process.oom_score_adj() {
-        crate::rootfs::safe::ProcFs::open()?.write_oom_score_adj(adj)?;
+    // hull's own view of procfs, opened once for oom_score_adj and sysctl; a detached
+    // mount, so it outlives pivot_root (and is closed on exec).
+    let needs_proc = process.oom_score_adj().is_some()
+        || spec.linux().as_ref().is_some_and(|l| l.sysctl().as_ref().is_some_and(|s| !s.is_empty()));
+    let procfs = if needs_proc { Some(crate::rootfs::safe::ProcFs::open()?) } else { None };
+    if let (Some(adj), Some(p)) = (process.oom_score_adj(), &procfs) {
+        p.write_oom_score_adj(adj)?;
     }
 
     let in_userns = plan.ns.new_user || joins_user;
@@ -173,17 +178,17 @@ fn setup(plan: &Plan<'_>, chan: &Channel) -> Result<Infallible> {
     }
     drop(root);
     if let Some(linux) = spec.linux() {
-        if let Some(sysctl) = linux.sysctl().as_ref().filter(|s| !s.is_empty()) {
-            let proc = crate::rootfs::safe::ProcFs::open()?;
+        if let (Some(sysctl), Some(p)) = (linux.sysctl().as_ref(), &procfs) {
             for (key, value) in sysctl {
                 let path = format!("sys/{}", key.replace('.', "/"));
-                proc.write(&path, value, &format!("linux.sysctl: {key}={value}"))?;
+                p.write(&path, value, &format!("linux.sysctl: {key}={value}"))?;
             }
         }
         if let Some(p) = linux.personality() {
             crate::scheduling::set_personality(p.domain())?;
         }
     }
+    drop(procfs);
     if plan.ns.new_uts {
         if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
             nix::unistd::sethostname(h).ctx(|| format!("hostname {h:?}"))?;

@@ -14,7 +14,7 @@
 //! A binary that already lives on a read-only mount needs neither.
 
 use crate::error::{Error, Result};
-use std::ffi::{CString, OsString};
+use std::ffi::CString;
 use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -45,28 +45,13 @@ pub fn ensure() -> Result<()> {
         Ok(fd) => fd,
         Err(_) => sealed_copy().map_err(|e| fail("make a sealed copy of the binary", e))?,
     };
-    let argv = cstrings(std::env::args_os())?;
-    let envp = cstrings(
-        std::env::vars_os().map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat()).map(OsString::from_vec),
-    )?;
-    let mut argv_p: Vec<*const libc::c_char> = argv.iter().map(|c| c.as_ptr()).collect();
-    argv_p.push(std::ptr::null());
-    let mut envp_p: Vec<*const libc::c_char> = envp.iter().map(|c| c.as_ptr()).collect();
-    envp_p.push(std::ptr::null());
-    // SAFETY: execveat with AT_EMPTY_PATH on our descriptor; argv/envp are NULL-terminated
-    // arrays of C strings that outlive the call. The descriptor is close-on-exec: the
-    // kernel keeps the file for the new image (it is not a script).
-    unsafe {
-        libc::syscall(
-            libc::SYS_execveat,
-            file.as_raw_fd(),
-            c"".as_ptr(),
-            argv_p.as_ptr(),
-            envp_p.as_ptr(),
-            libc::AT_EMPTY_PATH,
-        )
-    };
-    Err(fail("execute the sealed copy", std::io::Error::last_os_error()))
+    // Arguments and variables come from the kernel as C strings: they hold no NUL.
+    let c = |b: Vec<u8>| CString::new(b).expect("no NUL in argv or environ");
+    let argv: Vec<CString> = std::env::args_os().map(|a| c(a.into_vec())).collect();
+    let envp: Vec<CString> = std::env::vars_os().map(|(k, v)| c([k.as_bytes(), b"=", v.as_bytes()].concat())).collect();
+    // The descriptor is close-on-exec: the kernel keeps the file for the new image.
+    let e = nix::unistd::execveat(&file, c"", &argv, &envp, nix::fcntl::AtFlags::AT_EMPTY_PATH).unwrap_err();
+    Err(fail("execute the protected binary", e.into()))
 }
 
 /// The binary through a detached, read-only bind mount of it.
@@ -131,13 +116,4 @@ fn memfd() -> std::io::Result<OwnedFd> {
         }
     }
     Err(std::io::Error::last_os_error())
-}
-
-fn cstrings(items: impl Iterator<Item = OsString>) -> Result<Vec<CString>> {
-    items
-        .map(|s| {
-            CString::new(s.as_bytes().to_vec())
-                .map_err(|_| Error::Precondition("an argument or variable contains a NUL byte".into()))
-        })
-        .collect()
 }
