@@ -91,16 +91,15 @@ pub fn exec(store: &StateStore, opts: ExecOptions<'_>) -> Result<Execed> {
     if !crate::process::is_alive(l.state.pid, l.state.pid_start) {
         return Err(bad(id, Status::Stopped, "the container stopped"));
     }
-    // pid and time namespaces apply to children: join them here, before the clone.
+    // pid and time namespaces apply to children: join them here, before the clone. A
+    // rootless caller may not (they belong to the container's user namespace): then the
+    // child joins them after the user namespace and forks once more.
     join.retain(|(t, fd)| {
-        if matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
-            // SAFETY: setns on a descriptor we hold; affects only our future children.
-            unsafe { libc::setns(fd.as_raw_fd(), crate::namespaces::flag(*t) as libc::c_int) };
-            false
-        } else {
-            true
-        }
+        // SAFETY: setns on a descriptor we hold; affects only our future children.
+        !(matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time)
+            && unsafe { libc::setns(fd.as_raw_fd(), crate::namespaces::flag(*t) as libc::c_int) } == 0)
     });
+    let fork_after_join = join.iter().any(|(t, _)| matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time));
     let caps = p.capabilities().as_ref().map(CapSets::new);
     let hierarchies = cgroups::hierarchies();
     let pure_v2 = hierarchies.iter().all(|h| h.unified);
@@ -140,8 +139,9 @@ pub fn exec(store: &StateStore, opts: ExecOptions<'_>) -> Result<Execed> {
         seccomp: filter.as_ref(),
         seccomp_agent: agent.as_ref().map(|a| a.as_raw_fd()),
         go_after_ready: l.status == Status::Paused,
+        fork_after_join,
     };
-    let (pid, pidfd) = match clone_child(0, cgroup_fd.as_ref().map(|f| f.as_raw_fd()))? {
+    let (mut pid, mut pidfd) = match clone_child(0, cgroup_fd.as_ref().map(|f| f.as_raw_fd()))? {
         Forked::Child => {
             drop(parent);
             // No host directory descriptor may stay open in the container (CVE-2024-21626).
@@ -152,33 +152,46 @@ pub fn exec(store: &StateStore, opts: ExecOptions<'_>) -> Result<Execed> {
         Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
     drop(child);
-    let kill = |e: Error| {
-        // SAFETY: our own child, not yet reaped.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-        e
+    let kill = |pid: i32| {
+        move |e: Error| {
+            // SAFETY: our own child, not yet reaped.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            e
+        }
     };
     let paused = l.status == Status::Paused;
     let dirs: Vec<PathBuf> = l.state.cgroup_dirs.iter().filter(|d| d.exists()).cloned().collect();
     if cgroup_fd.is_none() && !paused {
-        cgroups::join(&dirs, pid).map_err(kill)?;
+        cgroups::join(&dirs, pid).map_err(kill(pid))?;
+    }
+    parent.send(&Msg::Go).map_err(kill(pid))?;
+    if fork_after_join {
+        // The intermediate reports the sibling that carries on (our child too) and exits.
+        let sibling = match parent.recv().map_err(kill(pid))? {
+            Some(Msg::Pid(p)) => p,
+            Some(Msg::Failed(m)) => return Err(kill(pid)(Error::Init(m))),
+            other => return Err(kill(pid)(Error::Init(format!("exec'd process: unexpected {other:?}")))),
+        };
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        pid = sibling;
+        pidfd = crate::process::clone::pidfd_of_child(pid).map_err(kill(pid))?;
     }
     if let Some(f) = filter.as_ref().filter(|_| agent.is_some()) {
         let oci = crate::state::OciState::new(&l.state, l.status);
         let doc = crate::seccomp::notify::message(&oci, pid, &f.settings.listener_metadata);
-        parent.send(&Msg::Listener(doc)).map_err(kill)?;
+        parent.send(&Msg::Listener(doc)).map_err(kill(pid))?;
     }
     drop(agent);
-    parent.send(&Msg::Go).map_err(kill)?;
-    match parent.recv().map_err(kill)? {
+    match parent.recv().map_err(kill(pid))? {
         Some(Msg::Ready) => {}
-        Some(Msg::Failed(m)) => return Err(kill(Error::Init(m))),
-        other => return Err(kill(Error::Init(format!("exec'd process: unexpected {other:?}")))),
+        Some(Msg::Failed(m)) => return Err(kill(pid)(Error::Init(m))),
+        other => return Err(kill(pid)(Error::Init(format!("exec'd process: unexpected {other:?}")))),
     }
     if paused {
         // Into the frozen cgroup only now: it freezes there, as runc's --ignore-paused does.
-        cgroups::join(&dirs, pid).map_err(kill)?;
-        parent.send(&Msg::Go).map_err(kill)?;
+        cgroups::join(&dirs, pid).map_err(kill(pid))?;
+        parent.send(&Msg::Go).map_err(kill(pid))?;
     }
     if let Some(f) = opts.pid_file {
         let tmp = f.with_extension("hull-tmp");

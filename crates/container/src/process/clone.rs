@@ -66,4 +66,36 @@ pub fn clone_child(flags: u64, cgroup_fd: Option<RawFd>) -> Result<Forked> {
     }
 }
 
+/// Forks the calling process into a sibling: a child of our own parent (CLONE_PARENT),
+/// which the parent can wait for. Returns the sibling's pid in the caller, 0 in the
+/// sibling. Used by an exec'd process after it joined a pid namespace, which only takes
+/// effect for new children.
+///
+/// Only for a process that is single-threaded by construction (a clone of a
+/// single-threaded process that started no thread); unlike [`clone_child`] it cannot
+/// count threads, as /proc may already be the container's.
+pub fn clone_sibling() -> Result<i32> {
+    // The kernel gives a CLONE_PARENT child our own exit signal and refuses another.
+    let mut args = CloneArgs { flags: libc::CLONE_PARENT as u64, ..Default::default() };
+    // SAFETY: as in `clone_child`: a fork-like clone3 of a single-threaded process with a
+    // valid clone_args of the size we pass.
+    let ret = unsafe { libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>()) };
+    if ret == -1 {
+        return Err(Error::io("clone3 (CLONE_PARENT)", std::io::Error::last_os_error()));
+    }
+    Ok(ret as i32)
+}
+
+/// A pidfd for `pid`, which must be our own unreaped child (so the pid cannot have been
+/// reused).
+pub fn pidfd_of_child(pid: i32) -> Result<OwnedFd> {
+    // SAFETY: pidfd_open with integer arguments.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(Error::io(format!("pidfd_open {pid}"), std::io::Error::last_os_error()));
+    }
+    // SAFETY: the kernel returned a new descriptor that we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
 const CLONE_INTO_CGROUP: u64 = 0x200000000;

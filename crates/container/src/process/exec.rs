@@ -1,7 +1,12 @@
 //! A process `exec`ed into a running container, from its clone to its execve: joins the
 //! container's namespaces (the user namespace first; pid and time were joined by the
-//! parent for its children), gets a terminal if asked, and then takes the same last
-//! steps as the container's init ([`super::init::become_user_and_exec`]).
+//! parent for its children when it could), gets a terminal if asked, and then takes the
+//! same last steps as the container's init ([`super::init::become_user_and_exec`]).
+//!
+//! A rootless parent has no privilege over the container's pid and time namespaces
+//! (they belong to the container's user namespace): then this process joins them right
+//! after the user namespace and forks once more, into a sibling that the parent waits
+//! for (CLONE_PARENT), as runc's nsexec does with its second child.
 
 use super::init::{
     become_user_and_exec, close_range_cloexec, prepare_process, recv_listener_doc, reset_signals, SeccompStep,
@@ -30,6 +35,8 @@ pub struct ExecPlan<'a> {
     /// Wait for a second go after Ready (a paused container: the parent moves the
     /// process into the frozen cgroup only once it cannot freeze mid-handshake).
     pub go_after_ready: bool,
+    /// `join` holds the pid or time namespace: fork after joining, report the new pid.
+    pub fork_after_join: bool,
 }
 
 /// Runs the exec'd process's setup; never returns.
@@ -51,8 +58,6 @@ fn setup(plan: &ExecPlan<'_>, chan: &Channel) -> Result<Infallible> {
     close_range_cloexec(3 + plan.preserve_fds);
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-    let agent = recv_listener_doc(chan, plan.seccomp_agent)?;
-    let seccomp = plan.seccomp.map(|filter| SeccompStep { filter, agent });
     match chan.recv()? {
         Some(Msg::Go) => {}
         other => return Err(Error::Init(format!("expected go from the runtime, got {other:?}"))),
@@ -69,6 +74,22 @@ fn setup(plan: &ExecPlan<'_>, chan: &Channel) -> Result<Infallible> {
             nix::unistd::setresuid(root, root, root).ctx(|| "setuid 0 in the user namespace".into())?;
         }
     }
+    if plan.fork_after_join {
+        match super::clone::clone_sibling()? {
+            0 => {
+                // Changing credentials and forking cleared the parent-death signal.
+                // SAFETY: prctl with integer arguments.
+                unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+            }
+            sibling => {
+                chan.send(&Msg::Pid(sibling))?;
+                // SAFETY: _exit ends this intermediate process at once.
+                unsafe { libc::_exit(0) }
+            }
+        }
+    }
+    let agent = recv_listener_doc(chan, plan.seccomp_agent)?;
+    let seccomp = plan.seccomp.map(|filter| SeccompStep { filter, agent });
     nix::unistd::setsid().ctx(|| "setsid".into())?;
     if let Some(adj) = process.oom_score_adj() {
         crate::rootfs::safe::ProcFs::open()?.write_oom_score_adj(adj)?;

@@ -20,6 +20,10 @@ pub enum Msg {
     State(Vec<u8>),
     /// parent → child: the document that goes with the seccomp listener to the agent.
     Listener(Vec<u8>),
+    /// child → parent: the pid (in the parent's namespace) of the process that carries
+    /// on in the child's place (an exec'd process forks once more to enter a pid
+    /// namespace it could only join after the container's user namespace).
+    Pid(i32),
 }
 
 /// One end of the channel.
@@ -52,6 +56,10 @@ impl Channel {
                 buf.push(b'L');
                 buf.extend_from_slice(&d[..d.len().min(MAX - 1)]);
             }
+            Msg::Pid(pid) => {
+                buf.push(b'P');
+                buf.extend_from_slice(&pid.to_le_bytes());
+            }
         }
         send(self.0.as_raw_fd(), &buf, MsgFlags::MSG_NOSIGNAL).map_err(|e| Error::sys("send to init", e))?;
         Ok(())
@@ -83,6 +91,7 @@ impl Channel {
             Some([b'F', rest @ ..]) => Some(Msg::Failed(String::from_utf8_lossy(rest).into_owned())),
             Some([b'S', rest @ ..]) => Some(Msg::State(rest.to_vec())),
             Some([b'L', rest @ ..]) => Some(Msg::Listener(rest.to_vec())),
+            Some([b'P', a, b, c, d]) => Some(Msg::Pid(i32::from_le_bytes([*a, *b, *c, *d]))),
             Some(other) => Some(Msg::Failed(format!("garbled message from init: {other:?}"))),
         })
     }
@@ -109,6 +118,7 @@ mod tests {
             Msg::Failed("mount /proc: EPERM".into()),
             Msg::State(b"{}".to_vec()),
             Msg::Listener(b"{}".to_vec()),
+            Msg::Pid(4242),
         ] {
             a.send(&m).unwrap();
             assert_eq!(b.recv().unwrap(), Some(m));
