@@ -93,6 +93,7 @@ pub fn validate(spec: &Spec) -> Result<()> {
             ));
         }
     }
+    crate::rootfs::idmap::validate(spec)?;
     let linux = spec.linux().as_ref();
     let mut seen = HashSet::new();
     let namespaces = linux.and_then(|l| l.namespaces().as_ref());

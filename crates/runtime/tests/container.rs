@@ -214,6 +214,78 @@ fn user_namespace_maps() {
     assert_eq!(words, vec!["0", "100000", "65536", "0", "100000", "65536", "0"], "{out}");
 }
 
+/// An ext4 filesystem the test makes on a loop device and mounts, unmounted on drop:
+/// idmapped mounts need a filesystem that supports them (tmpfs does only from 6.3).
+struct Ext4(std::path::PathBuf);
+
+impl Ext4 {
+    fn new(rt: &Rt) -> Ext4 {
+        let img = rt.tmp.0.join("ext4.img");
+        let dir = rt.tmp.0.join("ext4");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::File::create(&img).unwrap().set_len(16 << 20).unwrap();
+        let run = |cmd: &mut std::process::Command| {
+            let o = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+            assert!(o.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&o.stderr));
+        };
+        run(std::process::Command::new("mkfs.ext4").args(["-q", "-F"]).arg(&img));
+        run(std::process::Command::new("mount").args(["-o", "loop"]).arg(&img).arg(&dir));
+        Ext4(dir)
+    }
+}
+
+impl Drop for Ext4 {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn idmapped_mounts_show_the_sources_owners_through_the_mapping() {
+    let rt = Rt::new("ct-idmap");
+    let fs = Ext4::new(&rt);
+    let src = fs.0.join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("root-file"), "").unwrap();
+    std::fs::write(src.join("one-file"), "").unwrap();
+    std::os::unix::fs::chown(src.join("one-file"), Some(1), Some(1)).unwrap();
+    let mut b = rt.bundle("b");
+    // The mapped root cannot make mount points in a rootfs the host's root owns.
+    for d in ["v", "w", "n"] {
+        std::fs::create_dir(b.rootfs().join(d)).unwrap();
+    }
+    b.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.config["linux"]["uidMappings"] = map.clone();
+    b.config["linux"]["gidMappings"] = map.clone();
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    // Its own mapping; the container's mapping (idmap alone); no mapping at all.
+    mounts.push(json!({"destination": "/v", "type": "bind", "source": src, "options": ["rbind"],
+                       "uidMappings": map, "gidMappings": map}));
+    mounts.push(json!({"destination": "/w", "type": "bind", "source": src, "options": ["bind", "idmap", "ro"]}));
+    mounts.push(json!({"destination": "/n", "type": "bind", "source": src, "options": ["rbind"]}));
+    b.sh("stat -c %u:%g /v/root-file /v/one-file /w/one-file /n/root-file; touch /v/new && stat -c %u:%g /v/new; \
+          touch /w/x 2>/dev/null || echo w-ro");
+    let out = rt.run_ok(&b, &rt.id("c"));
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(words, ["0:0", "1:1", "1:1", "65534:65534", "0:0", "w-ro"], "{out}");
+    // The file the container's root made is root's on the source.
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(src.join("new")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (0, 0));
+
+    // A request the kernel cannot honour fails before anything exists.
+    let mut bad = rt.bundle("bad");
+    bad.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["idmap"]}));
+    let (code, _, err) = rt.run(&bad, &rt.id("bad"));
+    assert_ne!(code, 0);
+    assert!(err.contains("mounts[") && err.contains("only bind mounts can be idmapped"), "{err}");
+    assert!(!rt.root.join(rt.id("bad")).exists());
+}
+
 #[test]
 fn join_namespaces_by_path() {
     let rt = Rt::new("ct-join");

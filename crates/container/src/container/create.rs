@@ -91,6 +91,9 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
         .and_then(|f| f.settings.listener_path.as_deref())
         .map(crate::seccomp::notify::connect_agent)
         .transpose()?;
+    // Idmapped trees are made by us, who hold CAP_SYS_ADMIN over the host, before
+    // anything else exists; the init only attaches them.
+    let idmapped = crate::rootfs::idmap::prepare(spec, &bundle.dir)?;
     let mut hierarchies = cgroups::hierarchies();
     let cgroup_path = cgroups::container_path(linux.and_then(|l| l.cgroups_path().as_deref()), opts.id);
     let mut notices = Vec::new();
@@ -149,6 +152,7 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
         caps,
         seccomp: filter.as_ref(),
         seccomp_agent: agent.as_ref().map(|a| a.as_raw_fd()),
+        idmapped: &idmapped,
     };
     // On cgroup v2 the init is born in its cgroup (CLONE_INTO_CGROUP): no cgroup.procs
     // write, no wait for an RCU grace period. A kernel that refuses gets the write.

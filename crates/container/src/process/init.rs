@@ -49,6 +49,8 @@ pub struct Plan<'a> {
     pub seccomp: Option<&'a Filter>,
     /// The connected seccomp agent socket (SCMP_ACT_NOTIFY).
     pub seccomp_agent: Option<RawFd>,
+    /// Idmapped trees, one slot per entry of `mounts` (see [`rootfs::idmap`]).
+    pub idmapped: &'a [Option<OwnedFd>],
 }
 
 /// The seccomp step of a container process: the filter and, with SCMP_ACT_NOTIFY, the
@@ -154,6 +156,7 @@ fn setup(plan: &Plan<'_>, chan: &Channel) -> Result<Infallible> {
             cgroups: plan.hierarchies,
             cgroup_path: plan.cgroup_path,
             cgroupns,
+            idmapped: plan.idmapped,
         };
         rootfs::mount_all(&ctx, spec, in_userns)?;
         r.mkdir_all(cwd, 0o755)?;

@@ -56,35 +56,10 @@ pub fn ensure() -> Result<()> {
 
 /// The binary through a detached, read-only bind mount of it.
 fn read_only_view() -> std::io::Result<OwnedFd> {
-    // SAFETY: open_tree on a path string; returns a new descriptor or -1.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            libc::AT_FDCWD,
-            c"/proc/self/exe".as_ptr(),
-            libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: a new descriptor we now own.
-    let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    let attr = libc::mount_attr { attr_set: libc::MOUNT_ATTR_RDONLY, attr_clr: 0, propagation: 0, userns_fd: 0 };
-    // SAFETY: mount_setattr on our detached mount with a valid attribute struct.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH,
-            &attr as *const libc::mount_attr,
-            std::mem::size_of::<libc::mount_attr>(),
-        )
-    };
-    if r != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+    use crate::mount_api::{clone_tree, set_attr, MOUNT_ATTR_RDONLY};
+    use std::os::fd::AsFd;
+    let tree = clone_tree(None, c"/proc/self/exe", false)?;
+    set_attr(tree.as_fd(), false, MOUNT_ATTR_RDONLY, 0, None)?;
     Ok(tree)
 }
 

@@ -4,6 +4,7 @@
 //! All of it runs in the init, in the container's mount namespace.
 
 pub mod devices;
+pub mod idmap;
 pub mod mounts;
 pub mod paths;
 pub mod safe;
@@ -53,8 +54,8 @@ pub fn bind_root(spec: &Spec, rootfs: &Path) -> Result<Root> {
 
 /// Step 2: every entry of `mounts`, then /dev.
 pub fn mount_all(ctx: &mounts::Context<'_>, spec: &Spec, bind_only_devices: bool) -> Result<()> {
-    for m in spec.mounts().iter().flatten() {
-        mount_one(ctx, m)?;
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        mount_one(ctx, m, ctx.idmapped.get(i).and_then(Option::as_ref))?;
     }
     let linux_devices = spec.linux().as_ref().and_then(|l| l.devices().as_deref()).unwrap_or_default();
     if needs_dev_setup(spec) {

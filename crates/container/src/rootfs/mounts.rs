@@ -74,6 +74,8 @@ pub fn parse_options(opts: &[String]) -> Options {
             "rbind" => (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty()),
             // runc-only hints with no kernel meaning here.
             "tmpcopyup" | "nofail" | "auto" | "noauto" | "user" | "nouser" => continue,
+            // Idmapped mounts: the runtime prepared the tree (see `idmap`).
+            "idmap" | "ridmap" => continue,
             other => match propagation_flag(other) {
                 Some(p) => {
                     o.propagation.push(p);
@@ -103,6 +105,8 @@ pub struct Context<'a> {
     pub cgroup_path: &'a Path,
     /// The container has a cgroup namespace of its own.
     pub cgroupns: bool,
+    /// Idmapped trees the runtime prepared, one slot per entry of `mounts`.
+    pub idmapped: &'a [Option<std::os::fd::OwnedFd>],
 }
 
 fn mount_raw(src: Option<&str>, target: &str, fstype: Option<&str>, flags: MsFlags, data: &str) -> nix::Result<()> {
@@ -135,8 +139,8 @@ pub fn remount_readonly(target: &str) -> nix::Result<()> {
     remount_bind(target, have | MsFlags::MS_RDONLY)
 }
 
-/// Makes one entry of `mounts`.
-pub fn mount_one(ctx: &Context<'_>, m: &Mount) -> Result<()> {
+/// Makes one entry of `mounts`; `idmapped` is its prepared tree when it is idmapped.
+pub fn mount_one(ctx: &Context<'_>, m: &Mount, idmapped: Option<&std::os::fd::OwnedFd>) -> Result<()> {
     let dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("");
     let opts = parse_options(m.options().as_deref().unwrap_or_default());
@@ -151,8 +155,19 @@ pub fn mount_one(ctx: &Context<'_>, m: &Mount) -> Result<()> {
             .map_err(|e| Error::io(format!("bind source {} for {}", src.display(), dest.display()), e))?;
         let t = if meta.is_dir() { ctx.root.mkdir_all(dest, 0o755)? } else { ctx.root.create_file(dest)? };
         let src_s = src.to_string_lossy();
-        mount_raw(Some(&src_s), &fd_path(&t), None, opts.flags & (MsFlags::MS_BIND | MsFlags::MS_REC), "")
-            .map_err(|e| fail(&format!("bind {src_s}"), e))?;
+        match idmapped {
+            Some(tree) => {
+                use std::os::fd::AsFd;
+                crate::mount_api::attach(tree.as_fd(), t.as_fd()).map_err(|e| {
+                    fail(
+                        &format!("attach the idmapped {src_s}"),
+                        nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+                    )
+                })?
+            }
+            None => mount_raw(Some(&src_s), &fd_path(&t), None, opts.flags & (MsFlags::MS_BIND | MsFlags::MS_REC), "")
+                .map_err(|e| fail(&format!("bind {src_s}"), e))?,
+        }
         let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC);
         if !extra.is_empty() {
             let t = ctx.root.open_path(dest)?;
@@ -251,38 +266,14 @@ fn mount_cgroup(ctx: &Context<'_>, dest: &Path, opts: &Options) -> Result<()> {
 
 /// mount_setattr(AT_RECURSIVE): nosuid, nodev, noexec (and read-only) on a mount tree.
 fn setattr_recursive(fd: &std::os::fd::OwnedFd, readonly: bool) -> nix::Result<()> {
-    use std::os::fd::AsRawFd;
-    #[repr(C)]
-    struct MountAttr {
-        attr_set: u64,
-        attr_clr: u64,
-        propagation: u64,
-        userns_fd: u64,
-    }
-    const MOUNT_ATTR_RDONLY: u64 = 0x1;
-    const MOUNT_ATTR_NOSUID: u64 = 0x2;
-    const MOUNT_ATTR_NODEV: u64 = 0x4;
-    const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+    use crate::mount_api::*;
+    use std::os::fd::AsFd;
     let mut set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
     if readonly {
         set |= MOUNT_ATTR_RDONLY;
     }
-    let attr = MountAttr { attr_set: set, attr_clr: 0, propagation: 0, userns_fd: 0 };
-    // SAFETY: mount_setattr on a descriptor we hold, with a valid mount_attr and its size.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if r < 0 {
-        return Err(nix::errno::Errno::last());
-    }
-    Ok(())
+    set_attr(fd.as_fd(), true, set, 0, None)
+        .map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
 }
 
 #[cfg(test)]

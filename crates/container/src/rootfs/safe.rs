@@ -178,20 +178,7 @@ impl ProcFs {
     }
 
     fn clone_of_proc() -> Result<OwnedFd> {
-        // SAFETY: open_tree on a path string; the result is a new descriptor we own.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_open_tree,
-                libc::AT_FDCWD,
-                c"/proc".as_ptr(),
-                libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_SYMLINK_NOFOLLOW as libc::c_uint,
-            )
-        };
-        if fd < 0 {
-            return Err(Error::io("open a private view of /proc", std::io::Error::last_os_error()));
-        }
-        // SAFETY: as above.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+        crate::mount_api::clone_tree(None, c"/proc", false).map_err(|e| Error::io("open a private view of /proc", e))
     }
 
     /// Writes `value` to `rel` (e.g. "sys/net/ipv4/ip_forward", "1/oom_score_adj").
