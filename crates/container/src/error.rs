@@ -59,6 +59,10 @@ impl Error {
     pub fn sys(what: impl Into<String>, errno: nix::errno::Errno) -> Self {
         Error::Io { what: what.into(), source: std::io::Error::from_raw_os_error(errno as i32) }
     }
+    /// A system call found no such file.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
 }
 
 /// Adds context to `io::Result` and `nix::Result` values.

@@ -67,6 +67,7 @@ const SECCOMP_FLAGS: &[&str] = &[
 /// The document.
 pub fn features() -> Value {
     let caps: Vec<String> = (0..=crate::capabilities::last_cap()).filter_map(cap_name).map(str::to_owned).collect();
+    let lsm = crate::lsm::Enabled::probe();
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.2.0",
@@ -90,8 +91,10 @@ pub fn features() -> Value {
                 "knownFlags": SECCOMP_FLAGS,
                 "supportedFlags": SECCOMP_FLAGS
             },
-            "apparmor": {"enabled": false},
-            "selinux": {"enabled": false},
+            // Whether hull applies labels here: the host's LSMs (a label for one that
+            // is not enabled is refused).
+            "apparmor": {"enabled": lsm.apparmor},
+            "selinux": {"enabled": lsm.selinux},
             "intelRdt": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": true}}
         },

@@ -5,7 +5,7 @@
 //! - [`spec`] loads and validates `config.json`;
 //! - [`status`] is the lifecycle state machine, [`state`] the on-disk state store;
 //! - [`namespaces`], [`rootfs`], [`capabilities`], [`rlimits`], [`scheduling`], [`terminal`],
-//!   [`hooks`], [`cgroups`], [`seccomp`] each own one kernel concern; [`mount_api`] is the
+//!   [`hooks`], [`cgroups`], [`seccomp`], [`lsm`] each own one kernel concern; [`mount_api`] is the
 //!   new mount API's syscall edge;
 //! - [`process`] is the process model: how the container's init is cloned and what it
 //!   does before it execs the user's program;
@@ -20,6 +20,7 @@ pub mod default_spec;
 pub mod error;
 pub mod features;
 pub mod hooks;
+pub mod lsm;
 pub mod mount_api;
 pub mod namespaces;
 pub mod process;

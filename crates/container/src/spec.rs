@@ -157,17 +157,7 @@ pub fn validate(spec: &Spec) -> Result<()> {
 /// so a user never believes a filter or limit is active when it is not.
 pub fn unenforced(spec: &Spec) -> Vec<String> {
     let mut w = Vec::new();
-    let process = spec.process().as_ref();
-    if process.and_then(|p| p.apparmor_profile().as_ref()).is_some() {
-        w.push("process.apparmorProfile: AppArmor is not applied (no AppArmor support yet)".into());
-    }
-    if process.and_then(|p| p.selinux_label().as_ref()).is_some() {
-        w.push("process.selinuxLabel: SELinux labels are not applied yet".into());
-    }
     if let Some(linux) = spec.linux() {
-        if linux.mount_label().is_some() {
-            w.push("linux.mountLabel: SELinux mount labels are not applied yet".into());
-        }
         if let Some(r) = linux.resources() {
             if r.memory().as_ref().is_some_and(|m| m.kernel().is_some() || m.kernel_tcp().is_some()) {
                 w.push("linux.resources.memory.kernel/kernelTCP: ignored (dropped by current kernels)".into());
@@ -258,11 +248,11 @@ mod tests {
 
     #[test]
     fn unenforced_fields_are_reported() {
+        // LSM labels are applied or refused (lsm.rs), never silently ignored.
         let s = with(r#""linux":{"mountLabel":"x","resources":{"memory":{"kernel":1}}}"#);
-        assert_eq!(unenforced(&s).len(), 2);
         let w = unenforced(&s);
-        assert!(w.iter().any(|m| m.contains("linux.mountLabel")), "{w:?}");
-        assert!(w.iter().any(|m| m.contains("kernelTCP")), "{w:?}");
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("kernelTCP"), "{w:?}");
         assert!(unenforced(&spec(&format!("{MIN}}}"))).is_empty());
     }
 

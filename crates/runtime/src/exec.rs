@@ -1,7 +1,6 @@
 //! `exec`: runc's flags turned into a process spec, then the process started in the
 //! container and (unless detached) waited for, like `run`.
 
-use crate::log::Logger;
 use hull_container::container::{self, ExecOptions};
 use hull_container::state::StateStore;
 use hull_container::{Error, Result};
@@ -52,10 +51,10 @@ pub struct ExecArgs {
     /// Exec even into a paused container (the process starts frozen).
     #[arg(long)]
     pub ignore_paused: bool,
-    /// AppArmor profile (not applied yet: warns).
+    /// AppArmor profile for the process.
     #[arg(long)]
     pub apparmor: Option<String>,
-    /// SELinux label (not applied yet: warns).
+    /// SELinux label for the process.
     #[arg(long)]
     pub process_label: Option<String>,
     /// Container id.
@@ -129,6 +128,12 @@ fn build(store: &StateStore, a: &ExecArgs) -> Result<Process> {
     if a.no_new_privs {
         o.insert("noNewPrivileges".into(), json!(true));
     }
+    if let Some(p) = &a.apparmor {
+        o.insert("apparmorProfile".into(), json!(p));
+    }
+    if let Some(l) = &a.process_label {
+        o.insert("selinuxLabel".into(), json!(l));
+    }
     if a.tty {
         o.insert("terminal".into(), json!(true));
     } else if a.process.is_none() {
@@ -138,10 +143,7 @@ fn build(store: &StateStore, a: &ExecArgs) -> Result<Process> {
 }
 
 /// Runs `exec`; returns the exit code to leave with.
-pub fn exec(store: &StateStore, a: &ExecArgs, log: &Logger) -> Result<i32> {
-    if a.apparmor.is_some() || a.process_label.is_some() {
-        log.warn("--apparmor/--process-label: LSM labels are not applied yet");
-    }
+pub fn exec(store: &StateStore, a: &ExecArgs) -> Result<i32> {
     let process = build(store, a)?;
     let mut console: Option<OwnedFd> = match &a.console_socket {
         Some(p) => Some(OwnedFd::from(

@@ -77,7 +77,7 @@ fn dispatch(store: &StateStore, cmd: Command, systemd_cgroup: bool, log: &log::L
             return run::run(store, &create, detach, keep, systemd_cgroup, log)
         }
         Command::List { format, quiet } => list(store, format, quiet)?,
-        Command::Exec(args) => return exec::exec(store, &args, log),
+        Command::Exec(args) => return exec::exec(store, &args),
         Command::Pause { id } => container::pause(store, &id)?,
         Command::Resume { id } => container::resume(store, &id)?,
         Command::Ps { format, id, ps_args } => ps(store, &id, format, &ps_args)?,

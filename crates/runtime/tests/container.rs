@@ -697,3 +697,60 @@ fn mount_destinations_cannot_escape_through_swapped_symlinks() {
     let inside = root.join(host.strip_prefix("/").unwrap()).join("sub");
     assert!(inside.is_dir(), "{} was not created", inside.display());
 }
+
+/// AppArmor and SELinux labels are applied where the LSM is enabled and refused, before
+/// anything exists, where it is not (neither is on our hosts), as `features` says.
+#[test]
+fn lsm_labels_follow_the_hosts_lsms() {
+    let rt = Rt::new("ct-lsm");
+    let features: serde_json::Value = serde_json::from_str(&rt.ok(&["features"])).unwrap();
+    let on = |lsm: &str| features["linux"][lsm]["enabled"].as_bool().unwrap();
+    // A profile and a label every enabled host accepts: unconfined, and our own context.
+    let own = std::fs::read_to_string("/proc/self/attr/current").unwrap_or_default();
+    let own = match own.trim_end_matches('\0').trim() {
+        "" => "system_u:system_r:container_t:s0".to_owned(),
+        c => c.to_owned(),
+    };
+    let cases = [
+        ("apparmor", "apparmorProfile", "unconfined".to_owned(), "AppArmor is not enabled"),
+        ("selinux", "selinuxLabel", own, "SELinux is disabled"),
+    ];
+    for (lsm, field, value, refusal) in cases {
+        let mut b = rt.bundle(lsm);
+        b.config["process"][field] = value.clone().into();
+        b.sh("cat /proc/self/attr/current");
+        let id = rt.id(lsm);
+        let (code, out, err) = rt.run(&b, &id);
+        if on(lsm) {
+            assert_eq!(code, 0, "{lsm} label {value:?}: {err}");
+            assert!(out.contains(&value), "{out}");
+        } else {
+            assert_ne!(code, 0);
+            assert!(err.contains(&format!("process.{field}")) && err.contains(refusal), "{err}");
+            assert!(!rt.root.join(&id).exists(), "a refused container leaves no state");
+            assert!(cgroup_dirs_left(&format!("/hull/{id}")).is_empty());
+        }
+    }
+    if !on("selinux") {
+        let mut b = rt.bundle("mountlabel");
+        b.config["linux"]["mountLabel"] = "system_u:object_r:container_file_t:s0".into();
+        let (code, _, err) = rt.run(&b, &rt.id("ml"));
+        assert_ne!(code, 0);
+        assert!(err.contains("linux.mountLabel") && err.contains("SELinux is disabled"), "{err}");
+    }
+    // exec's --apparmor and --process-label go the same way.
+    let mut b = rt.bundle("run");
+    b.sh("sleep 30");
+    let id = rt.id("run");
+    rt.create(&b, &id);
+    rt.ok(&["start", &id]);
+    for (lsm, flag, value) in [("apparmor", "--apparmor", "unconfined"), ("selinux", "--process-label", "x_t")] {
+        let o = rt.out(&["exec", flag, value, &id, "true"]);
+        if !on(lsm) {
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(!o.status.success() && err.contains("process."), "exec {flag}: {err}");
+        }
+    }
+    assert_eq!(rt.status(&id), "running");
+    rt.ok(&["delete", "--force", &id]);
+}

@@ -91,8 +91,13 @@ fn setup(plan: &ExecPlan<'_>, chan: &Channel) -> Result<Infallible> {
     let agent = recv_listener_doc(chan, plan.seccomp_agent)?;
     let seccomp = plan.seccomp.map(|filter| SeccompStep { filter, agent });
     nix::unistd::setsid().ctx(|| "setsid".into())?;
-    if let Some(adj) = process.oom_score_adj() {
-        crate::rootfs::safe::ProcFs::open()?.write_oom_score_adj(adj)?;
+    let labels = crate::lsm::Labels::of(process);
+    if process.oom_score_adj().is_some() || !labels.is_empty() {
+        let proc = crate::rootfs::safe::ProcFs::open()?;
+        if let Some(adj) = process.oom_score_adj() {
+            proc.write_oom_score_adj(adj)?;
+        }
+        labels.apply(&proc)?;
     }
     if process.terminal().unwrap_or(false) {
         let sock =

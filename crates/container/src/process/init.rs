@@ -137,7 +137,9 @@ fn setup(plan: &Plan<'_>, chan: &Channel) -> Result<Infallible> {
     }
     // hull's own view of procfs, opened once for oom_score_adj and sysctl; a detached
     // mount, so it outlives pivot_root (and is closed on exec).
+    let labels = crate::lsm::Labels::of(process);
     let needs_proc = process.oom_score_adj().is_some()
+        || !labels.is_empty()
         || spec.linux().as_ref().is_some_and(|l| l.sysctl().as_ref().is_some_and(|s| !s.is_empty()));
     let procfs = if needs_proc { Some(crate::rootfs::safe::ProcFs::open()?) } else { None };
     if let (Some(adj), Some(p)) = (process.oom_score_adj(), &procfs) {
@@ -157,6 +159,7 @@ fn setup(plan: &Plan<'_>, chan: &Channel) -> Result<Infallible> {
             cgroup_path: plan.cgroup_path,
             cgroupns,
             idmapped: plan.idmapped,
+            mount_label: crate::lsm::mount_label(spec),
         };
         rootfs::mount_all(&ctx, spec, in_userns)?;
         r.mkdir_all(cwd, 0o755)?;
@@ -190,6 +193,10 @@ fn setup(plan: &Plan<'_>, chan: &Channel) -> Result<Infallible> {
         if let Some(p) = linux.personality() {
             crate::scheduling::set_personality(p.domain())?;
         }
+    }
+    if let Some(p) = &procfs {
+        // Taken on at execve (checked against the host by `create`).
+        labels.apply(p)?;
     }
     drop(procfs);
     if plan.ns.new_uts {

@@ -91,7 +91,7 @@ pub fn finish(spec: &Spec) -> Result<()> {
     let root = Root::open(Path::new("/"))?;
     if let Some(linux) = spec.linux() {
         paths::readonly(&root, linux.readonly_paths().as_deref().unwrap_or_default())?;
-        paths::mask(&root, linux.masked_paths().as_deref().unwrap_or_default())?;
+        paths::mask(&root, linux.masked_paths().as_deref().unwrap_or_default(), crate::lsm::mount_label(spec))?;
     }
     let prop = root_propagation(spec);
     if prop.contains(MsFlags::MS_SHARED) || prop.contains(MsFlags::MS_PRIVATE) || prop.contains(MsFlags::MS_UNBINDABLE)

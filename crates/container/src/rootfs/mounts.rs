@@ -105,6 +105,8 @@ pub struct Context<'a> {
     pub cgroup_path: &'a Path,
     /// The container has a cgroup namespace of its own.
     pub cgroupns: bool,
+    /// SELinux linux.mountLabel, when set (and SELinux enabled: checked by `create`).
+    pub mount_label: Option<&'a str>,
     /// Idmapped trees the runtime prepared, one slot per entry of `mounts`.
     pub idmapped: &'a [Option<std::os::fd::OwnedFd>],
 }
@@ -176,7 +178,8 @@ pub fn mount_one(ctx: &Context<'_>, m: &Mount, idmapped: Option<&std::os::fd::Ow
     } else {
         let t = ctx.root.mkdir_all(dest, 0o755)?;
         let src = m.source().as_deref().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| typ.to_owned());
-        match mount_raw(Some(&src), &fd_path(&t), Some(typ), opts.flags, &opts.data) {
+        let data = crate::lsm::with_mount_label(&opts.data, typ, ctx.mount_label);
+        match mount_raw(Some(&src), &fd_path(&t), Some(typ), opts.flags, &data) {
             Ok(()) => {}
             // Without its own network namespace, or inside a user namespace, a new sysfs
             // is refused: bind the host's instead, read-only like the spec asks.

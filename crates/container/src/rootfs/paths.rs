@@ -11,7 +11,7 @@ use nix::sys::stat::{fstat, major, minor, SFlag};
 use std::path::Path;
 
 /// Masks each path that exists.
-pub fn mask(root: &Root, paths: &[String]) -> Result<()> {
+pub fn mask(root: &Root, paths: &[String], mount_label: Option<&str>) -> Result<()> {
     if paths.is_empty() {
         return Ok(());
     }
@@ -40,7 +40,7 @@ pub fn mask(root: &Root, paths: &[String]) -> Result<()> {
                 fd_path(&t).as_str(),
                 Some("tmpfs"),
                 MsFlags::MS_RDONLY,
-                Some("size=0k,mode=000"),
+                Some(crate::lsm::with_mount_label("size=0k,mode=000", "tmpfs", mount_label).as_str()),
             )
         } else {
             nix::mount::mount(

@@ -200,16 +200,21 @@ impl ProcFs {
             .map_err(|e| Error::io(format!("{field}: write /proc/{rel}"), e))
     }
 
-    /// Writes this process's oom_score_adj. Its pid is read from this procfs's own
-    /// `self` link (the instance may belong to another pid namespace than getpid's).
+    /// Writes this process's oom_score_adj.
     pub fn write_oom_score_adj(&self, adj: i32) -> Result<()> {
-        let me =
-            nix::fcntl::readlinkat(&self.0, "self").map_err(|e| Error::sys("process.oomScoreAdj: /proc/self", e))?;
+        self.write_own("oom_score_adj", &adj.to_string(), "process.oomScoreAdj")
+    }
+
+    /// Writes `rel` under this process's own directory. Its pid is read from this
+    /// procfs's own `self` link (the instance may belong to another pid namespace than
+    /// getpid's), since the write itself follows no link.
+    pub fn write_own(&self, rel: &str, value: &str, field: &str) -> Result<()> {
+        let me = nix::fcntl::readlinkat(&self.0, "self").map_err(|e| Error::sys(format!("{field}: /proc/self"), e))?;
         let me = me.to_string_lossy();
         if me.is_empty() || !me.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::Precondition(format!("process.oomScoreAdj: /proc/self is {me:?}")));
+            return Err(Error::Precondition(format!("{field}: /proc/self is {me:?}")));
         }
-        self.write(&format!("{me}/oom_score_adj"), &adj.to_string(), "process.oomScoreAdj")
+        self.write(&format!("{me}/{rel}"), value, field)
     }
 }
 

@@ -89,6 +89,58 @@ struct Abi {
 fn x86_64_nr(name: &str) -> Option<u32> {
     name.parse::<syscalls::x86_64::Sysno>().ok().map(|s| s.id() as u32)
 }
+/// x32's own numbers: where x32 could not share x86_64's entry (pointer-size or
+/// struct-layout differences), it has a compat entry at 512 and up, and the x86_64
+/// number of the same name is not available to it (the kernel's syscall_64.tbl).
+#[cfg(target_arch = "x86_64")]
+const X32_COMPAT: &[(&str, u32)] = &[
+    ("rt_sigaction", 512),
+    ("rt_sigreturn", 513),
+    ("ioctl", 514),
+    ("readv", 515),
+    ("writev", 516),
+    ("recvfrom", 517),
+    ("sendmsg", 518),
+    ("recvmsg", 519),
+    ("execve", 520),
+    ("ptrace", 521),
+    ("rt_sigpending", 522),
+    ("rt_sigtimedwait", 523),
+    ("rt_sigqueueinfo", 524),
+    ("sigaltstack", 525),
+    ("timer_create", 526),
+    ("mq_notify", 527),
+    ("kexec_load", 528),
+    ("waitid", 529),
+    ("set_robust_list", 530),
+    ("get_robust_list", 531),
+    ("vmsplice", 532),
+    ("move_pages", 533),
+    ("preadv", 534),
+    ("pwritev", 535),
+    ("rt_tgsigqueueinfo", 536),
+    ("recvmmsg", 537),
+    ("sendmmsg", 538),
+    ("process_vm_readv", 539),
+    ("process_vm_writev", 540),
+    ("setsockopt", 541),
+    ("getsockopt", 542),
+    ("io_setup", 543),
+    ("io_submit", 544),
+    ("execveat", 545),
+    ("preadv2", 546),
+    ("pwritev2", 547),
+];
+
+/// An x32 syscall's number without the x32 bit (the ABI adds it).
+#[cfg(target_arch = "x86_64")]
+fn x32_nr(name: &str) -> Option<u32> {
+    match X32_COMPAT.iter().find(|(n, _)| *n == name) {
+        Some((_, nr)) => Some(*nr),
+        None => x86_64_nr(name),
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 fn x86_nr(name: &str) -> Option<u32> {
     name.parse::<syscalls::x86::Sysno>().ok().map(|s| s.id() as u32)
@@ -103,8 +155,8 @@ fn arm_nr(name: &str) -> Option<u32> {
 }
 
 /// The ABIs of the native architecture and of the listed ones this machine can run.
-/// x32 uses x86_64's numbers with the x32 bit set; its few compat-only numbers (512 and
-/// up) are not known and so are refused by default.
+/// x32 uses x86_64's numbers with the x32 bit set, except its compat entries (512 and
+/// up, [`X32_COMPAT`]).
 fn abis(listed: &[Arch]) -> Vec<Abi> {
     let has = |a: Arch| listed.contains(&a);
     let mut out = Vec::new();
@@ -112,7 +164,7 @@ fn abis(listed: &[Arch]) -> Vec<Abi> {
     {
         out.push(Abi { audit_arch: AUDIT_ARCH_X86_64, base: 0, end: X32_BIT as u64, wide: true, lookup: x86_64_nr });
         if has(Arch::ScmpArchX32) {
-            out.push(Abi { audit_arch: AUDIT_ARCH_X86_64, base: X32_BIT, end: 1 << 32, wide: true, lookup: x86_64_nr });
+            out.push(Abi { audit_arch: AUDIT_ARCH_X86_64, base: X32_BIT, end: 1 << 32, wide: true, lookup: x32_nr });
         }
         if has(Arch::ScmpArchX86) {
             out.push(Abi { audit_arch: AUDIT_ARCH_I386, base: 0, end: 1 << 32, wide: false, lookup: x86_nr });
@@ -473,6 +525,21 @@ mod tests {
         // x32 numbers and foreign architectures are another ABI: killed.
         assert_eq!(run(&p.0, X32_BIT | nr("read"), AUDIT_ARCH_X86_64, [0; 6]), Ok(RET_KILL_PROCESS));
         assert_eq!(run(&p.0, 3, AUDIT_ARCH_I386, [0; 6]), Ok(RET_KILL_PROCESS));
+    }
+
+    #[test]
+    fn x32_uses_its_compat_numbers() {
+        let p = compile(&profile(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": ["ioctl", "read"], "action": "SCMP_ACT_ALLOW"}]
+        })))
+        .unwrap();
+        let x32 = |n: u32| run(&p.0, X32_BIT | n, AUDIT_ARCH_X86_64, [0; 6]).unwrap();
+        assert_eq!(x32(514), RET_ALLOW, "x32 ioctl");
+        assert_eq!(x32(nr("read")), RET_ALLOW, "x32 read shares x86_64's number");
+        assert_ne!(x32(nr("ioctl")), RET_ALLOW, "x86_64's ioctl number is not x32's");
+        assert_eq!(eval(&p, "ioctl", [0; 6]), RET_ALLOW);
     }
 
     #[test]
