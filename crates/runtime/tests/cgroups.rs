@@ -66,6 +66,41 @@ fn cpu_and_cpuset_are_written() {
     assert!(cgroup_dirs_left(path).is_empty());
 }
 
+/// Zero means "not set", as in runc: Docker sends `blockIO.weight: 0` and
+/// `cpu.shares: 0` for a container without those options (weight 0 used to fail
+/// `create` with ERANGE under Docker).
+#[test]
+fn zero_values_mean_not_set() {
+    let rt = Rt::new("cg-zero");
+    let mut b = rt.bundle("b");
+    let path = "/hull/it-zero";
+    b.config["linux"]["cgroupsPath"] = path.into();
+    b.config["linux"]["resources"] = json!({
+        "memory": {"limit": 0, "reservation": 0, "swap": 0},
+        "cpu": {"shares": 0, "quota": 0, "period": 0, "cpus": "", "mems": ""},
+        "pids": {"limit": 0},
+        "blockIO": {"weight": 0, "leafWeight": 0}
+    });
+    b.sh("sleep 30");
+    let id = rt.id("c");
+    rt.create(&b, &id);
+    let dirs = cgroup_dirs_left(path);
+    let read =
+        |name: &str| dirs.iter().find_map(|d| std::fs::read_to_string(d.join(name)).ok()).map(|s| s.trim().to_owned());
+    // Every value is the kernel's default.
+    if let Some(w) = read("cpu.weight") {
+        assert_eq!(w, "100");
+        assert_eq!(read("cpu.max").unwrap(), "max 100000");
+        assert_eq!(read("memory.max").unwrap(), "max");
+    } else {
+        assert_eq!(read("cpu.shares").unwrap(), "1024");
+        assert_eq!(read("cpu.cfs_quota_us").unwrap(), "-1");
+        assert_eq!(read("memory.limit_in_bytes").unwrap(), "9223372036854771712");
+    }
+    assert_eq!(read("pids.max").unwrap(), "max");
+    rt.ok(&["delete", "--force", &id]);
+}
+
 #[test]
 fn pause_freezes_and_resume_thaws() {
     let rt = Rt::new("cg-pause");

@@ -358,3 +358,26 @@ fn systemd_cgroup_fails_clearly_and_leaves_nothing() {
     assert!(err.contains("--systemd-cgroup") && err.contains("hull-c1.scope"), "{err}");
     assert!(!rt.root.join(&id).exists());
 }
+
+/// A program that cannot be run fails `create` with runc's words, which engines read:
+/// Docker exits 126 on "permission denied" and 127 on the other two.
+#[test]
+fn unrunnable_programs_fail_with_runcs_messages() {
+    let rt = Rt::new("lc-noexec");
+    let mut b = rt.bundle("b");
+    std::fs::write(b.rootfs().join("etc/data"), "not a program").unwrap();
+    let cases = [
+        ("/etc", "exec: \"/etc\": permission denied"),
+        ("/etc/data", "exec: \"/etc/data\": permission denied"),
+        ("/nonexistent", "exec: \"/nonexistent\": stat /nonexistent: no such file or directory"),
+        ("nosuchcmd", "exec: \"nosuchcmd\": executable file not found in $PATH"),
+    ];
+    for (i, (program, message)) in cases.iter().enumerate() {
+        b.config["process"]["args"] = serde_json::json!([program]);
+        b.save();
+        let id = rt.id(&i.to_string());
+        let err = rt.fails(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
+        assert!(err.contains(message), "{program}: {err}");
+        assert!(!rt.root.join(&id).exists());
+    }
+}

@@ -92,6 +92,43 @@ pub fn shares_to_weight(shares: u64) -> u64 {
     1 + (shares.clamp(2, 262144) - 2) * 9999 / 262142
 }
 
+/// `r` with runc's reading of zero: a zero memory limit, reservation or swap, pids
+/// limit, cpu shares, quota, period or realtime value, and blkio weight means "not set"
+/// (runc's configs hold plain integers, zero when absent), and an empty cpuset string
+/// too. Engines rely on it: Docker sends `blockIO.weight: 0` and `cpu.shares: 0` for a
+/// container without those options, which written as given would fail (weight 0 is out
+/// of range) or clamp shares to 2.
+pub fn without_zeroes(r: &LinuxResources) -> LinuxResources {
+    let mut r = r.clone();
+    let nz = |v: Option<i64>| v.filter(|v| *v != 0);
+    let nzu = |v: Option<u64>| v.filter(|v| *v != 0);
+    if let Some(mut m) = *r.memory() {
+        m.set_limit(nz(m.limit()));
+        m.set_reservation(nz(m.reservation()));
+        m.set_swap(nz(m.swap()));
+        r.set_memory(Some(m));
+    }
+    if r.pids().is_some_and(|p| p.limit() == 0) {
+        r.set_pids(None);
+    }
+    if let Some(mut c) = r.cpu().clone() {
+        c.set_shares(nzu(c.shares()));
+        c.set_quota(nz(c.quota()));
+        c.set_period(nzu(c.period()));
+        c.set_realtime_runtime(nz(c.realtime_runtime()));
+        c.set_realtime_period(nzu(c.realtime_period()));
+        c.set_cpus(c.cpus().clone().filter(|s| !s.is_empty()));
+        c.set_mems(c.mems().clone().filter(|s| !s.is_empty()));
+        r.set_cpu(Some(c));
+    }
+    if let Some(mut b) = r.block_io().clone() {
+        b.set_weight(b.weight().filter(|w| *w != 0));
+        b.set_leaf_weight(b.leaf_weight().filter(|w| *w != 0));
+        r.set_block_io(Some(b));
+    }
+    r
+}
+
 /// Whether `r` sets anything [`apply`] writes (runc's default spec sets only devices).
 pub fn has_limits(r: &LinuxResources) -> bool {
     r.memory().is_some()
@@ -128,8 +165,10 @@ pub fn check_before_update(p: &Placement, r: &LinuxResources) -> Result<()> {
     Ok(())
 }
 
-/// Applies `r` (memory, pids, cpu, cpuset, hugepages) to the container's cgroups.
+/// Applies `r` (memory, pids, cpu, cpuset, hugepages) to the container's cgroups; zero
+/// values mean "not set", as in runc ([`without_zeroes`]).
 pub fn apply(p: &Placement, r: &LinuxResources) -> Result<()> {
+    let r = &without_zeroes(r);
     if let Some(m) = r.memory() {
         if let Some(d) = p.v1("memory") {
             if let Some(sw) = m.swappiness() {
@@ -337,7 +376,7 @@ fn apply_block_io(p: &Placement, b: &oci_spec::runtime::LinuxBlockIo) -> Result<
             write("blockIO.leafWeight", d, "blkio.leaf_weight", w)?;
         }
         for wd in b.weight_device().iter().flatten() {
-            if let Some(w) = wd.weight() {
+            if let Some(w) = wd.weight().filter(|w| *w != 0) {
                 let f = if need_weight("weightDevice")? == "blkio.weight" {
                     "blkio.weight_device"
                 } else {
@@ -367,7 +406,7 @@ fn apply_block_io(p: &Placement, b: &oci_spec::runtime::LinuxBlockIo) -> Result<
         write("blockIO.weight", d, need_weight("weight")?, format!("default {}", conv(w)))?;
     }
     for wd in b.weight_device().iter().flatten() {
-        if let Some(w) = wd.weight() {
+        if let Some(w) = wd.weight().filter(|w| *w != 0) {
             write(
                 "blockIO.weightDevice",
                 d,

@@ -101,7 +101,10 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
     let mut notices = Vec::new();
     if !nix::unistd::geteuid().is_root() && !cgroups::writable(&hierarchies, &cgroup_path) {
         // Rootless without a delegated cgroup: runc's behaviour, limits or nothing.
-        if linux.and_then(|l| l.resources().as_ref()).is_some_and(cgroups::resources::has_limits) {
+        if linux
+            .and_then(|l| l.resources().as_ref())
+            .is_some_and(|r| cgroups::resources::has_limits(&cgroups::resources::without_zeroes(r)))
+        {
             return Err(Error::Precondition(format!(
                 "linux.resources: cgroup {} is not delegated to uid {}, so its limits cannot be applied",
                 cgroup_path.display(),

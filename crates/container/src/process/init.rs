@@ -437,7 +437,7 @@ fn setup_terminal(plan: &Plan<'_>, root: Option<&rootfs::safe::Root>) -> Result<
 
 /// Resolves the program as execvp would, with the container's PATH, inside the new root.
 fn find_program(name: &str, env: &[String], cwd: &Path) -> Result<CString> {
-    let found = |p: &Path| -> bool {
+    let executable = |p: &Path| -> bool {
         CString::new(p.as_os_str().as_bytes())
             .map(|c| {
                 // SAFETY: access on a valid NUL-terminated path.
@@ -446,17 +446,27 @@ fn find_program(name: &str, env: &[String], cwd: &Path) -> Result<CString> {
             .unwrap_or(false)
             && p.metadata().is_ok_and(|m| m.is_file())
     };
-    let candidate: Option<PathBuf> = if name.contains('/') {
+    // The messages are runc's (Go's exec.LookPath): engines read them, e.g. Docker
+    // exits 126 on "permission denied" and 127 on the other two.
+    let p = if name.contains('/') {
         let p = if name.starts_with('/') { PathBuf::from(name) } else { cwd.join(name) };
-        Some(p).filter(|p| found(p))
+        match std::fs::metadata(&p) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::Init(format!("exec: {name:?}: stat {name}: no such file or directory")))
+            }
+            _ if executable(&p) => p,
+            _ => return Err(Error::Init(format!("exec: {name:?}: permission denied"))),
+        }
     } else {
         let path = env
             .iter()
             .find_map(|e| e.strip_prefix("PATH="))
             .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-        path.split(':').map(|d| Path::new(if d.is_empty() { "." } else { d }).join(name)).find(|p| found(p))
+        path.split(':')
+            .map(|d| Path::new(if d.is_empty() { "." } else { d }).join(name))
+            .find(|p| executable(p))
+            .ok_or_else(|| Error::Init(format!("exec: {name:?}: executable file not found in $PATH")))?
     };
-    let p = candidate.ok_or_else(|| Error::Init(format!("exec: {name:?}: executable file not found in $PATH")))?;
     CString::new(p.as_os_str().as_bytes()).map_err(|_| Error::Init(format!("{name:?} holds a NUL byte")))
 }
 
