@@ -1,0 +1,12 @@
+//! hull-image: the image side of hull, used in-process by the engine.
+//!
+//! Layers, from the bottom (issue 6; only the first exists yet):
+//! - [`digest`] parses and checks `sha256:<hex>` content digests;
+//! - [`blobs`] is the content-addressed store: blobs by digest, verified while written,
+//!   written atomically, shared by every image.
+
+pub mod blobs;
+pub mod digest;
+
+pub use blobs::{BlobStore, Error};
+pub use digest::Digest;
