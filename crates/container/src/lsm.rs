@@ -52,8 +52,16 @@ impl<'a> Labels<'a> {
         self.apparmor_profile.is_none() && self.selinux_label.is_none()
     }
 
-    /// Refuses a label the host cannot apply; `what` names where it came from.
-    pub fn check(&self, on: Enabled, what: &str) -> Result<()> {
+    /// Refuses a label the host cannot apply; `what` names where it came from. Probes
+    /// the host only when there is a label (not on every container's start).
+    pub fn check(&self, what: &str) -> Result<()> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        self.check_with(Enabled::probe(), what)
+    }
+
+    fn check_with(&self, on: Enabled, what: &str) -> Result<()> {
         if self.apparmor_profile.is_some() && !on.apparmor {
             return Err(Error::SpecInvalid {
                 field: format!("{what}.apparmorProfile"),
@@ -90,11 +98,11 @@ impl<'a> Labels<'a> {
 }
 
 /// Checks a spec's labels (process and mount label) against the host.
-pub fn check_spec(spec: &Spec, on: Enabled) -> Result<()> {
+pub fn check_spec(spec: &Spec) -> Result<()> {
     if let Some(p) = spec.process() {
-        Labels::of(p).check(on, "process")?;
+        Labels::of(p).check("process")?;
     }
-    if mount_label(spec).is_some() && !on.selinux {
+    if mount_label(spec).is_some() && !Enabled::probe().selinux {
         return Err(Error::SpecInvalid {
             field: "linux.mountLabel".into(),
             reason: "SELinux is disabled or not supported on this host".into(),
@@ -132,13 +140,13 @@ mod tests {
     fn labels_need_their_lsm() {
         let off = Enabled { apparmor: false, selinux: false };
         let aa = Labels { apparmor_profile: Some("docker-default"), selinux_label: None };
-        let e = aa.check(off, "process").unwrap_err().to_string();
+        let e = aa.check_with(off, "process").unwrap_err().to_string();
         assert!(e.contains("process.apparmorProfile") && e.contains("AppArmor is not enabled"), "{e}");
-        aa.check(Enabled { apparmor: true, selinux: false }, "process").unwrap();
+        aa.check_with(Enabled { apparmor: true, selinux: false }, "process").unwrap();
         let se = Labels { apparmor_profile: None, selinux_label: Some("system_u:system_r:container_t:s0") };
-        assert!(se.check(off, "exec").unwrap_err().to_string().contains("exec.selinuxLabel"));
-        se.check(Enabled { apparmor: false, selinux: true }, "exec").unwrap();
-        Labels::default().check(off, "process").unwrap();
+        assert!(se.check_with(off, "exec").unwrap_err().to_string().contains("exec.selinuxLabel"));
+        se.check_with(Enabled { apparmor: false, selinux: true }, "exec").unwrap();
+        Labels::default().check_with(off, "process").unwrap();
     }
 
     #[test]

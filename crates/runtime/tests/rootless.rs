@@ -96,17 +96,6 @@ impl Drop for UserRt {
     }
 }
 
-fn output_through_files(c: &mut Command, tmp: &Path) -> Output {
-    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let (o, e) = (tmp.join(format!(".uout{n}")), tmp.join(format!(".uerr{n}")));
-    let status =
-        c.stdout(std::fs::File::create(&o).unwrap()).stderr(std::fs::File::create(&e).unwrap()).status().unwrap();
-    let out = Output { status, stdout: std::fs::read(&o).unwrap(), stderr: std::fs::read(&e).unwrap() };
-    let _ = (std::fs::remove_file(o), std::fs::remove_file(e));
-    out
-}
-
 #[test]
 fn an_ordinary_user_runs_a_container() {
     const UID: u32 = 64242;

@@ -66,8 +66,7 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
     let bundle = spec::load_bundle(opts.bundle)?;
     let spec = &bundle.spec;
     let process = spec.process().as_ref().expect("validated");
-    let lsm_on = crate::lsm::Enabled::probe();
-    crate::lsm::check_spec(spec, lsm_on)?;
+    crate::lsm::check_spec(spec)?;
     if process.terminal().unwrap_or(false) && opts.console_socket.is_none() {
         return Err(Error::SpecInvalid {
             field: "process.terminal".into(),

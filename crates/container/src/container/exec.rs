@@ -80,7 +80,7 @@ pub fn exec(store: &StateStore, opts: ExecOptions<'_>) -> Result<Execed> {
             reason: format!("{:?} is not absolute", p.cwd()),
         });
     }
-    crate::lsm::Labels::of(p).check(crate::lsm::Enabled::probe(), "process")?;
+    crate::lsm::Labels::of(p).check("process")?;
     if p.terminal().unwrap_or(false) && opts.console_socket.is_none() {
         return Err(Error::SpecInvalid {
             field: "process.terminal".into(),

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::mount_api::{clone_tree, set_attr, MOUNT_ATTR_IDMAP};
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Mount, Spec};
 use std::ffi::CString;
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -102,11 +102,7 @@ pub fn prepare(spec: &Spec, bundle: &Path) -> Result<Trees> {
                 namespaces.len() - 1
             }
         };
-        let src = match m.source().as_deref() {
-            Some(s) if s.is_absolute() => s.to_owned(),
-            Some(s) => bundle.join(s),
-            None => return Err(invalid(i, "a bind mount needs a source")),
-        };
+        let src = super::mounts::bind_source(bundle, m.source().as_deref());
         let what = |step: &str, e: std::io::Error| {
             let hint = match e.raw_os_error() {
                 Some(libc::EINVAL) => " (the filesystem does not support idmapped mounts on this kernel)",
@@ -147,17 +143,9 @@ fn user_namespace_with(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping], i: usiz
             std::fs::write(format!("/proc/{pid}/{file}"), text(maps))
                 .map_err(|e| Error::io(format!("mounts[{i}]: write the {file} of the idmap user namespace"), e))?;
         }
-        let p = CString::new(format!("/proc/{pid}/ns/user")).expect("no NUL");
-        // SAFETY: open of a C string path; the result is checked and owned below.
-        let fd = unsafe { libc::open(p.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-        if fd < 0 {
-            return Err(Error::io(
-                format!("mounts[{i}]: open the idmap user namespace"),
-                std::io::Error::last_os_error(),
-            ));
-        }
-        // SAFETY: a new descriptor we now own.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        std::fs::File::open(format!("/proc/{pid}/ns/user"))
+            .map(OwnedFd::from)
+            .map_err(|e| Error::io(format!("mounts[{i}]: open the idmap user namespace"), e))
     })();
     // SAFETY: our own child, not yet reaped.
     unsafe { libc::kill(pid, libc::SIGKILL) };

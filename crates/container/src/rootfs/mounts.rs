@@ -201,7 +201,8 @@ pub fn mount_one(ctx: &Context<'_>, m: &Mount, idmapped: Option<&std::os::fd::Ow
     Ok(())
 }
 
-fn bind_source(bundle: &Path, src: Option<&Path>) -> PathBuf {
+/// A bind mount's source: absolute, relative to the bundle, or `/` when absent.
+pub(crate) fn bind_source(bundle: &Path, src: Option<&Path>) -> PathBuf {
     match src {
         Some(s) if s.is_absolute() => s.to_owned(),
         Some(s) => bundle.join(s),

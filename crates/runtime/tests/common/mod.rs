@@ -152,21 +152,9 @@ impl Rt {
         c
     }
 
-    /// Runs to completion. Output goes through files, not pipes: a created container's
-    /// init inherits the runtime's stdio and would keep a pipe open.
+    /// Runs to completion ([`output_through_files`]).
     pub fn out(&self, args: &[&str]) -> Output {
-        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let (o, e) = (self.tmp.0.join(format!(".out{n}")), self.tmp.0.join(format!(".err{n}")));
-        let status = self
-            .cmd(args)
-            .stdout(std::fs::File::create(&o).unwrap())
-            .stderr(std::fs::File::create(&e).unwrap())
-            .status()
-            .unwrap();
-        let out = Output { status, stdout: std::fs::read(&o).unwrap(), stderr: std::fs::read(&e).unwrap() };
-        let _ = (std::fs::remove_file(o), std::fs::remove_file(e));
-        out
+        output_through_files(&mut self.cmd(args), &self.tmp.0)
     }
 
     /// Runs and asserts success; returns stdout.
@@ -246,6 +234,19 @@ impl Drop for Rt {
             }
         }
     }
+}
+
+/// Runs `cmd` to completion with stdout and stderr through files in `dir`, not pipes:
+/// a created container's init inherits the runtime's stdio and would keep a pipe open.
+pub fn output_through_files(cmd: &mut Command, dir: &Path) -> Output {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let (o, e) = (dir.join(format!(".out{n}")), dir.join(format!(".err{n}")));
+    let status =
+        cmd.stdout(std::fs::File::create(&o).unwrap()).stderr(std::fs::File::create(&e).unwrap()).status().unwrap();
+    let out = Output { status, stdout: std::fs::read(&o).unwrap(), stderr: std::fs::read(&e).unwrap() };
+    let _ = (std::fs::remove_file(o), std::fs::remove_file(e));
+    out
 }
 
 /// Cgroup directories of a container path that exist in any hierarchy.
