@@ -9,28 +9,11 @@
 //! rename wins with identical bytes.
 
 use crate::digest::Digest;
+use crate::error::{io, Error};
 use sha2::{Digest as _, Sha256};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-
-/// Store errors; each names the blob or path involved.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("{what}: {source}")]
-    Io { what: String, source: std::io::Error },
-    #[error("blob {expected}: the content written has digest {actual}")]
-    DigestMismatch { expected: Digest, actual: Digest },
-    #[error("blob {expected}: {actual} bytes written, {size} announced")]
-    SizeMismatch { expected: Digest, size: u64, actual: u64 },
-    #[error("blob {0} is not in the store")]
-    Missing(Digest),
-}
-
-fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
-    let what = what.into();
-    move |source| Error::Io { what, source }
-}
 
 /// The store under one root directory.
 pub struct BlobStore {

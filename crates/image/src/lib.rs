@@ -7,6 +7,9 @@
 
 pub mod blobs;
 pub mod digest;
+pub mod error;
+pub mod unpack;
 
-pub use blobs::{BlobStore, Error};
+pub use blobs::BlobStore;
 pub use digest::Digest;
+pub use error::{Error, Result};
