@@ -112,6 +112,26 @@ impl BlobStore {
         Ok((actual, size))
     }
 
+    /// Moves a file the caller has verified to hold blob `d` (and fsynced) into place.
+    pub(crate) fn adopt(&self, path: &Path, d: &Digest) -> Result<(), Error> {
+        let dest = self.path(d);
+        std::fs::rename(path, &dest).map_err(io(format!("rename into {}", dest.display())))?;
+        let dir = self.root.join("blobs/sha256");
+        File::open(&dir).and_then(|d| d.sync_all()).map_err(io(format!("fsync {}", dir.display())))
+    }
+
+    /// Stores `bytes` (a manifest or config, small) under their digest.
+    pub fn put_bytes(&self, bytes: &[u8]) -> Result<Digest, Error> {
+        Ok(self.put(&mut &bytes[..], None)?.0)
+    }
+
+    /// Reads a whole (small) blob.
+    pub fn read(&self, d: &Digest) -> Result<Vec<u8>, Error> {
+        let mut v = Vec::new();
+        self.open_blob(d)?.read_to_end(&mut v).map_err(io(format!("read blob {d}")))?;
+        Ok(v)
+    }
+
     fn temp_path(&self) -> PathBuf {
         static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

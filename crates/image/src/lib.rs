@@ -5,9 +5,15 @@
 //! - [`blobs`] is the content-addressed store: blobs by digest, verified while written,
 //!   written atomically, shared by every image.
 
+pub mod archive;
 pub mod blobs;
 pub mod digest;
 pub mod error;
+pub mod image;
+pub mod layer;
+pub mod pack;
+pub mod reference;
+pub mod store;
 pub mod unpack;
 
 pub use blobs::BlobStore;

@@ -145,11 +145,18 @@ impl Unpacker<'_> {
             return self.whiteout(&raw, &parent_path, &leaf);
         }
         let h = entry.header();
+        // An empty numeric field reads as 0, as Go's archive/tar (Docker) reads it.
+        let old = h.as_old();
+        let num = |field: &[u8], v: std::io::Result<u64>| match v {
+            Ok(v) => Ok(v),
+            Err(_) if field.iter().all(|b| *b == 0 || *b == b' ') => Ok(0),
+            Err(e) => Err(hostile(&raw, e.to_string())),
+        };
         let meta = DirMeta {
-            mode: h.mode().map_err(|e| hostile(&raw, e.to_string()))? & 0o7777,
-            uid: h.uid().map_err(|e| hostile(&raw, e.to_string()))? as u32,
-            gid: h.gid().map_err(|e| hostile(&raw, e.to_string()))? as u32,
-            mtime: h.mtime().map_err(|e| hostile(&raw, e.to_string()))? as i64,
+            mode: num(&old.mode, h.mode().map(u64::from))? as u32 & 0o7777,
+            uid: num(&old.uid, h.uid())? as u32,
+            gid: num(&old.gid, h.gid())? as u32,
+            mtime: num(&old.mtime, h.mtime())? as i64,
         };
         let xattrs = xattrs_of(entry, self.opts)?;
         let parent = self.take_parent(&raw, &parent_path)?;

@@ -1,0 +1,138 @@
+//! The command line: Docker's verbs and flags for what hull does so far.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "hull", version, about = "A daemonless container engine", disable_help_subcommand = true)]
+pub struct Cli {
+    /// Where images (and later containers) are stored [default: /var/lib/hull, or
+    /// ~/.local/share/hull for an ordinary user]
+    #[arg(long, global = true, env = "HULL_ROOT")]
+    pub root: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List images
+    Images(ListArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Give an image another name
+    Tag(TagArgs),
+    /// Remove images
+    Rmi(RmiArgs),
+    /// Load images from a docker-archive, oci-archive or OCI layout
+    Load(LoadArgs),
+    /// Save images to a docker-archive or oci-archive
+    Save(SaveArgs),
+    /// Make an image of a root filesystem (a tarball or a directory)
+    Import(ImportArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImageCommand {
+    /// List images
+    #[command(alias = "list")]
+    Ls(ListArgs),
+    /// Show images in detail (JSON)
+    Inspect(InspectArgs),
+    /// Give an image another name
+    Tag(TagArgs),
+    /// Remove images
+    #[command(alias = "remove")]
+    Rm(RmiArgs),
+    /// Remove unnamed images (all unused with -a) and unreferenced content
+    Prune(PruneArgs),
+    /// Load images from an archive
+    Load(LoadArgs),
+    /// Save images to an archive
+    Save(SaveArgs),
+    /// Make an image of a root filesystem
+    Import(ImportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Only image IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Full image IDs
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Show digests
+    #[arg(long)]
+    pub digests: bool,
+    /// `table` (default) or `json` (one object per line)
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Only this repository (and tag)
+    pub reference: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct TagArgs {
+    pub source: String,
+    pub target: String,
+}
+
+#[derive(Args, Debug)]
+pub struct RmiArgs {
+    /// Remove an image with several names by ID
+    #[arg(short, long)]
+    pub force: bool,
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Remove all images, not only unnamed ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not ask (hull never asks; accepted for Docker's scripts)
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct LoadArgs {
+    /// The archive (or OCI layout directory) to read; standard input if not given
+    #[arg(short, long)]
+    pub input: Option<PathBuf>,
+    /// Suppress the output
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Which image of a multi-platform index (os/arch[/variant])
+    #[arg(long)]
+    pub platform: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SaveArgs {
+    /// Write to this file instead of standard output
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// docker-archive (default) or oci-archive
+    #[arg(long, default_value = "docker-archive")]
+    pub format: String,
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// A tarball (plain, gzip or zstd), a directory, or `-` for standard input
+    pub source: String,
+    /// The name to give the image
+    pub reference: Option<String>,
+}

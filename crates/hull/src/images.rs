@@ -1,0 +1,353 @@
+//! The image verbs: images, image inspect, tag, rmi, image prune, load, save, import;
+//! their output in Docker's shapes.
+
+use crate::cli::{ImportArgs, InspectArgs, ListArgs, LoadArgs, PruneArgs, RmiArgs, SaveArgs, TagArgs};
+use hull_image::archive::{self, Format};
+use hull_image::image::{short_id, Image, Platform};
+use hull_image::reference::Reference;
+use hull_image::store::Store;
+use hull_image::unpack::Options;
+use hull_image::{Error, Result};
+use serde_json::json;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+/// How layers are unpacked by this process.
+pub fn unpack_options() -> Options {
+    Options { rootless: !nix::unistd::geteuid().is_root() }
+}
+
+/// "3 days ago", as Docker's go-units HumanDuration.
+pub fn since(created: Option<&str>) -> String {
+    let Some(t) = created.and_then(|c| humantime::parse_rfc3339_weak(c.trim_end_matches('Z').split('.').next()?).ok())
+    else {
+        return "N/A".into();
+    };
+    let secs = std::time::SystemTime::now().duration_since(t).map(|d| d.as_secs()).unwrap_or(0);
+    let (n, unit) = match secs {
+        0 => return "Less than a second ago".into(),
+        s if s < 60 => (s, "second"),
+        s if s < 3600 => (s / 60, "minute"),
+        s if s < 48 * 3600 => (s / 3600, "hour"),
+        s if s < 14 * 86400 => (s / 86400, "day"),
+        s if s < 60 * 86400 => (s / (7 * 86400), "week"),
+        s if s < 2 * 365 * 86400 => (s / (30 * 86400), "month"),
+        s => (s / (365 * 86400), "year"),
+    };
+    if n == 1 && unit == "hour" {
+        return "About an hour ago".into();
+    }
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
+}
+
+/// Sizes as Docker prints them (decimal units, 3 significant digits).
+pub fn human_size(n: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < units.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    let s = format!("{v:.3}");
+    let s = if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        s[..s.len().min(4)].to_string()
+    };
+    let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
+    format!("{s}{}", units[i])
+}
+
+struct Row {
+    repo: String,
+    tag: String,
+    digest: String,
+    id: String,
+    created: Option<String>,
+    size: u64,
+}
+
+pub fn list(store: &Store, a: &ListArgs) -> Result<i32> {
+    let filter = a.reference.as_deref().map(Reference::parse_bare).transpose()?;
+    let mut rows = Vec::new();
+    let mut records = store.images()?;
+    records.sort_by_key(|r| std::cmp::Reverse(r.added));
+    for rec in records {
+        let Ok(img) = store.load(&rec) else { continue };
+        let created = img.config.created().clone();
+        let size = img.size();
+        let digest = rec
+            .repo_digests
+            .first()
+            .and_then(|d| d.split_once('@'))
+            .map(|(_, d)| d.to_string())
+            .unwrap_or_else(|| "<none>".into());
+        let mut names: Vec<(String, String)> = rec
+            .names
+            .iter()
+            .filter_map(|n| Reference::parse_bare(n).ok())
+            .filter(|r| {
+                filter
+                    .as_ref()
+                    .is_none_or(|f| f.name() == r.name() && f.tag.as_ref().is_none_or(|t| r.tag.as_ref() == Some(t)))
+            })
+            .map(|r| (r.familiar_name(), r.tag.clone().unwrap_or_else(|| "<none>".into())))
+            .collect();
+        if names.is_empty() {
+            if filter.is_some() {
+                continue;
+            }
+            names.push(("<none>".into(), "<none>".into()));
+        }
+        for (repo, tag) in names {
+            rows.push(Row { repo, tag, digest: digest.clone(), id: rec.id.clone(), created: created.clone(), size });
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    let id_of = |id: &str| if a.no_trunc { id.to_string() } else { short_id(id) };
+    if a.quiet {
+        let mut seen = std::collections::HashSet::new();
+        for r in &rows {
+            if seen.insert(r.id.clone()) {
+                let _ = writeln!(out, "{}", id_of(&r.id));
+            }
+        }
+        return Ok(0);
+    }
+    match a.format.as_deref() {
+        Some("json") | Some("{{json .}}") => {
+            for r in &rows {
+                let v = json!({
+                    "Repository": r.repo, "Tag": r.tag, "Digest": r.digest, "ID": id_of(&r.id),
+                    "CreatedAt": r.created.clone().unwrap_or_default(), "CreatedSince": since(r.created.as_deref()),
+                    "Size": human_size(r.size),
+                });
+                let _ = writeln!(out, "{v}");
+            }
+        }
+        None | Some("table") => {
+            let mut table = vec![vec!["REPOSITORY".to_string(), "TAG".into()]];
+            if a.digests {
+                table[0].push("DIGEST".into());
+            }
+            table[0].extend(["IMAGE ID".to_string(), "CREATED".into(), "SIZE".into()]);
+            for r in &rows {
+                let mut row = vec![r.repo.clone(), r.tag.clone()];
+                if a.digests {
+                    row.push(r.digest.clone());
+                }
+                row.extend([id_of(&r.id), since(r.created.as_deref()), human_size(r.size)]);
+                table.push(row);
+            }
+            print_table(&mut out, &table);
+        }
+        Some(other) => return Err(Error::Reference(format!("unsupported --format {other:?}: table or json"))),
+    }
+    Ok(0)
+}
+
+/// Docker's `image inspect` shape, for the fields an image has.
+pub fn inspect_json(img: &Image) -> serde_json::Value {
+    let c = &img.config;
+    let cfg = c.config().clone().unwrap_or_default();
+    let map_set = |v: &Option<Vec<String>>| -> serde_json::Value {
+        match v {
+            Some(v) => v.iter().map(|k| (k.clone(), json!({}))).collect::<serde_json::Map<_, _>>().into(),
+            None => serde_json::Value::Null,
+        }
+    };
+    json!({
+        "Id": img.record.id,
+        "RepoTags": img.record.names.iter().map(|n| Reference::familiar(n)).collect::<Vec<_>>(),
+        "RepoDigests": img.record.repo_digests.iter().map(|n| Reference::familiar(n)).collect::<Vec<_>>(),
+        "Created": c.created(),
+        "Author": c.author(),
+        "Architecture": c.architecture().to_string(),
+        "Variant": c.variant(),
+        "Os": c.os().to_string(),
+        "Size": img.size(),
+        "Config": {
+            "User": cfg.user().clone().unwrap_or_default(),
+            "Env": cfg.env(),
+            "Cmd": cfg.cmd(),
+            "Entrypoint": cfg.entrypoint(),
+            "WorkingDir": cfg.working_dir().clone().unwrap_or_default(),
+            "ExposedPorts": map_set(cfg.exposed_ports()),
+            "Volumes": map_set(cfg.volumes()),
+            "Labels": cfg.labels(),
+            "StopSignal": cfg.stop_signal(),
+        },
+        "RootFS": { "Type": "layers", "Layers": c.rootfs().diff_ids() },
+        "Metadata": { "LastTagTime": "" },
+        "Manifest": img.manifest_digest.to_string(),
+    })
+}
+
+pub fn inspect(store: &Store, a: &InspectArgs) -> Result<i32> {
+    let mut out = Vec::new();
+    let mut code = 0;
+    for n in &a.images {
+        match store.find(n).and_then(|r| store.load(&r)) {
+            Ok(img) => out.push(inspect_json(&img)),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                code = 1;
+            }
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&out).expect("json"));
+    Ok(code)
+}
+
+pub fn tag(store: &Store, a: &TagArgs) -> Result<i32> {
+    store.tag(&a.source, &a.target)?;
+    Ok(0)
+}
+
+pub fn remove(store: &Store, a: &RmiArgs) -> Result<i32> {
+    let mut code = 0;
+    for n in &a.images {
+        match store.remove_image(n, a.force) {
+            Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}
+
+pub fn prune(store: &Store, a: &PruneArgs) -> Result<i32> {
+    let gone = store.prune(a.all)?;
+    if !gone.is_empty() {
+        println!("Deleted Images:");
+        for id in &gone {
+            println!("deleted: {id}");
+        }
+        println!();
+    }
+    println!("Total images removed: {}", gone.len());
+    Ok(0)
+}
+
+/// Standard input copied into the store's tmp/ (archives are read by seeking).
+fn stdin_to_file(store: &Store, what: &str) -> Result<(PathBuf, TempFile)> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err(Error::Reference(format!(
+            "requested {what} from a terminal: use -i/--input or redirect standard input"
+        )));
+    }
+    let p = store.tmp().join(format!("blob-{}-stdin", std::process::id()));
+    let mut f =
+        std::fs::File::create(&p).map_err(|e| Error::Io { what: format!("create {}", p.display()), source: e })?;
+    let guard = TempFile(p.clone());
+    std::io::copy(&mut stdin.lock(), &mut f)
+        .map_err(|e| Error::Io { what: "read standard input".into(), source: e })?;
+    Ok((p, guard))
+}
+
+/// Removes a temporary file when dropped.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn platform(p: &Option<String>) -> Result<Platform> {
+    p.as_deref().map(Platform::parse).unwrap_or_else(|| Ok(Platform::host()))
+}
+
+pub fn load(store: &Store, a: &LoadArgs) -> Result<i32> {
+    let (path, _guard) = match &a.input {
+        Some(p) => (p.clone(), None),
+        None => {
+            let (p, g) = stdin_to_file(store, "an archive")?;
+            (p, Some(g))
+        }
+    };
+    let loaded = archive::load(store, &path, &platform(&a.platform)?, unpack_options())?;
+    if !a.quiet {
+        for l in archive::describe(&loaded) {
+            println!("{l}");
+        }
+    }
+    Ok(0)
+}
+
+pub fn save(store: &Store, a: &SaveArgs) -> Result<i32> {
+    let format = match a.format.as_str() {
+        "docker-archive" | "docker" => Format::DockerArchive,
+        "oci-archive" | "oci" => Format::OciArchive,
+        f => return Err(Error::Reference(format!("unknown --format {f:?}: docker-archive or oci-archive"))),
+    };
+    match &a.output {
+        None => {
+            let stdout = std::io::stdout();
+            if stdout.is_terminal() {
+                return Err(Error::Reference(
+                    "cowardly refusing to save to a terminal. Use the -o flag or redirect".into(),
+                ));
+            }
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            archive::save(store, &a.images, format, &mut w)?;
+        }
+        Some(p) => {
+            // Written beside the target and renamed: never a half-written archive.
+            let tmp = p.with_file_name(format!(
+                ".{}.hull-{}",
+                p.file_name().map(|f| f.to_string_lossy()).unwrap_or_default(),
+                std::process::id()
+            ));
+            let guard = TempFile(tmp.clone());
+            let f = std::fs::File::create(&tmp)
+                .map_err(|e| Error::Io { what: format!("create {}", tmp.display()), source: e })?;
+            let mut w = std::io::BufWriter::new(f);
+            archive::save(store, &a.images, format, &mut w)?;
+            let f = w
+                .into_inner()
+                .map_err(|e| Error::Io { what: format!("write {}", tmp.display()), source: e.into_error() })?;
+            f.sync_all().map_err(|e| Error::Io { what: format!("fsync {}", tmp.display()), source: e })?;
+            std::fs::rename(&tmp, p)
+                .map_err(|e| Error::Io { what: format!("rename to {}", p.display()), source: e })?;
+            std::mem::forget(guard);
+        }
+    }
+    Ok(0)
+}
+
+pub fn import(store: &Store, a: &ImportArgs) -> Result<i32> {
+    let (path, _guard) = if a.source == "-" {
+        let (p, g) = stdin_to_file(store, "a root filesystem")?;
+        (p, Some(g))
+    } else {
+        (PathBuf::from(&a.source), None)
+    };
+    let id = archive::import(store, &path, a.reference.as_deref(), unpack_options())?;
+    println!("{id}");
+    Ok(0)
+}
+
+/// Columns padded to their widest cell plus three spaces, as Docker's tabwriter.
+pub fn print_table(out: &mut dyn Write, rows: &[Vec<String>]) {
+    let cols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+    let widths: Vec<usize> =
+        (0..cols).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0)).collect();
+    for r in rows {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            if i + 1 == r.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}", w = widths[i] + 3));
+            }
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+}
