@@ -31,6 +31,14 @@ pub enum Command {
     Save(SaveArgs),
     /// Make an image of a root filesystem (a tarball or a directory)
     Import(ImportArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
+    /// Log in to a registry (credentials go to Docker's config.json)
+    Login(LoginArgs),
+    /// Log out from a registry
+    Logout(LogoutArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -53,6 +61,10 @@ pub enum ImageCommand {
     Save(SaveArgs),
     /// Make an image of a root filesystem
     Import(ImportArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
 }
 
 #[derive(Args, Debug)]
@@ -135,4 +147,52 @@ pub struct ImportArgs {
     pub source: String,
     /// The name to give the image
     pub reference: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PullArgs {
+    /// Only the image's name
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Which image of a multi-platform index (os/arch[/variant]) [default: this host's]
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Verify the registry's TLS certificate (false also allows plain HTTP)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub tls_verify: bool,
+    pub name: String,
+}
+
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    /// No progress output
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Verify the registry's TLS certificate (false also allows plain HTTP)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub tls_verify: bool,
+    pub name: String,
+    /// Push under another name (as `podman push IMAGE DESTINATION`)
+    pub destination: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct LoginArgs {
+    #[arg(short, long)]
+    pub username: Option<String>,
+    #[arg(short, long)]
+    pub password: Option<String>,
+    /// Read the password from standard input
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Verify the registry's TLS certificate
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub tls_verify: bool,
+    /// The registry [default: Docker Hub]
+    pub server: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct LogoutArgs {
+    pub server: Option<String>,
 }

@@ -4,6 +4,7 @@
 
 mod cli;
 mod images;
+mod registry;
 
 use clap::Parser;
 use cli::{Cli, Command, ImageCommand};
@@ -34,5 +35,9 @@ fn run(root: &std::path::Path, cli: Cli) -> Result<i32, hull_image::Error> {
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => images::load(&store, &a),
         Command::Save(a) | Command::Image(ImageCommand::Save(a)) => images::save(&store, &a),
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => images::import(&store, &a),
+        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => registry::pull(&store, &a),
+        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => registry::push(&store, &a),
+        Command::Login(a) => registry::login(&a),
+        Command::Logout(a) => registry::logout(&a),
     }
 }

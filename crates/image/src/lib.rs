@@ -12,7 +12,10 @@ pub mod error;
 pub mod image;
 pub mod layer;
 pub mod pack;
+pub mod pull;
+pub mod push;
 pub mod reference;
+pub mod registry;
 pub mod store;
 pub mod unpack;
 
