@@ -162,3 +162,145 @@ pub fn umoci_layout(dir: &Path, rootfs: &Path, tag: &str) -> PathBuf {
     std::fs::remove_dir_all(&bundle).unwrap();
     layout
 }
+
+/// A free TCP port on 127.0.0.1 (bound and released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The CNCF registry from Debian's docker-registry package on 127.0.0.1, storing under
+/// the test's directory, with htpasswd basic auth if `user` is given; ended by pid.
+pub struct Registry {
+    pub port: u16,
+    child: std::process::Child,
+}
+
+impl Registry {
+    pub fn start(dir: &Path, user: Option<(&str, &str)>) -> Registry {
+        let bin = need("docker-registry", "docker-registry");
+        let port = free_port();
+        let d = dir.join(format!("registry-{port}"));
+        std::fs::create_dir_all(&d).unwrap();
+        let mut cfg = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            d.join("data").display()
+        );
+        if let Some((u, p)) = user {
+            let htpasswd = need("htpasswd", "apache2-utils");
+            let out = run_ok(Command::new(htpasswd).args(["-Bbn", u, p]));
+            std::fs::write(d.join("htpasswd"), out).unwrap();
+            cfg.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: hull-test\n    path: {}\n",
+                d.join("htpasswd").display()
+            ));
+        }
+        std::fs::write(d.join("config.yml"), cfg).unwrap();
+        let log = std::fs::File::create(d.join("log")).unwrap();
+        let child = Command::new(bin)
+            .arg("serve")
+            .arg(d.join("config.yml"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let r = Registry { port, child };
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return r;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!(
+            "docker-registry did not listen on 127.0.0.1:{port}: {}",
+            std::fs::read_to_string(d.join("log")).unwrap_or_default()
+        );
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A layout made by umoci with two layers: busybox and friends, then a layer that adds
+/// /etc/second and deletes /etc/motd.hl (a whiteout).
+pub fn umoci_two_layers(dir: &Path, rootfs: &Path, tag: &str) -> PathBuf {
+    let layout = umoci_layout(dir, rootfs, tag);
+    let umoci = need("umoci", "umoci");
+    let image = format!("{}:{tag}", layout.display());
+    let bundle = dir.join("umoci-bundle2");
+    run_ok(Command::new(&umoci).args(["unpack", "--image", &image]).arg(&bundle));
+    std::fs::write(bundle.join("rootfs/etc/second"), "layer two\n").unwrap();
+    std::fs::remove_file(bundle.join("rootfs/etc/motd.hl")).unwrap();
+    run_ok(Command::new(&umoci).args(["repack", "--image", &image]).arg(&bundle));
+    std::fs::remove_dir_all(&bundle).unwrap();
+    layout
+}
+
+/// A TCP proxy to 127.0.0.1:`to` that records what clients send and can slow what
+/// they receive (to cut a pull off halfway).
+pub struct Proxy {
+    pub port: u16,
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    pub slow: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Proxy {
+    pub fn start(to: u16) -> Proxy {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let slow = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (req, sl) = (requests.clone(), slow.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", to)) else { continue };
+                let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let req = req.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16384];
+                    while let Ok(n) = c_in.read(&mut buf) {
+                        if n == 0 || s_out.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        req.lock().unwrap().push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                    }
+                    let _ = s_out.shutdown(std::net::Shutdown::Write);
+                });
+                let (mut s_in, mut c_out) = (server, client);
+                let sl = sl.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16384];
+                    loop {
+                        let chunk = if sl.load(Ordering::Relaxed) { 4096 } else { buf.len() };
+                        match s_in.read(&mut buf[..chunk]) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => {
+                                if c_out.write_all(&buf[..n]).is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                        if sl.load(Ordering::Relaxed) {
+                            std::thread::sleep(std::time::Duration::from_millis(5));
+                        }
+                    }
+                    let _ = c_out.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        Proxy { port, requests, slow }
+    }
+
+    pub fn sent(&self) -> String {
+        self.requests.lock().unwrap().join("")
+    }
+}
