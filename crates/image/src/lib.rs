@@ -16,6 +16,8 @@ pub mod pull;
 pub mod push;
 pub mod reference;
 pub mod registry;
+pub mod rootfs;
+pub mod runconfig;
 pub mod store;
 pub mod unpack;
 
