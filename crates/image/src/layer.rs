@@ -263,6 +263,50 @@ mod tests {
     }
 
     #[test]
+    fn gzip_zstd_and_plain_layers_unpack_alike_and_bad_bytes_leave_nothing() {
+        use crate::unpack::tests::{tempdir, Layer};
+        use std::io::Write as _;
+        let dir = tempdir("ingest");
+        let store = Store::open(&dir.join("store")).unwrap();
+        let plain = Layer::new().dir("etc", 0o755).file("etc/f", b"same").bytes();
+        let diff_id = Digest::from_bytes(Sha256::digest(&plain).into());
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&plain).unwrap();
+        let gz = gz.finish().unwrap();
+        let zst = zstd::stream::encode_all(&plain[..], 3).unwrap();
+        for (i, bytes) in [plain.clone(), gz, zst].into_iter().enumerate() {
+            // A distinct chain per form so each is really unpacked.
+            let chain = Digest::from_bytes([i as u8 + 1; 32]);
+            let l = LayerRef {
+                digest: Digest::from_bytes(Sha256::digest(&bytes).into()),
+                size: Some(bytes.len() as u64),
+                diff_id,
+                chain_id: chain,
+            };
+            let b2 = bytes.clone();
+            let src = move || -> Result<Box<dyn Read>> { Ok(Box::new(std::io::Cursor::new(b2.clone()))) };
+            let seen = std::sync::atomic::AtomicU64::new(0);
+            ingest(&store, &l, &src, Options::default(), &|n| {
+                seen.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            })
+            .unwrap();
+            assert_eq!(seen.into_inner(), bytes.len() as u64, "progress counts every compressed byte");
+            assert_eq!(std::fs::read(store.snapshot_path(&chain).join("etc/f")).unwrap(), b"same");
+            assert!(store.blobs.verify(&l.digest).unwrap());
+        }
+        // Bytes that do not match the announced digest: no blob, no snapshot, no partial.
+        let chain = Digest::from_bytes([9; 32]);
+        let l = LayerRef { digest: Digest::from_bytes([7; 32]), size: None, diff_id, chain_id: chain };
+        let p2 = plain.clone();
+        let src = move || -> Result<Box<dyn Read>> { Ok(Box::new(std::io::Cursor::new(p2.clone()))) };
+        let e = ingest(&store, &l, &src, Options::default(), &|_| {}).unwrap_err();
+        assert!(matches!(e, Error::DigestMismatch { .. }), "{e}");
+        assert!(!store.has_snapshot(&chain) && !store.blobs.contains(&l.digest));
+        assert_eq!(std::fs::read_dir(store.tmp()).unwrap().count(), 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn sniffs_compression() {
         assert_eq!(Compression::sniff(&[0x1f, 0x8b, 8]), Compression::Gzip);
         assert_eq!(Compression::sniff(&[0x28, 0xb5, 0x2f, 0xfd]), Compression::Zstd);
