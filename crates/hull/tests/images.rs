@@ -236,3 +236,49 @@ fn bad_archives_are_refused_and_leave_nothing() {
     assert!(h.fails(&["load", "-i", p.to_str().unwrap()]).contains("manifest.json"));
     clean(&h);
 }
+
+#[test]
+fn interchange_with_podman() {
+    require_root();
+    let t = TempDir::new("podman");
+    let podman = need("podman", "podman");
+    let d = t.path().to_owned();
+    // Private storage with the vfs driver: no daemon, no mounts, nothing outside d.
+    let pm = |args: &[&str]| {
+        let mut c = Command::new(&podman);
+        c.arg("--root")
+            .arg(d.join("pm-root"))
+            .arg("--runroot")
+            .arg(d.join("pm-run"))
+            .arg("--tmpdir")
+            .arg(d.join("pm-tmp"));
+        c.args(["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file"]).args(args);
+        c
+    };
+    let h = Hull::new(t.path());
+    let rootfs = rootfs(t.path());
+    let id = h.ok(&["import", rootfs.to_str().unwrap(), "localhost/mine:1"]).trim().to_string();
+    // hull → podman, both formats.
+    for format in ["docker-archive", "oci-archive"] {
+        let archive = d.join(format!("hull-{format}.tar"));
+        h.ok(&["save", "--format", format, "-o", archive.to_str().unwrap(), "localhost/mine:1"]);
+        run_ok(pm(&["load", "-q", "-i", archive.to_str().unwrap()]).stdin(std::process::Stdio::null()));
+        let pid = run_ok(&mut pm(&["image", "inspect", "--format", "{{.Id}}", "localhost/mine:1"]));
+        assert_eq!(format!("sha256:{}", pid.trim()), id, "podman sees the same image ({format})");
+        run_ok(&mut pm(&["rmi", "-f", "localhost/mine:1"]));
+    }
+    // podman → hull, both formats.
+    run_ok(
+        pm(&["load", "-q", "-i", d.join("hull-oci-archive.tar").to_str().unwrap()]).stdin(std::process::Stdio::null()),
+    );
+    for format in ["docker-archive", "oci-archive"] {
+        let archive = d.join(format!("podman-{format}.tar"));
+        run_ok(&mut pm(&["save", "--format", format, "-o", archive.to_str().unwrap(), "localhost/mine:1"]));
+        let h2 = Hull::new(&d.join(format!("from-podman-{format}")));
+        h2.ok(&["load", "-i", archive.to_str().unwrap()]);
+        let ids = h2.ok(&["images", "-q", "--no-trunc"]);
+        assert_eq!(ids.trim(), id, "hull sees podman's save of the same image ({format})");
+        let snap = h2.root.join("snapshots").join(&h2.entries("snapshots")[0]);
+        assert_eq!(std::fs::read(snap.join("etc/motd")).unwrap(), b"hull\n");
+    }
+}
