@@ -11,6 +11,7 @@ use cli::{Cli, Command, ImageCommand};
 use hull_image::store::Store;
 
 fn main() {
+    raise_nofile();
     let cli = Cli::parse();
     let root = cli.root.clone().unwrap_or_else(Store::default_root);
     let code = match run(&root, cli) {
@@ -39,5 +40,16 @@ fn run(root: &std::path::Path, cli: Cli) -> Result<i32, hull_image::Error> {
         Command::Push(a) | Command::Image(ImageCommand::Push(a)) => registry::push(&store, &a),
         Command::Login(a) => registry::login(&a),
         Command::Logout(a) => registry::logout(&a),
+    }
+}
+
+/// Opens files up to the hard limit, as Go programs (Docker, Podman) do: removing a
+/// deep tree holds a descriptor per level, and layers may be that deep.
+fn raise_nofile() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+        }
     }
 }

@@ -284,7 +284,7 @@ impl Store {
         }
         for s in self.snapshots()? {
             if !snaps.contains(&s) {
-                self.remove_tree(&self.snapshot_path(&s))?;
+                self.remove_snapshot(&s)?;
                 removed.1 += 1;
             }
         }

@@ -52,10 +52,22 @@ impl Compression {
     }
 }
 
-/// The decompressed stream of `r`.
+/// The decompressed stream of `r`. The magic is read whole (a source may hand over its
+/// first bytes one at a time, a resumed `.partial` may hold only two).
 pub fn decompress<'a, R: BufRead + 'a>(mut r: R) -> Result<Box<dyn Read + 'a>> {
-    let head = r.fill_buf().map_err(io("read a layer"))?;
-    Ok(match Compression::sniff(head) {
+    let mut head = Vec::with_capacity(4);
+    while head.len() < 4 {
+        let buf = r.fill_buf().map_err(io("read a layer"))?;
+        if buf.is_empty() {
+            break;
+        }
+        let n = buf.len().min(4 - head.len());
+        head.extend_from_slice(&buf[..n]);
+        r.consume(n);
+    }
+    let kind = Compression::sniff(&head);
+    let r = BufReader::with_capacity(256 * 1024, std::io::Cursor::new(head).chain(r));
+    Ok(match kind {
         Compression::None => Box::new(r),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(r).map_err(io("start zstd"))?),
@@ -90,15 +102,17 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
-/// A reader that appends what it reads to a file (the `.partial` of a download).
-struct Tee<R> {
+/// A reader that appends what it reads to a file (the `.partial` of a download), and
+/// notes whether the source itself failed (then the `.partial` is worth resuming).
+struct Tee<'a, R> {
     inner: R,
     file: File,
+    source_failed: &'a std::cell::Cell<bool>,
 }
 
-impl<R: Read> Read for Tee<R> {
+impl<R: Read> Read for Tee<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        let n = self.inner.read(buf).inspect_err(|_| self.source_failed.set(true))?;
         self.file.write_all(&buf[..n])?;
         Ok(n)
     }
@@ -140,13 +154,7 @@ pub fn ingest(store: &Store, l: &LayerRef, src: &dyn Source, opts: Options, prog
         return unpack_verified(store, l, Box::new(f), opts, progress).map(|_| ());
     }
     let partial_path = store.tmp().join(format!("{}.partial", l.digest.hex()));
-    let partial = std::fs::OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .open(&partial_path)
-        .map_err(io(format!("open {}", partial_path.display())))?;
-    crate::store::flock(&partial, true).map_err(io(format!("lock {}", partial_path.display())))?;
+    let partial = lock_partial(&partial_path)?;
     if store.blobs.contains(&l.digest) {
         // Another process finished it while we waited.
         let _ = std::fs::remove_file(&partial_path);
@@ -155,13 +163,27 @@ pub fn ingest(store: &Store, l: &LayerRef, src: &dyn Source, opts: Options, prog
     let have = partial.metadata().map_err(io(format!("stat {}", partial_path.display())))?.len();
     let (net, start) = src.open(have)?;
     let mut old = partial.try_clone().map_err(io("dup a descriptor"))?;
+    if start > have {
+        return Err(Error::Registry(format!(
+            "layer {}: the source resumed at byte {start}, {have} were kept",
+            l.digest
+        )));
+    }
     if start != have {
-        // The source starts over: so do we.
-        partial.set_len(0).map_err(io(format!("truncate {}", partial_path.display())))?;
+        // The source starts earlier (0: it ignored the range): keep only what precedes.
+        partial.set_len(start).map_err(io(format!("truncate {}", partial_path.display())))?;
     }
     old.rewind().map_err(io(format!("read {}", partial_path.display())))?;
     let kept = old.take(start);
-    let tee = Tee { inner: net, file: partial.try_clone().map_err(io("dup a descriptor"))? };
+    // Never more than announced (plus one byte, to notice): an endless answer does not
+    // fill the disk.
+    let net: Box<dyn Read + '_> = match l.size {
+        Some(size) => Box::new(net.take(size.saturating_sub(start) + 1)),
+        None => net,
+    };
+    let source_failed = std::cell::Cell::new(false);
+    let tee =
+        Tee { inner: net, file: partial.try_clone().map_err(io("dup a descriptor"))?, source_failed: &source_failed };
     let reader: Box<dyn Read + '_> = Box::new(kept.chain(tee));
     let (digest, size) = if have_snap {
         let mut h = Hashing::new(Progress { inner: reader, f: progress });
@@ -171,8 +193,8 @@ pub fn ingest(store: &Store, l: &LayerRef, src: &dyn Source, opts: Options, prog
         match unpack_verified(store, l, reader, opts, progress) {
             Ok(v) => v,
             Err(e) => {
-                // Bad content is not worth resuming; a failed read (the network) is.
-                if !matches!(e, Error::Io { .. }) {
+                // A failed source (the network) is worth resuming; bad content is not.
+                if !source_failed.get() {
                     let _ = std::fs::remove_file(&partial_path);
                 }
                 return Err(e);
@@ -188,8 +210,40 @@ pub fn ingest(store: &Store, l: &LayerRef, src: &dyn Source, opts: Options, prog
         return Err(Error::DigestMismatch { expected: l.digest, actual: digest });
     }
     partial.sync_all().map_err(io(format!("fsync {}", partial_path.display())))?;
+    if !same_file(&partial, &partial_path) {
+        return Err(Error::Registry(format!(
+            "layer {}: {} was replaced while locked",
+            l.digest,
+            partial_path.display()
+        )));
+    }
     store.blobs.adopt(&partial_path, &l.digest)?;
     Ok(())
+}
+
+fn same_file(f: &File, p: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (f.metadata(), std::fs::metadata(p)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Opens and locks the `.partial` of a download. The lock is on the file the path
+/// names when we hold it: a holder that failed may have unlinked the one we waited on.
+fn lock_partial(p: &std::path::Path) -> Result<File> {
+    loop {
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(p)
+            .map_err(io(format!("open {}", p.display())))?;
+        crate::store::flock(&f, true).map_err(io(format!("lock {}", p.display())))?;
+        if same_file(&f, p) {
+            return Ok(f);
+        }
+    }
 }
 
 fn fetch_error(l: &LayerRef, e: std::io::Error) -> Error {
@@ -304,6 +358,31 @@ mod tests {
         assert!(!store.has_snapshot(&chain) && !store.blobs.contains(&l.digest));
         assert_eq!(std::fs::read_dir(store.tmp()).unwrap().count(), 0);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Hands out one byte per read, as a slow network may.
+    struct Trickle<R>(R);
+    impl<R: Read> Read for Trickle<R> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(1);
+            self.0.read(&mut buf[..n])
+        }
+    }
+
+    #[test]
+    fn compression_is_sniffed_from_whole_magic_even_a_byte_at_a_time() {
+        use std::io::Write as _;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(b"payload").unwrap();
+        let gz = gz.finish().unwrap();
+        let zst = zstd::stream::encode_all(&b"payload"[..], 3).unwrap();
+        for data in [gz, zst, b"payload".to_vec()] {
+            // A BufReader of capacity 1 over a trickle: fill_buf yields one byte.
+            let r = BufReader::with_capacity(1, Trickle(std::io::Cursor::new(data)));
+            let mut out = Vec::new();
+            decompress(r).unwrap().read_to_end(&mut out).unwrap();
+            assert_eq!(out, b"payload");
+        }
     }
 
     #[test]

@@ -67,7 +67,12 @@ pub fn prepare(store: &Store, image: &Image, dir: &Path, copy: bool) -> Result<R
             });
         }
     }
-    std::fs::create_dir_all(dir).map_err(io(format!("create {}", dir.display())))?;
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent).map_err(io(format!("create {}", parent.display())))?;
+    }
+    // A new directory only: on failure everything in it is removed, which must never
+    // be a running container's.
+    std::fs::create_dir(dir).map_err(io(format!("create {}", dir.display())))?;
     let result = prepare_in(&lowers, dir, copy);
     if result.is_err() {
         let _ = release(dir);
@@ -316,6 +321,9 @@ mod tests {
         let c = prepare(&store, &img, &dir.join("c2"), true).unwrap();
         assert_eq!(c.kind, Kind::Copy);
         check(&c);
+        // A directory that exists (a running container's) is refused and left alone.
+        assert!(prepare(&store, &img, &dir.join("c1"), false).is_err());
+        assert_eq!(std::fs::read(o.path.join("etc/keep")).unwrap(), b"changed");
         release(&dir.join("c1")).unwrap();
         release(&dir.join("c2")).unwrap();
         assert!(!dir.join("c1").exists() && !dir.join("c2").exists());

@@ -91,6 +91,11 @@ impl Store {
     /// Opens (creating) the store at `root`.
     pub fn open(root: &Path) -> Result<Store> {
         let blobs = BlobStore::open(root)?;
+        // Snapshots hold set-id binaries and device nodes from images: the store is
+        // root's (or the user's) alone, whoever made the directory first.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700))
+            .map_err(io(format!("chmod {}", root.display())))?;
         let p = root.join("snapshots");
         std::fs::create_dir_all(&p).map_err(io(format!("create {}", p.display())))?;
         Ok(Store { root: root.to_owned(), blobs })
@@ -164,6 +169,18 @@ impl Store {
         remove_tree(p)
     }
 
+    /// Removes a snapshot: renamed into tmp/ first, so a removal cut short never leaves
+    /// a half-emptied snapshot under its chain ID.
+    pub fn remove_snapshot(&self, chain_id: &Digest) -> Result<()> {
+        let p = self.snapshot_path(chain_id);
+        let aside = self.tmp().join(format!("snap-{}-gc-{}", std::process::id(), chain_id.hex()));
+        match std::fs::rename(&p, &aside) {
+            Ok(()) => self.remove_tree(&aside),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::Io { what: format!("move {} aside", p.display()), source: e }),
+        }
+    }
+
     /// Every snapshot in the store.
     pub fn snapshots(&self) -> Result<Vec<Digest>> {
         let dir = self.root.join("snapshots");
@@ -185,7 +202,11 @@ impl Store {
             let pid = name.split('-').nth(1).and_then(|p| p.parse::<i32>().ok());
             let dead = pid.is_some_and(|p| nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_err());
             if (name.starts_with("snap-") || name.starts_with("blob-") || name.starts_with("index-")) && dead {
-                self.remove_tree(&e.path())?;
+                // Best effort: what cannot be removed now must not stop every later
+                // command; it is retried next time.
+                if let Err(err) = self.remove_tree(&e.path()) {
+                    eprintln!("hull: warning: {err}");
+                }
             } else if partials && name.ends_with(".partial") {
                 // Only if no pull holds it.
                 if let Ok(f) = File::open(e.path()) {
