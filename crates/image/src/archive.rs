@@ -524,7 +524,7 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
-/// Lists what `load` would name, without loading (for messages).
+/// Docker's lines for what `load` loaded (`Loaded image: …` or `Loaded image ID: …`).
 pub fn describe(loaded: &Loaded) -> Vec<String> {
     loaded
         .images

@@ -219,19 +219,7 @@ impl Unpacker<'_> {
                     entry.link_name_bytes().ok_or_else(|| hostile(&raw, "a symlink without a target"))?.into_owned();
                 self.clear(p, name, &raw)?;
                 symlinkat(os(&target), p, name).map_err(sys(self.what(&raw, "symlink")))?;
-                if !self.opts.rootless {
-                    fchownat(
-                        p,
-                        name,
-                        Some(Uid::from_raw(meta.uid)),
-                        Some(Gid::from_raw(meta.gid)),
-                        AtFlags::AT_SYMLINK_NOFOLLOW,
-                    )
-                    .map_err(sys(self.what(&raw, "chown")))?;
-                }
-                let t = TimeSpec::new(meta.mtime, 0);
-                utimensat(p, name, &t, &t, UtimensatFlags::NoFollowSymlink)
-                    .map_err(sys(self.what(&raw, "set the times of")))?;
+                self.own_at(p, name, &meta, false, &raw)?;
                 self.stale = true;
             }
             T::Link => {
@@ -277,24 +265,7 @@ impl Unpacker<'_> {
                 };
                 self.clear(p, name, &raw)?;
                 mknodat(p, name, sflag, Mode::from_bits_truncate(0o600), dev).map_err(sys(self.what(&raw, "mknod")))?;
-                let f = openat(p, name, OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
-                    .map_err(sys(self.what(&raw, "open")))?;
-                if !self.opts.rootless {
-                    fchownat(
-                        p,
-                        name,
-                        Some(Uid::from_raw(meta.uid)),
-                        Some(Gid::from_raw(meta.gid)),
-                        AtFlags::AT_SYMLINK_NOFOLLOW,
-                    )
-                    .map_err(sys(self.what(&raw, "chown")))?;
-                }
-                fchmodat(p, name, Mode::from_bits_truncate(meta.mode), FchmodatFlags::NoFollowSymlink)
-                    .map_err(sys(self.what(&raw, "chmod")))?;
-                drop(f);
-                let t = TimeSpec::new(meta.mtime, 0);
-                utimensat(p, name, &t, &t, UtimensatFlags::NoFollowSymlink)
-                    .map_err(sys(self.what(&raw, "set the times of")))?;
+                self.own_at(p, name, &meta, true, &raw)?;
             }
             // PAX and GNU long-name headers are consumed by the tar reader; anything
             // else (global headers, volume labels) carries no file.
@@ -434,6 +405,23 @@ impl Unpacker<'_> {
         remove_all_at(p, name).map_err(sys(self.what(raw, "replace")))?;
         self.stale = true;
         Ok(())
+    }
+
+    /// Owner, mode (`chmod`: not for symlinks, which have none) and times of `name`
+    /// under `p`, which this entry has just made, without following it.
+    fn own_at(&self, p: BorrowedFd, name: &OsStr, meta: &DirMeta, chmod: bool, raw: &[u8]) -> Result<()> {
+        if !self.opts.rootless {
+            let (uid, gid) = (Some(Uid::from_raw(meta.uid)), Some(Gid::from_raw(meta.gid)));
+            fchownat(p, name, uid, gid, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(sys(self.what(raw, "chown")))?;
+        }
+        if chmod {
+            // A device node or fifo just made here, not a symlink: following is moot,
+            // and the non-following form would need /proc or fchmodat2.
+            fchmodat(p, name, Mode::from_bits_truncate(meta.mode), FchmodatFlags::FollowSymlink)
+                .map_err(sys(self.what(raw, "chmod")))?;
+        }
+        let t = TimeSpec::new(meta.mtime, 0);
+        utimensat(p, name, &t, &t, UtimensatFlags::NoFollowSymlink).map_err(sys(self.what(raw, "set the times of")))
     }
 
     fn own(&self, fd: BorrowedFd, meta: &DirMeta, raw: &[u8]) -> Result<()> {
