@@ -19,6 +19,7 @@ pub mod container;
 pub mod default_spec;
 pub mod error;
 pub mod features;
+pub mod foreground;
 pub mod hooks;
 pub mod lsm;
 pub mod mount_api;

@@ -181,6 +181,38 @@ fn id_map_helper(helper: &str, field: &str, pid: i32, maps: &[LinuxIdMapping]) -
     Ok(())
 }
 
+/// Brings the loopback interface of a new network namespace up, as crun does: a
+/// container without other networking still reaches its own 127.0.0.1. Plain syscalls
+/// only (it runs in the init, a copy of a possibly multithreaded process).
+pub fn loopback_up() -> Result<()> {
+    // SAFETY: socket with constant arguments; the descriptor is closed below.
+    let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if s < 0 {
+        return Err(Error::io("socket for the loopback interface", std::io::Error::last_os_error()));
+    }
+    // SAFETY: an all-zero ifreq is valid; the name is set below within its bounds.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, c) in req.ifr_name.iter_mut().zip(b"lo") {
+        *d = *c as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS/SIOCSIFFLAGS read and write one ifreq we own.
+    let r = unsafe {
+        if libc::ioctl(s, libc::SIOCGIFFLAGS, &mut req) < 0 {
+            -1
+        } else {
+            req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            libc::ioctl(s, libc::SIOCSIFFLAGS, &req)
+        }
+    };
+    let e = std::io::Error::last_os_error();
+    // SAFETY: closing the socket made above.
+    unsafe { libc::close(s) };
+    if r < 0 {
+        return Err(Error::io("bring the loopback interface up", e));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -207,9 +207,25 @@ pub fn tag(store: &Store, a: &TagArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub fn remove(store: &Store, a: &RmiArgs) -> Result<i32> {
+/// `hull rmi`; an image a container uses is not deleted (its snapshots are the
+/// container's lower layers), only untagged when it has other names.
+pub fn remove(store: &Store, a: &RmiArgs, in_use: &[(String, String)]) -> Result<i32> {
     let mut code = 0;
     for n in &a.images {
+        let user = store.find(n).ok().and_then(|r| {
+            let untag_only = r.names.len() > 1
+                && hull_image::reference::Reference::parse(n).is_ok_and(|x| r.names.contains(&x.to_string()));
+            in_use.iter().find(|(image, _)| *image == r.id && !untag_only).map(|(_, c)| (r.id.clone(), c.clone()))
+        });
+        if let Some((image, container)) = user {
+            eprintln!(
+                "Error: conflict: unable to delete {} (cannot be forced) - image is being used by container {}",
+                short_id(&image),
+                short_id(&container)
+            );
+            code = 1;
+            continue;
+        }
         match store.remove_image(n, a.force) {
             Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
             Err(e) => {
@@ -221,8 +237,9 @@ pub fn remove(store: &Store, a: &RmiArgs) -> Result<i32> {
     Ok(code)
 }
 
-pub fn prune(store: &Store, a: &PruneArgs) -> Result<i32> {
-    let gone = store.prune(a.all)?;
+pub fn prune(store: &Store, a: &PruneArgs, in_use: &[(String, String)]) -> Result<i32> {
+    let keep: Vec<String> = in_use.iter().map(|(i, _)| i.clone()).collect();
+    let gone = store.prune(a.all, &keep)?;
     if !gone.is_empty() {
         println!("Deleted Images:");
         for id in &gone {

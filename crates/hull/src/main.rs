@@ -1,45 +1,108 @@
 //! hull: the engine's command line, with Docker's verbs and habits. Each verb parses
-//! its flags here and calls the libraries (hull-image for images); output formats are
-//! in the verb's module.
+//! its flags here and calls the libraries (hull-image for images, hull-container for
+//! the container's processes through [`engine`]); output formats are in the verb's
+//! module. The same binary is also a container's monitor (`__monitor`) and, under
+//! `--init`, the container's init (`hull-init`).
 
 mod cli;
+mod containers;
+mod engine;
+mod error;
 mod images;
+mod init;
+mod lifecycle;
+mod ps;
 mod registry;
 
 use clap::Parser;
 use cli::{Cli, Command, ImageCommand};
+use engine::Engine;
 use hull_image::store::Store;
 
 fn main() {
+    let mut args = std::env::args_os();
+    let argv0 = args.next().unwrap_or_default();
+    // The container's init under --init (hull's binary bind-mounted into it).
+    if std::path::Path::new(&argv0).file_name().is_some_and(|n| n == "hull-init") {
+        std::process::exit(init::main(args.skip_while(|a| a == "--").collect()));
+    }
+    // A container's monitor, spawned by run/start: no command line parsing.
+    if args.next().is_some_and(|a| a == "__monitor") {
+        let (Some(root), Some(id)) = (args.next(), args.next()) else { std::process::exit(2) };
+        let id = id.to_string_lossy().into_owned();
+        std::process::exit(engine::monitor::main(std::path::Path::new(&root), &id));
+    }
     raise_nofile();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // Help and version are not errors; bad flags exit 125, as Docker's do.
+            let code = if e.use_stderr() { 125 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
     let root = cli.root.clone().unwrap_or_else(Store::default_root);
-    let code = match run(&root, cli) {
+    // run, create and start exit 125 for the engine's own errors, as Docker; a command
+    // that cannot run (run, start, exec) 126 or 127; other failures exit 1.
+    let runs = matches!(cli.command, Command::Run(_) | Command::Create(_) | Command::Start(_));
+    let code = match dispatch(&root, cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("Error: {e}");
-            1
+            match e {
+                error::Error::Exec { code, .. } => code,
+                _ if runs => 125,
+                _ => 1,
+            }
         }
     };
     std::process::exit(code);
 }
 
-fn run(root: &std::path::Path, cli: Cli) -> Result<i32, hull_image::Error> {
-    let store = Store::open(root)?;
-    match cli.command {
-        Command::Images(a) => images::list(&store, &a),
-        Command::Image(ImageCommand::Ls(a)) => images::list(&store, &a),
-        Command::Image(ImageCommand::Inspect(a)) => images::inspect(&store, &a),
-        Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => images::tag(&store, &a),
-        Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => images::remove(&store, &a),
-        Command::Image(ImageCommand::Prune(a)) => images::prune(&store, &a),
-        Command::Load(a) | Command::Image(ImageCommand::Load(a)) => images::load(&store, &a),
-        Command::Save(a) | Command::Image(ImageCommand::Save(a)) => images::save(&store, &a),
-        Command::Import(a) | Command::Image(ImageCommand::Import(a)) => images::import(&store, &a),
-        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => registry::pull(&store, &a),
-        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => registry::push(&store, &a),
+fn dispatch(root: &std::path::Path, cli: Cli) -> error::Result<i32> {
+    let engine = Engine::open(root)?;
+    let store = &engine.images;
+    let e = &engine;
+    Ok(match cli.command {
+        Command::Run(a) => containers::run(e, &a)?,
+        Command::Create(a) => containers::create(e, &a)?,
+        Command::Start(a) => containers::start(e, &a)?,
+        Command::Attach(a) => containers::attach(e, &a)?,
+        Command::Ps(a) => ps::ps(e, &a)?,
+        Command::Logs(a) => ps::logs(e, &a)?,
+        Command::Inspect(a) => ps::inspect(e, &a)?,
+        Command::Top(a) => ps::top(e, &a)?,
+        Command::Volume(c) => ps::volume(e, &c)?,
+        Command::Stop(a) => lifecycle::stop(e, &a)?,
+        Command::Restart(a) => lifecycle::restart(e, &a)?,
+        Command::Kill(a) => lifecycle::kill(e, &a)?,
+        Command::Rm(a) => lifecycle::rm(e, &a)?,
+        Command::Wait(a) => lifecycle::wait(e, &a)?,
+        Command::Pause(a) => lifecycle::pause(e, &a, true)?,
+        Command::Unpause(a) => lifecycle::pause(e, &a, false)?,
+        Command::Rename(a) => lifecycle::rename(e, &a)?,
+        Command::Exec(a) => lifecycle::exec(e, &a)?,
+        Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => images::remove(store, &a, &e.images_in_use()?)?,
+        Command::Image(ImageCommand::Prune(a)) => images::prune(store, &a, &e.images_in_use()?)?,
+        other => images_command(store, other)?,
+    })
+}
+
+fn images_command(store: &Store, command: Command) -> Result<i32, hull_image::Error> {
+    match command {
+        Command::Images(a) => images::list(store, &a),
+        Command::Image(ImageCommand::Ls(a)) => images::list(store, &a),
+        Command::Image(ImageCommand::Inspect(a)) => images::inspect(store, &a),
+        Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => images::tag(store, &a),
+        Command::Load(a) | Command::Image(ImageCommand::Load(a)) => images::load(store, &a),
+        Command::Save(a) | Command::Image(ImageCommand::Save(a)) => images::save(store, &a),
+        Command::Import(a) | Command::Image(ImageCommand::Import(a)) => images::import(store, &a),
+        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => registry::pull(store, &a),
+        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => registry::push(store, &a),
         Command::Login(a) => registry::login(&a),
         Command::Logout(a) => registry::logout(&a),
+        _ => unreachable!("container commands are dispatched above"),
     }
 }
 

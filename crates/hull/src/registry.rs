@@ -80,14 +80,7 @@ impl Progress for Reporter {
 
 pub fn pull(store: &Store, a: &PullArgs) -> Result<i32> {
     let reference = Reference::parse(&a.name)?;
-    let mut opts = PullOptions {
-        unpack: unpack_options(),
-        registry: registry::Options { tls_verify: a.tls_verify },
-        ..Default::default()
-    };
-    if let Some(p) = &a.platform {
-        opts.platform = Platform::parse(p)?;
-    }
+    let opts = pull_options(a)?;
     if !a.quiet {
         if reference.tag.is_some() && !a.name.contains(':') {
             println!("Using default tag: latest");
@@ -107,6 +100,30 @@ pub fn pull(store: &Store, a: &PullArgs) -> Result<i32> {
     }
     println!("{}", pulled.reference);
     Ok(0)
+}
+
+fn pull_options(a: &PullArgs) -> Result<PullOptions> {
+    let mut opts = PullOptions {
+        unpack: unpack_options(),
+        registry: registry::Options { tls_verify: a.tls_verify },
+        ..Default::default()
+    };
+    if let Some(p) = &a.platform {
+        opts.platform = Platform::parse(p)?;
+    }
+    Ok(opts)
+}
+
+/// The pull of `hull run`/`create` for a missing image: Docker's status lines on stderr
+/// (stdout is the container's).
+pub fn pull_quietly(store: &Store, a: &PullArgs) -> Result<()> {
+    let opts = pull_options(a)?;
+    let reference = Reference::parse(&a.name)?;
+    eprintln!("{}: Pulling from {}", reference.object(), reference.repository);
+    let pulled = pull::pull(store, &a.name, &opts, &Reporter::new(true))?;
+    eprintln!("Digest: {}", pulled.repo_digest);
+    eprintln!("Status: Downloaded newer image for {}", Reference::familiar(&pulled.reference.to_string()));
+    Ok(())
 }
 
 pub fn push(store: &Store, a: &PushArgs) -> Result<i32> {

@@ -293,10 +293,12 @@ impl Store {
     }
 
     /// `hull image prune`: removes images without a name (all unused images with
-    /// `all`), then collects garbage. Returns the IDs removed.
-    pub fn prune(&self, all: bool) -> Result<Vec<String>> {
+    /// `all`), except those in `in_use` (containers' images), then collects garbage.
+    /// Returns the IDs removed.
+    pub fn prune(&self, all: bool, in_use: &[String]) -> Result<Vec<String>> {
         let removed = self.update_images(|images| {
-            let (gone, kept): (Vec<_>, Vec<_>) = images.drain(..).partition(|i| all || i.names.is_empty());
+            let (gone, kept): (Vec<_>, Vec<_>) =
+                images.drain(..).partition(|i| (all || i.names.is_empty()) && !in_use.contains(&i.id));
             *images = kept;
             Ok(gone.into_iter().map(|i| i.id).collect::<Vec<_>>())
         })?;

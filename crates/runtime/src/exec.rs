@@ -156,11 +156,11 @@ pub fn exec(store: &StateStore, a: &ExecArgs) -> Result<i32> {
         if a.detach {
             return Err(Error::Precondition("a detached exec with a terminal needs --console-socket".into()));
         }
-        let (ours, theirs) = crate::run::own_console()?;
+        let (ours, theirs) = hull_container::foreground::own_console()?;
         console = Some(theirs);
         own_pty = Some(ours);
     }
-    let forward = crate::run::block_forwarded_signals(!a.detach)?;
+    let forward = hull_container::foreground::block_forwarded_signals(!a.detach)?;
     let started = container::exec(
         store,
         ExecOptions {
@@ -173,11 +173,11 @@ pub fn exec(store: &StateStore, a: &ExecArgs) -> Result<i32> {
         },
     )?;
     let master = match &own_pty {
-        Some(s) => Some(crate::run::recv_fd(s)?),
+        Some(s) => Some(hull_container::foreground::recv_fd(s)?),
         None => None,
     };
     if a.detach {
         return Ok(0);
     }
-    crate::run::wait(started.pid, &started.pidfd, &forward, master)
+    hull_container::foreground::wait(started.pid, &started.pidfd, &forward, master)
 }

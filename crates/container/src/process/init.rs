@@ -3,7 +3,8 @@
 //! Order (runc's where the spec is silent): wait for the parent's go (id maps written,
 //! cgroup joined) → join namespaces → new session and keyring → mounts, /dev, terminal
 //! → parent runs prestart/createRuntime hooks → createContainer hooks → pivot_root →
-//! read-only and masked paths → sysctl, hostname → resolve the program → rlimits →
+//! read-only and masked paths → sysctl, loopback up (a new network namespace, as crun),
+//! hostname → resolve the program → rlimits →
 //! report Ready → block on the exec fifo until `start` → startContainer hooks → user,
 //! groups, cwd, capabilities, no_new_privs → execve. The seccomp filter goes on as late
 //! as it can: right before execve with no_new_privs, else (loading then needs
@@ -199,6 +200,9 @@ fn setup(plan: &Plan<'_>, chan: &Channel) -> Result<Infallible> {
         labels.apply(p)?;
     }
     drop(procfs);
+    if plan.ns.clone_flags & libc::CLONE_NEWNET as u64 != 0 {
+        crate::namespaces::loopback_up()?;
+    }
     if plan.ns.new_uts {
         if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
             nix::unistd::sethostname(h).ctx(|| format!("hostname {h:?}"))?;

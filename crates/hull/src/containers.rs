@@ -1,0 +1,817 @@
+//! `hull create`, `run`, `start` and `attach`: a container made from an image and the
+//! flags (root filesystem, config, record), its monitor spawned, and the command's
+//! terminal attached to it through the monitor's attach protocol.
+
+use crate::cli::{AttachArgs, CreateArgs, PullArgs, RunArgs, StartArgs};
+use crate::engine::attach::{self, read_frame, write_frame};
+use crate::engine::record::{Config, HostConfig, MountPoint, Record, RestartPolicy, Status, STOPPED_BY_USER};
+use crate::engine::spec::{self, Device, Resources, Seccomp};
+use crate::engine::{monitor, Engine};
+use crate::error::{Error, Result};
+use hull_image::image::short_id;
+use hull_image::runconfig::{self, Overrides};
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+/// `hull create`: prints the new container's id.
+pub fn create(engine: &Engine, a: &CreateArgs) -> Result<i32> {
+    let id = make(engine, a)?;
+    println!("{id}");
+    Ok(0)
+}
+
+/// `hull run`.
+pub fn run(engine: &Engine, a: &RunArgs) -> Result<i32> {
+    if a.create.rm && a.create.restart != "no" {
+        return Err(Error::Invalid("Conflicting options: --restart and --rm".into()));
+    }
+    let id = make(engine, &a.create)?;
+    let (ours, theirs) = UnixStream::pair().map_err(Error::at("socketpair"))?;
+    let _lock = engine.lock(&id)?;
+    monitor::spawn(engine.root(), &id, Some(OwnedFd::from(theirs)))?;
+    drop(_lock);
+    let mut sock = ours;
+    wait_started(&mut sock)?;
+    if a.detach {
+        println!("{id}");
+        return Ok(0);
+    }
+    let stdin =
+        a.create.interactive && (a.attach.is_empty() || a.attach.iter().any(|s| s.eq_ignore_ascii_case("stdin")));
+    let session = Session {
+        tty: a.create.tty,
+        stdin,
+        sig_proxy: a.sig_proxy && !a.create.tty,
+        detach_keys: detach_keys(a.detach_keys.as_deref())?,
+    };
+    session.run(engine, &id, sock)
+}
+
+/// `hull start`.
+pub fn start(engine: &Engine, a: &StartArgs) -> Result<i32> {
+    let mut status = 0;
+    for name in &a.containers {
+        let r = (|| -> Result<i32> {
+            let id = engine.resolve(name)?;
+            if !a.attach {
+                start_detached(engine, &id)?;
+                println!("{name}");
+                return Ok(0);
+            }
+            let lock = engine.lock(&id)?;
+            let c = engine.container(&id)?;
+            if c.status.is_live() {
+                drop(lock);
+                return attach_to(engine, &id, a.interactive, a.detach_keys.as_deref(), true);
+            }
+            if c.monitored {
+                return Err(Error::Conflict(format!("container {name} is being started or stopped")));
+            }
+            let _ = std::fs::remove_file(engine.dir(&id).join(STOPPED_BY_USER));
+            let (ours, theirs) = UnixStream::pair().map_err(Error::at("socketpair"))?;
+            monitor::spawn(engine.root(), &id, Some(OwnedFd::from(theirs)))?;
+            drop(lock);
+            let mut sock = ours;
+            wait_started(&mut sock)?;
+            let session = Session {
+                tty: c.record.config.tty,
+                stdin: a.interactive && c.record.config.open_stdin,
+                sig_proxy: !c.record.config.tty,
+                detach_keys: detach_keys(a.detach_keys.as_deref())?,
+            };
+            session.run(engine, &id, sock)
+        })();
+        match r {
+            Ok(code) => status = code,
+            Err(e) => {
+                eprintln!("Error: {e}");
+                status = e.run_status();
+            }
+        }
+    }
+    Ok(status)
+}
+
+/// Starts a stopped container without attaching (`restart`, `start` without -a).
+pub fn start_detached(engine: &Engine, id: &str) -> Result<()> {
+    let lock = engine.lock(id)?;
+    let c = engine.container(id)?;
+    if c.status.is_live() {
+        return Ok(());
+    }
+    if c.monitored {
+        return Err(Error::Conflict(format!("container {id} is being started or stopped")));
+    }
+    let _ = std::fs::remove_file(engine.dir(id).join(STOPPED_BY_USER));
+    let (ours, theirs) = UnixStream::pair().map_err(Error::at("socketpair"))?;
+    monitor::spawn(engine.root(), id, Some(OwnedFd::from(theirs)))?;
+    drop(lock);
+    let mut sock = ours;
+    wait_started(&mut sock)
+}
+
+/// `hull attach`.
+pub fn attach(engine: &Engine, a: &AttachArgs) -> Result<i32> {
+    let id = engine.resolve(&a.container)?;
+    attach_to(engine, &id, !a.no_stdin, a.detach_keys.as_deref(), a.sig_proxy)
+}
+
+fn attach_to(engine: &Engine, id: &str, stdin: bool, keys: Option<&str>, sig_proxy: bool) -> Result<i32> {
+    let c = engine.container(id)?;
+    if !c.status.is_live() {
+        return Err(Error::Conflict("You cannot attach to a stopped container, start it first".into()));
+    }
+    let mut sock = attach::connect(&engine.dir(id))
+        .map_err(|e| Error::io(format!("attach to {} (is its monitor running?)", short_id(id)), e))?;
+    wait_started(&mut sock)?;
+    let session = Session {
+        tty: c.record.config.tty,
+        stdin: stdin && c.record.config.open_stdin,
+        sig_proxy: sig_proxy && !c.record.config.tty,
+        detach_keys: detach_keys(keys)?,
+    };
+    session.run(engine, id, sock)
+}
+
+/// Waits for the monitor's word that the command runs; its error otherwise.
+fn wait_started(sock: &mut UnixStream) -> Result<()> {
+    match read_frame(sock) {
+        Ok(Some((attach::STARTED, _))) => Ok(()),
+        Ok(Some((attach::ERROR, msg))) => Err(Error::from_start_failure(String::from_utf8_lossy(&msg).into_owned())),
+        Ok(Some((attach::EXIT, _))) => Ok(()),
+        Ok(_) => Err(Error::Conflict("the container's monitor ended without a word".into())),
+        Err(e) => Err(Error::io("read from the container's monitor", e)),
+    }
+}
+
+/// Docker's `--detach-keys` (`ctrl-p,ctrl-q` by default) as bytes.
+fn detach_keys(s: Option<&str>) -> Result<Vec<u8>> {
+    let s = s.unwrap_or("ctrl-p,ctrl-q");
+    let mut out = Vec::new();
+    for k in s.split(',') {
+        let k = k.trim();
+        if let Some(c) = k.strip_prefix("ctrl-") {
+            let b = match c.as_bytes() {
+                [b] if b.is_ascii_alphabetic() => b.to_ascii_lowercase() - b'a' + 1,
+                b"@" => 0,
+                b"[" => 27,
+                b"\\" => 28,
+                b"]" => 29,
+                b"^" => 30,
+                b"_" => 31,
+                _ => return Err(Error::Invalid(format!("invalid detach key {k:?}"))),
+            };
+            out.push(b);
+        } else if k.len() == 1 {
+            out.push(k.as_bytes()[0]);
+        } else if !k.is_empty() {
+            return Err(Error::Invalid(format!("invalid detach key {k:?}")));
+        }
+    }
+    Ok(out)
+}
+
+/// A command attached to a container: output to our stdout/stderr, our stdin to the
+/// container, signals forwarded (without a terminal), window size with one.
+struct Session {
+    tty: bool,
+    stdin: bool,
+    sig_proxy: bool,
+    detach_keys: Vec<u8>,
+}
+
+impl Session {
+    fn run(&self, engine: &Engine, id: &str, mut sock: UnixStream) -> Result<i32> {
+        use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+        use nix::sys::signalfd::{SfdFlags, SignalFd};
+        let mut set = SigSet::empty();
+        if self.sig_proxy {
+            for s in
+                [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2]
+            {
+                set.add(s);
+            }
+        }
+        if self.tty {
+            set.add(Signal::SIGWINCH);
+        }
+        nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
+            .map_err(|e| Error::io("block signals", e.into()))?;
+        let sfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC).map_err(|e| Error::io("signalfd", e.into()))?;
+        let _raw = self.tty.then(hull_container::foreground::RawMode::enter);
+        if self.tty {
+            send_size(&mut sock);
+        }
+        let mut stdin_open = self.stdin;
+        let mut buf = vec![0u8; 32 * 1024];
+        let mut matched = 0usize;
+        let mut out = std::io::stdout().lock();
+        loop {
+            let mut fds = [
+                libc::pollfd { fd: sock.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+                libc::pollfd { fd: if stdin_open { 0 } else { -1 }, events: libc::POLLIN, revents: 0 },
+                libc::pollfd { fd: sfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            ];
+            // SAFETY: a valid array of pollfds.
+            if unsafe { libc::poll(fds.as_mut_ptr(), 3, -1) } < 0 {
+                continue;
+            }
+            if fds[2].revents != 0 {
+                if let Ok(Some(info)) = sfd.read_signal() {
+                    if info.ssi_signo as i32 == libc::SIGWINCH {
+                        send_size(&mut sock);
+                    } else {
+                        let _ = hull_container::container::kill(&engine.runtime, id, info.ssi_signo as i32, false);
+                    }
+                }
+            }
+            if fds[1].revents != 0 {
+                // SAFETY: read into a valid buffer.
+                let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+                if n <= 0 {
+                    stdin_open = false;
+                    let _ = write_frame(&mut sock, attach::CLOSE_STDIN, b"");
+                } else {
+                    let data = &buf[..n as usize];
+                    if self.tty && !self.detach_keys.is_empty() {
+                        // The detach sequence is held back until it is complete or broken.
+                        let mut pass = Vec::with_capacity(data.len());
+                        for &b in data {
+                            if b == self.detach_keys[matched] {
+                                matched += 1;
+                                if matched == self.detach_keys.len() {
+                                    drop(_raw);
+                                    eprintln!("\r\nread escape sequence");
+                                    return Ok(0);
+                                }
+                            } else {
+                                pass.extend_from_slice(&self.detach_keys[..matched]);
+                                matched = 0;
+                                pass.push(b);
+                            }
+                        }
+                        if !pass.is_empty() && write_frame(&mut sock, attach::STDIN, &pass).is_err() {
+                            stdin_open = false;
+                        }
+                    } else if write_frame(&mut sock, attach::STDIN, data).is_err() {
+                        stdin_open = false;
+                    }
+                }
+            }
+            if fds[0].revents != 0 {
+                match read_frame(&mut sock) {
+                    Ok(Some((attach::STDOUT, data))) => {
+                        let _ = out.write_all(&data);
+                        let _ = out.flush();
+                    }
+                    Ok(Some((attach::STDERR, data))) => {
+                        let _ = std::io::stderr().write_all(&data);
+                    }
+                    Ok(Some((attach::EXIT, code))) => {
+                        return Ok(String::from_utf8_lossy(&code).trim().parse().unwrap_or(125));
+                    }
+                    Ok(Some((attach::ERROR, msg))) => {
+                        return Err(Error::from_start_failure(String::from_utf8_lossy(&msg).into_owned()))
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => {
+                        // The monitor went away without a status: report what is on disk.
+                        return match engine.container(id) {
+                            Ok(c) => match c.status {
+                                Status::Exited(code) => Ok(code),
+                                _ => Err(Error::Conflict(format!("the monitor of container {} is gone", short_id(id)))),
+                            },
+                            Err(_) => Ok(137),
+                        };
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn send_size(sock: &mut UnixStream) {
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes one winsize.
+    if unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) } == 0 {
+        let mut p = ws.ws_row.to_le_bytes().to_vec();
+        p.extend_from_slice(&ws.ws_col.to_le_bytes());
+        let _ = write_frame(sock, attach::RESIZE, &p);
+    }
+}
+
+/// Makes a container: everything on disk, no process yet. Undone on any failure.
+fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
+    let store = &engine.images;
+    let record = match a.pull.as_str() {
+        "always" => None,
+        "missing" | "never" => match store.find(&a.image) {
+            Ok(r) => Some(r),
+            Err(_) if a.pull == "never" => {
+                return Err(Error::Invalid(format!("No such image: {}", a.image)));
+            }
+            Err(_) => None,
+        },
+        p => return Err(Error::Invalid(format!("invalid pull option: {p:?} (missing, always or never)"))),
+    };
+    let record = match record {
+        Some(r) => r,
+        None => {
+            if a.pull != "always" {
+                eprintln!("Unable to find image '{}' locally", a.image);
+            }
+            let pa = PullArgs { quiet: true, platform: a.platform.clone(), tls_verify: true, name: a.image.clone() };
+            crate::registry::pull_quietly(store, &pa)?;
+            store.find(&a.image)?
+        }
+    };
+    let opts = Options::parse(a)?;
+    // Held until the record names the image: GC keeps what containers use.
+    let _content = store.content_lock(false)?;
+    let image = store.load(&record)?;
+    let id = crate::engine::new_id()?;
+    let name = match &a.name {
+        Some(n) => {
+            engine.claim_name(n, &id)?;
+            n.clone()
+        }
+        None => {
+            let mut attempt = 0;
+            loop {
+                let n = crate::engine::record::generated_name(&id.as_bytes()[..2], attempt);
+                match engine.claim_name(&n, &id) {
+                    Ok(()) => break n,
+                    Err(Error::Conflict(_)) if attempt < 1000 => attempt += 1,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    };
+    let dir = engine.dir(&id);
+    let undo = Undo { engine, id: &id, name: &name, armed: true };
+    std::fs::create_dir_all(&dir).map_err(Error::at(format!("create {}", dir.display())))?;
+    std::fs::write(dir.join("lock"), b"").map_err(Error::at(format!("create {}/lock", dir.display())))?;
+    let rootfs = hull_image::rootfs::prepare(store, &image, &dir.join("rootfs"), false)?;
+    let overrides = Overrides {
+        entrypoint: a.entrypoint.as_ref().map(|e| if e.is_empty() { vec![String::new()] } else { vec![e.clone()] }),
+        cmd: (!a.command.is_empty()).then(|| a.command.clone()),
+        env: opts.env.clone(),
+        user: a.user.clone(),
+        workdir: a.workdir.clone(),
+    };
+    let rc = runconfig::resolve(&image.config, &rootfs.path, &overrides)?;
+    let hostname = a.hostname.clone().unwrap_or_else(|| {
+        if opts.network == "host" {
+            nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_default()
+        } else {
+            id[..12].to_string()
+        }
+    });
+    let mut mounts = opts.mounts.clone();
+    // The image's VOLUMEs not covered by the user's mounts get anonymous volumes.
+    for v in &rc.volumes {
+        if !mounts.iter().any(|m| Path::new(&m.destination) == Path::new(v)) && !opts.tmpfs.iter().any(|(d, _)| d == v)
+        {
+            mounts.push(MountPoint {
+                kind: "volume".into(),
+                name: Some(crate::engine::new_id()?),
+                source: String::new(),
+                destination: v.clone(),
+                rw: true,
+            });
+        }
+    }
+    for m in mounts.iter_mut().filter(|m| m.kind == "volume") {
+        let name = m.name.clone().unwrap_or_default();
+        let anonymous = name.len() == 64 && a.volume.iter().chain(&a.mount).all(|s| !s.contains(&name));
+        let (data, new) = engine.volume(&name, anonymous, BTreeMap::new())?;
+        // A new volume starts with what the image has at its path, as Docker's.
+        let inside = rootfs.path.join(m.destination.trim_start_matches('/'));
+        if new && inside.is_dir() {
+            hull_image::rootfs::apply(&inside, &data)?;
+        }
+        m.source = data.to_string_lossy().into_owned();
+    }
+    spec::write_etc_files(&dir, &hostname, &opts.network)?;
+    let init = if a.init { Some(std::env::current_exe().map_err(Error::at("find hull's own binary"))?) } else { None };
+    let stop_signal = a.stop_signal.clone().or(rc.stop_signal.clone()).unwrap_or_else(|| "SIGTERM".into());
+    hull_container::signal::parse(&stop_signal)?;
+    let config = spec::build(&spec::Input {
+        id: &id,
+        rc: &rc,
+        rootfs: &rootfs.path,
+        dir: &dir,
+        hostname: &hostname,
+        tty: a.tty,
+        read_only: a.read_only,
+        privileged: a.privileged,
+        cap_add: &a.cap_add,
+        cap_drop: &a.cap_drop,
+        seccomp: &opts.seccomp,
+        no_new_privileges: opts.no_new_privileges,
+        network: &opts.network,
+        mounts: &mounts,
+        tmpfs: &opts.tmpfs,
+        devices: &opts.devices,
+        resources: &opts.resources,
+        ulimits: &opts.ulimits,
+        init: init.as_deref(),
+    })?;
+    crate::engine::write_atomic(&dir.join("config.json"), &serde_json::to_vec_pretty(&config)?)?;
+    let mut labels = rc.labels.clone();
+    labels.extend(opts.labels.clone());
+    let rec = Record {
+        id: id.clone(),
+        name: name.clone(),
+        image: a.image.clone(),
+        image_id: record.id.clone(),
+        created: crate::engine::now(),
+        path: rc.args.first().cloned().unwrap_or_default(),
+        args: rc.args.iter().skip(1).cloned().collect(),
+        config: Config {
+            hostname,
+            user: a.user.clone().unwrap_or_default(),
+            env: rc.env.clone(),
+            cmd: (!a.command.is_empty()).then(|| a.command.clone()).or(image
+                .config
+                .config()
+                .as_ref()
+                .and_then(|c| c.cmd().clone())),
+            entrypoint: a.entrypoint.as_ref().map(|e| vec![e.clone()]).or(image
+                .config
+                .config()
+                .as_ref()
+                .and_then(|c| c.entrypoint().clone())),
+            working_dir: rc.cwd.clone(),
+            labels,
+            tty: a.tty,
+            open_stdin: a.interactive,
+            stop_signal,
+            stop_timeout: a.stop_timeout,
+        },
+        host: HostConfig {
+            auto_remove: a.rm,
+            restart: RestartPolicy::parse(&a.restart)?,
+            log_max_size: opts.log_max_size,
+            log_max_file: opts.log_max_file,
+            network: opts.network.clone(),
+            privileged: a.privileged,
+            read_only: a.read_only,
+            init: a.init,
+        },
+        rootfs: match rootfs.kind {
+            hull_image::rootfs::Kind::Overlay => "overlay",
+            hull_image::rootfs::Kind::Copy => "copy",
+        }
+        .into(),
+        mounts,
+    };
+    engine.save_record(&rec)?;
+    undo.disarm();
+    Ok(id)
+}
+
+/// Removes a half-made container.
+struct Undo<'a> {
+    engine: &'a Engine,
+    id: &'a str,
+    name: &'a str,
+    armed: bool,
+}
+
+impl Undo<'_> {
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let dir = self.engine.dir(self.id);
+            let _ = hull_image::rootfs::release(&dir.join("rootfs"));
+            let _ = hull_image::store::remove_tree(&dir);
+            self.engine.release_name(self.name, self.id);
+        }
+    }
+}
+
+/// The flags, checked and converted before anything is made.
+struct Options {
+    env: Vec<String>,
+    labels: BTreeMap<String, String>,
+    mounts: Vec<MountPoint>,
+    tmpfs: Vec<(String, String)>,
+    devices: Vec<Device>,
+    resources: Resources,
+    ulimits: Vec<(String, u64, u64)>,
+    seccomp: Seccomp,
+    no_new_privileges: bool,
+    network: String,
+    log_max_size: Option<u64>,
+    log_max_file: u32,
+}
+
+impl Options {
+    fn parse(a: &CreateArgs) -> Result<Options> {
+        let mut env = Vec::new();
+        for f in &a.env_file {
+            let file = std::fs::File::open(f).map_err(Error::at(format!("open env file {}", f.display())))?;
+            for line in std::io::BufReader::new(file).lines() {
+                let line = line.map_err(Error::at(format!("read env file {}", f.display())))?;
+                let t = line.trim_start();
+                if t.is_empty() || t.starts_with('#') {
+                    continue;
+                }
+                env.push(env_entry(t));
+            }
+        }
+        env.extend(a.env.iter().map(|e| env_entry(e)));
+        env.retain(|e| !e.is_empty());
+        let mut labels = BTreeMap::new();
+        for l in &a.label {
+            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+            labels.insert(k.to_owned(), v.to_owned());
+        }
+        let mut mounts = Vec::new();
+        for v in &a.volume {
+            mounts.push(volume_flag(v)?);
+        }
+        let mut tmpfs = Vec::new();
+        for t in &a.tmpfs {
+            let (d, o) = t.split_once(':').unwrap_or((t, ""));
+            check_destination(d)?;
+            tmpfs.push((d.to_owned(), o.to_owned()));
+        }
+        for m in &a.mount {
+            match mount_flag(m)? {
+                Mount::Point(p) => mounts.push(p),
+                Mount::Tmpfs(d, o) => tmpfs.push((d, o)),
+            }
+        }
+        let mut devices = Vec::new();
+        for d in &a.device {
+            let mut parts = d.splitn(3, ':');
+            let host = PathBuf::from(parts.next().unwrap_or_default());
+            let container = parts.next().map(PathBuf::from).unwrap_or_else(|| host.clone());
+            let perms = parts.next().unwrap_or("rwm").to_owned();
+            devices.push(Device { host, container, perms });
+        }
+        let resources = Resources {
+            memory: a.memory.as_deref().map(bytes).transpose()?,
+            memory_swap: a.memory_swap.as_deref().map(|s| if s == "-1" { Ok(-1) } else { bytes(s) }).transpose()?,
+            nano_cpus: a
+                .cpus
+                .map(|c| {
+                    if c <= 0.0 || !c.is_finite() {
+                        Err(Error::Invalid(format!("invalid --cpus {c}: must be positive")))
+                    } else {
+                        Ok((c * 1e9) as u64)
+                    }
+                })
+                .transpose()?,
+            cpu_shares: a.cpu_shares,
+            cpuset_cpus: a.cpuset_cpus.clone(),
+            pids_limit: a.pids_limit.filter(|p| *p > 0),
+        };
+        if let (Some(m), Some(s)) = (resources.memory, resources.memory_swap) {
+            if s != -1 && s < m {
+                return Err(Error::Invalid(
+                    "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
+                ));
+            }
+        }
+        let mut ulimits = Vec::new();
+        for u in &a.ulimit {
+            ulimits.push(ulimit(u)?);
+        }
+        let mut seccomp = Seccomp::Default;
+        let mut no_new_privileges = false;
+        for o in &a.security_opt {
+            let (k, v) = o.split_once(['=', ':']).unwrap_or((o, ""));
+            match (k, v) {
+                ("seccomp", "unconfined") => seccomp = Seccomp::Unconfined,
+                ("seccomp", "") => return Err(Error::Invalid("--security-opt seccomp needs a profile".into())),
+                ("seccomp", f) => seccomp = Seccomp::File(PathBuf::from(f)),
+                ("no-new-privileges", "" | "true") => no_new_privileges = true,
+                ("no-new-privileges", "false") => no_new_privileges = false,
+                ("label" | "apparmor", _) => {}
+                _ => return Err(Error::Invalid(format!("invalid --security-opt: {o:?}"))),
+            }
+        }
+        let network = match a.network.as_str() {
+            "private" | "default" | "bridge" => "private",
+            "none" => "none",
+            "host" => "host",
+            n => return Err(Error::Invalid(format!("network {n} not found (hull has none, host and the default)"))),
+        }
+        .to_owned();
+        let mut log_max_size = None;
+        let mut log_max_file = 1;
+        for o in &a.log_opt {
+            match o.split_once('=') {
+                Some(("max-size", v)) => log_max_size = Some(bytes(v)? as u64),
+                Some(("max-file", v)) => {
+                    log_max_file = v
+                        .parse()
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| Error::Invalid(format!("invalid max-file {v:?}")))?
+                }
+                _ => return Err(Error::Invalid(format!("unknown log opt {o:?} for json-file log driver"))),
+            }
+        }
+        Ok(Options {
+            env,
+            labels,
+            mounts,
+            tmpfs,
+            devices,
+            resources,
+            ulimits,
+            seccomp,
+            no_new_privileges,
+            network,
+            log_max_size,
+            log_max_file,
+        })
+    }
+}
+
+/// `KEY=VALUE`, or `KEY` taking our own environment's value (dropped when unset).
+fn env_entry(e: &str) -> String {
+    if e.contains('=') {
+        e.to_owned()
+    } else {
+        std::env::var(e).map(|v| format!("{e}={v}")).unwrap_or_default()
+    }
+}
+
+fn check_destination(d: &str) -> Result<()> {
+    if !d.starts_with('/') {
+        return Err(Error::Invalid(format!("invalid mount destination {d:?}: it must be an absolute path")));
+    }
+    if d == "/" {
+        return Err(Error::Invalid("invalid mount destination \"/\": the root cannot be a mount".into()));
+    }
+    Ok(())
+}
+
+/// `-v SRC:DST[:OPTS]` (an absolute SRC binds a host path, a name uses a volume) or
+/// `-v DST` (an anonymous volume).
+fn volume_flag(v: &str) -> Result<MountPoint> {
+    let parts: Vec<&str> = v.split(':').collect();
+    let (src, dst, opts) = match parts.as_slice() {
+        [d] => ("", *d, ""),
+        [s, d] => (*s, *d, ""),
+        [s, d, o] => (*s, *d, *o),
+        _ => return Err(Error::Invalid(format!("invalid volume specification: {v:?}"))),
+    };
+    check_destination(dst)?;
+    let mut rw = true;
+    for o in opts.split(',').filter(|o| !o.is_empty()) {
+        match o {
+            "ro" => rw = false,
+            "rw" => rw = true,
+            "z" | "Z" | "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "nocopy" => {}
+            _ => return Err(Error::Invalid(format!("invalid mode {o:?} in volume specification {v:?}"))),
+        }
+    }
+    if src.starts_with('/') {
+        let p = Path::new(src);
+        if !p.exists() {
+            std::fs::create_dir_all(p).map_err(Error::at(format!("create bind mount source {src}")))?;
+        }
+        return Ok(MountPoint {
+            kind: "bind".into(),
+            name: None,
+            source: src.to_owned(),
+            destination: dst.to_owned(),
+            rw,
+        });
+    }
+    let name = if src.is_empty() { crate::engine::new_id()? } else { src.to_owned() };
+    Ok(MountPoint { kind: "volume".into(), name: Some(name), source: String::new(), destination: dst.to_owned(), rw })
+}
+
+enum Mount {
+    Point(MountPoint),
+    Tmpfs(String, String),
+}
+
+/// `--mount type=bind|volume|tmpfs,source=…,target=…[,readonly][,tmpfs-size=…]`.
+fn mount_flag(m: &str) -> Result<Mount> {
+    let mut kind = "volume".to_string();
+    let (mut src, mut dst, mut rw, mut opts) = (String::new(), String::new(), true, Vec::new());
+    for field in m.split(',') {
+        let (k, v) = field.split_once('=').unwrap_or((field, ""));
+        match k {
+            "type" => kind = v.to_owned(),
+            "source" | "src" => src = v.to_owned(),
+            "target" | "destination" | "dst" => dst = v.to_owned(),
+            "readonly" | "ro" => rw = !(v.is_empty() || v == "true" || v == "1"),
+            "tmpfs-size" => opts.push(format!("size={v}")),
+            "tmpfs-mode" => opts.push(format!("mode={v}")),
+            "bind-propagation" | "consistency" | "volume-nocopy" => {}
+            _ => return Err(Error::Invalid(format!("invalid field {k:?} in --mount {m:?}"))),
+        }
+    }
+    if dst.is_empty() {
+        return Err(Error::Invalid(format!("invalid --mount {m:?}: target is required")));
+    }
+    check_destination(&dst)?;
+    match kind.as_str() {
+        "bind" => {
+            if !Path::new(&src).is_absolute() || !Path::new(&src).exists() {
+                return Err(Error::Invalid(format!(
+                    "invalid mount config for type \"bind\": bind source path does not exist: {src}"
+                )));
+            }
+            Ok(Mount::Point(MountPoint { kind: kind.clone(), name: None, source: src, destination: dst, rw }))
+        }
+        "volume" => {
+            let name = if src.is_empty() { crate::engine::new_id()? } else { src };
+            Ok(Mount::Point(MountPoint { kind, name: Some(name), source: String::new(), destination: dst, rw }))
+        }
+        "tmpfs" => {
+            if !src.is_empty() {
+                return Err(Error::Invalid("invalid mount config for type \"tmpfs\": source must be empty".into()));
+            }
+            Ok(Mount::Tmpfs(dst, opts.join(",")))
+        }
+        k => Err(Error::Invalid(format!("invalid mount type {k:?} (bind, volume or tmpfs)"))),
+    }
+}
+
+/// Docker's sizes: a number with an optional b, k, m, g (powers of 1024).
+pub fn bytes(s: &str) -> Result<i64> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').filter(|r| !r.is_empty() && r.ends_with(['k', 'm', 'g', 't'])).unwrap_or(&t);
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        Some('t') => (&t[..t.len() - 1], 1 << 40),
+        Some('b') => (&t[..t.len() - 1], 1),
+        _ => (t, 1),
+    };
+    let n: f64 = num.parse().map_err(|_| Error::Invalid(format!("invalid size: {s:?}")))?;
+    if n < 0.0 || !n.is_finite() {
+        return Err(Error::Invalid(format!("invalid size: {s:?}")));
+    }
+    Ok((n * mult as f64) as i64)
+}
+
+/// `--ulimit name=soft[:hard]`.
+fn ulimit(u: &str) -> Result<(String, u64, u64)> {
+    let bad = || Error::Invalid(format!("invalid ulimit argument: {u:?}"));
+    let (name, v) = u.split_once('=').ok_or_else(bad)?;
+    let (s, h) = v.split_once(':').unwrap_or((v, v));
+    let num = |x: &str| -> Result<u64> {
+        if x == "-1" || x == "unlimited" {
+            Ok(u64::MAX)
+        } else {
+            x.parse().map_err(|_| bad())
+        }
+    };
+    let (soft, hard) = (num(s)?, num(h)?);
+    if soft > hard {
+        return Err(Error::Invalid(format!(
+            "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+        )));
+    }
+    let kind = match name {
+        "core" | "cpu" | "data" | "fsize" | "locks" | "memlock" | "msgqueue" | "nice" | "nofile" | "nproc" | "rss"
+        | "rtprio" | "rttime" | "sigpending" | "stack" | "as" => format!("RLIMIT_{}", name.to_ascii_uppercase()),
+        _ => return Err(Error::Invalid(format!("invalid ulimit type: {name}"))),
+    };
+    Ok((kind, soft, hard))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_parse_as_docker() {
+        assert_eq!(bytes("64m").unwrap(), 64 << 20);
+        assert_eq!(bytes("1g").unwrap(), 1 << 30);
+        assert_eq!(bytes("512kb").unwrap(), 512 << 10);
+        assert_eq!(bytes("100").unwrap(), 100);
+        assert!(bytes("lots").is_err());
+        assert_eq!(ulimit("nofile=1024:2048").unwrap(), ("RLIMIT_NOFILE".into(), 1024, 2048));
+        assert!(ulimit("nofile=10:5").is_err() && ulimit("bogus=1").is_err());
+        assert_eq!(detach_keys(None).unwrap(), [16, 17]);
+        assert_eq!(detach_keys(Some("ctrl-a,x")).unwrap(), [1, b'x']);
+        let m = volume_flag("data:/srv:ro").unwrap();
+        assert_eq!((m.kind.as_str(), m.name.as_deref(), m.rw), ("volume", Some("data"), false));
+        assert!(volume_flag("/x:rel").is_err());
+        assert!(
+            matches!(mount_flag("type=tmpfs,target=/t,tmpfs-size=1m").unwrap(), Mount::Tmpfs(d, o) if d == "/t" && o == "size=1m")
+        );
+        assert!(mount_flag("type=bind,source=/nonexistent-hull,target=/x").is_err());
+    }
+}

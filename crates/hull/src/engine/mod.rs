@@ -1,0 +1,223 @@
+//! The engine's containers on disk, shared by every `hull` command and the monitors.
+//!
+//! Layout under the store root (beside the images of hull-image):
+//! - `containers/<id>/container.json`: the [`record::Record`] written by `create` (what
+//!   was asked for: image, command, flags);
+//! - `containers/<id>/state.json`: the [`record::RunState`] the container's monitor
+//!   keeps (pids, start and finish times, exit code, restarts), replaced atomically;
+//! - `containers/<id>/config.json`: the runtime-spec config (the directory is the
+//!   bundle), `rootfs/` (overlay upper, work and merged), `hosts`, `hostname`,
+//!   `resolv.conf`, `<id>-json.log*` (Docker's json-file logs), `attach.sock`, `lock`;
+//! - `names/<name>`: a symlink to the id, so names are claimed atomically;
+//! - `runtime/`: hull-container's state store (the containers that have an init);
+//! - `volumes/<name>/_data`: named volumes.
+//!
+//! Nothing here holds a lock for long: commands that change a container take its
+//! `lock` (flock); readers rely on files being replaced by rename.
+
+pub mod attach;
+pub mod logs;
+pub mod monitor;
+pub mod record;
+pub mod seccomp_profile;
+pub mod spec;
+pub mod volumes;
+
+use crate::error::{Error, Result};
+use hull_container::state::StateStore;
+use hull_image::store::Store;
+use nix::fcntl::{Flock, FlockArg};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// The stores a command works with.
+pub struct Engine {
+    pub images: Store,
+    pub runtime: StateStore,
+    root: PathBuf,
+}
+
+/// A container's directory, locked against other commands while held.
+pub struct Locked(#[allow(dead_code)] Flock<File>);
+
+impl Engine {
+    pub fn open(root: &Path) -> Result<Engine> {
+        let images = Store::open(root)?;
+        let root = images.root().to_owned();
+        Ok(Engine { runtime: StateStore::new(root.join("runtime")), images, root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn containers_dir(&self) -> PathBuf {
+        self.root.join("containers")
+    }
+
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.containers_dir().join(id)
+    }
+
+    pub fn names_dir(&self) -> PathBuf {
+        self.root.join("names")
+    }
+
+    /// Every container id (directories with a record; one being created may lack it).
+    pub fn ids(&self) -> Result<Vec<String>> {
+        let dir = self.containers_dir();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(format!("read {}", dir.display()), e)),
+        };
+        let mut ids: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// The id of the container called `name_or_id`: a name, a full id or a unique id
+    /// prefix, as Docker.
+    pub fn resolve(&self, name_or_id: &str) -> Result<String> {
+        let name = name_or_id.strip_prefix('/').unwrap_or(name_or_id);
+        if record::valid_name(name) {
+            if let Ok(target) = std::fs::read_link(self.names_dir().join(name)) {
+                if let Some(id) = target.to_str() {
+                    if self.dir(id).join(record::RECORD).exists() {
+                        return Ok(id.to_owned());
+                    }
+                }
+            }
+        }
+        if !name_or_id.is_empty() && name_or_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let hits: Vec<String> = self.ids()?.into_iter().filter(|i| i.starts_with(name_or_id)).collect();
+            match hits.len() {
+                1 => return Ok(hits.into_iter().next().expect("one")),
+                0 => {}
+                _ => {
+                    return Err(Error::Conflict(format!(
+                        "multiple containers found with provided prefix: {name_or_id}"
+                    )))
+                }
+            }
+        }
+        Err(Error::NoSuchContainer(name_or_id.to_owned()))
+    }
+
+    /// Takes the container's lock (waiting for another command that holds it).
+    pub fn lock(&self, id: &str) -> Result<Locked> {
+        let p = self.dir(id).join("lock");
+        let f = File::options().create(true).truncate(false).write(true).open(&p).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::NoSuchContainer(id.to_owned()),
+            _ => Error::io(format!("open {}", p.display()), e),
+        })?;
+        let l = Flock::lock(f, FlockArg::LockExclusive)
+            .map_err(|(_, e)| Error::io(format!("lock {}", p.display()), e.into()))?;
+        Ok(Locked(l))
+    }
+
+    /// Takes the container's lock unless another command holds it (None then).
+    pub fn try_lock(&self, id: &str) -> Result<Option<Locked>> {
+        let p = self.dir(id).join("lock");
+        let f = File::options().write(true).open(&p).map_err(Error::at(format!("open {}", p.display())))?;
+        match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+            Ok(l) => Ok(Some(Locked(l))),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+            Err((_, e)) => Err(Error::io(format!("lock {}", p.display()), e.into())),
+        }
+    }
+
+    /// Removes what a stopped container leaves: its root filesystem (unmounted), its
+    /// anonymous volumes (when `volumes`), its directory and its name. The caller holds its lock.
+    pub fn remove_container_files(&self, r: &record::Record, volumes: bool) -> Result<()> {
+        let dir = self.dir(&r.id);
+        hull_image::rootfs::release(&dir.join("rootfs"))?;
+        for m in &r.mounts {
+            if let Some(v) = m.name.as_ref().filter(|_| volumes) {
+                if self.volume_info(v).is_ok_and(|i| i.anonymous) {
+                    let _ = self.remove_volume(v, true);
+                }
+            }
+        }
+        hull_image::store::remove_tree(&dir)?;
+        self.release_name(&r.name, &r.id);
+        Ok(())
+    }
+
+    /// Claims `name` for `id`; fails as Docker when it is taken.
+    pub fn claim_name(&self, name: &str, id: &str) -> Result<()> {
+        if !record::valid_name(name) {
+            return Err(Error::Invalid(format!(
+                "Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            )));
+        }
+        let dir = self.names_dir();
+        std::fs::create_dir_all(&dir).map_err(Error::at(format!("create {}", dir.display())))?;
+        let link = dir.join(name);
+        loop {
+            match std::os::unix::fs::symlink(id, &link) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    // A name left by a container that is gone (removed by a crash) is free.
+                    let holder = std::fs::read_link(&link).ok().and_then(|t| t.to_str().map(str::to_owned));
+                    match holder {
+                        Some(h) if self.dir(&h).exists() => {
+                            return Err(Error::Conflict(format!(
+                                "Conflict. The container name \"/{name}\" is already in use by container \"{h}\". \
+                                 You have to remove (or rename) that container to be able to reuse that name."
+                            )))
+                        }
+                        _ => {
+                            let _ = std::fs::remove_file(&link);
+                        }
+                    }
+                }
+                Err(e) => return Err(Error::io(format!("create {}", link.display()), e)),
+            }
+        }
+    }
+
+    /// (image ID, container id) for every container: their images must stay.
+    pub fn images_in_use(&self) -> Result<Vec<(String, String)>> {
+        Ok(self.ids()?.into_iter().filter_map(|id| self.record(&id).ok()).map(|r| (r.image_id, r.id)).collect())
+    }
+
+    /// Releases `name` if it still points to `id`.
+    pub fn release_name(&self, name: &str, id: &str) {
+        let link = self.names_dir().join(name);
+        if std::fs::read_link(&link).ok().is_some_and(|t| t.as_os_str() == id) {
+            let _ = std::fs::remove_file(link);
+        }
+    }
+}
+
+/// 32 random bytes as 64 hex digits (Docker's container id shape).
+pub fn new_id() -> Result<String> {
+    let mut b = [0u8; 32];
+    let mut got = 0;
+    while got < b.len() {
+        // SAFETY: getrandom writes at most the given length into the buffer.
+        let n = unsafe { libc::getrandom(b[got..].as_mut_ptr().cast(), b.len() - got, 0) };
+        if n < 0 {
+            return Err(Error::io("getrandom", std::io::Error::last_os_error()));
+        }
+        got += n as usize;
+    }
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+/// Now, in RFC 3339 with nanoseconds (Docker's timestamps).
+pub fn now() -> String {
+    humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string()
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(Error::at(format!("write {}", tmp.display())))?;
+    std::fs::rename(&tmp, path).map_err(Error::at(format!("rename {}", path.display())))
+}

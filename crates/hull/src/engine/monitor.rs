@@ -1,0 +1,422 @@
+//! The monitor: one small process per running container, like conmon. `hull run`,
+//! `start` and `restart` spawn it (a fresh exec of hull's own binary, in its own
+//! session, so it outlives them); it is single-threaded, which the runtime library
+//! needs to clone the container's init, and it is that init's parent.
+//!
+//! It holds the container's stdio (pipes, or the pty master with `-t`), writes the
+//! json-file log, serves `attach.sock`, records start, exit code and time in
+//! `state.json`, applies the restart policy, and under `--rm` removes the container
+//! before telling the attached commands the exit status.
+
+use super::attach::{self, write_frame};
+use super::logs;
+use super::record::{RunState, STOPPED_BY_USER};
+use super::Engine;
+use crate::error::{Error, Result};
+use hull_container::container::{self, CreateOptions};
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+
+/// The descriptor a new monitor finds its first attached client on.
+pub const CLIENT_FD: RawFd = 3;
+
+/// Spawns the monitor of container `id`, its first client being `client`.
+pub fn spawn(root: &Path, id: &str, client: Option<OwnedFd>) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().map_err(Error::at("find hull's own binary"))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg0("hull-monitor")
+        .arg("__monitor")
+        .arg(root)
+        .arg(id)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let raw = client.as_ref().map(|c| c.as_raw_fd()).unwrap_or(-1);
+    // SAFETY: only async-signal-safe calls (setsid, dup2) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::setsid();
+            if raw >= 0 && libc::dup2(raw, CLIENT_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().map_err(Error::at("start the container's monitor"))?;
+    drop(client);
+    // The monitor is reparented when we exit; reap it if it is already done.
+    let _ = child.id();
+    Ok(())
+}
+
+/// A client attached to the container.
+struct Client {
+    sock: UnixStream,
+    buf: Vec<u8>,
+}
+
+/// The container's stdio on the monitor's side.
+struct Stdio {
+    out: Option<OwnedFd>,
+    err: Option<OwnedFd>,
+    stdin: Option<OwnedFd>,
+}
+
+/// The monitor's entry point (`hull __monitor ROOT ID`); returns its exit status.
+pub fn main(root: &Path, id: &str) -> i32 {
+    // SAFETY: F_GETFD only asks whether descriptor 3 is open.
+    let first = (unsafe { libc::fcntl(CLIENT_FD, libc::F_GETFD) } >= 0).then(|| {
+        // SAFETY: descriptor 3 was set up by `spawn` for us alone.
+        unsafe { UnixStream::from_raw_fd(CLIENT_FD) }
+    });
+    let mut clients: Vec<Client> = first.into_iter().map(|sock| Client { sock, buf: Vec::new() }).collect();
+    match Monitor::new(root, id) {
+        Ok(mut m) => m.run(&mut clients),
+        Err(e) => {
+            for c in &mut clients {
+                let _ = write_frame(&mut c.sock, attach::ERROR, e.to_string().as_bytes());
+            }
+            125
+        }
+    }
+}
+
+struct Monitor {
+    engine: Engine,
+    id: String,
+    record: super::record::Record,
+    state: RunState,
+    log: logs::Writer,
+    listener: UnixListener,
+}
+
+impl Monitor {
+    fn new(root: &Path, id: &str) -> Result<Monitor> {
+        let engine = Engine::open(root)?;
+        let record = engine.record(id)?;
+        let dir = engine.dir(id);
+        let log = logs::Writer::open(&logs::path_of(&dir, id), record.host.log_max_size, record.host.log_max_file)
+            .map_err(Error::at(format!("open the log of {id}")))?;
+        let listener = attach::bind(&dir).map_err(Error::at(format!("listen on {}/attach.sock", dir.display())))?;
+        let me = std::process::id() as i32;
+        let mut state = engine.run_state(id);
+        state.monitor_pid = me;
+        state.monitor_start = hull_container::process::start_time(me).unwrap_or(0);
+        state.restarting = false;
+        Ok(Monitor { engine, id: id.to_owned(), record, state, log, listener })
+    }
+
+    fn save(&self) {
+        let _ = self.engine.save_run_state(&self.id, &self.state);
+    }
+
+    fn run(&mut self, clients: &mut Vec<Client>) -> i32 {
+        let _ = std::fs::remove_file(self.engine.dir(&self.id).join(STOPPED_BY_USER));
+        let mut delay_ms = 100u64;
+        loop {
+            let started = std::time::Instant::now();
+            let code = match self.start() {
+                Ok((pid, pidfd, stdio, master)) => {
+                    for c in clients.iter_mut() {
+                        let _ = write_frame(&mut c.sock, attach::STARTED, b"");
+                    }
+                    self.serve(pid, &pidfd, stdio, master, clients)
+                }
+                Err(e) => {
+                    let msg = e.to_string();
+                    let code = Error::from_start_failure(msg.clone()).run_status();
+                    self.state.error = Some(msg.clone());
+                    self.state.exit_code = Some(code);
+                    self.state.finished_at = Some(super::now());
+                    self.save();
+                    // Removed before the error is told: nothing is left when `run` returns.
+                    if self.record.host.auto_remove {
+                        self.remove();
+                    }
+                    for c in clients.iter_mut() {
+                        let _ = write_frame(&mut c.sock, attach::ERROR, msg.as_bytes());
+                    }
+                    clients.clear();
+                    return code;
+                }
+            };
+            let _ = self.log.finish();
+            let stopped = self.engine.dir(&self.id).join(STOPPED_BY_USER).exists();
+            let again = self.record.host.restart.restarts(code, self.state.restart_count, stopped);
+            if !again && self.record.host.auto_remove {
+                self.remove();
+            }
+            for c in clients.iter_mut() {
+                let _ = write_frame(&mut c.sock, attach::EXIT, code.to_string().as_bytes());
+            }
+            clients.clear();
+            if !again {
+                return 0;
+            }
+            // Docker's back-off: doubling from 100 ms, reset after 10 s of running.
+            if started.elapsed() > std::time::Duration::from_secs(10) {
+                delay_ms = 100;
+            }
+            self.state.restarting = true;
+            self.save();
+            let until = std::time::Instant::now() + std::time::Duration::from_millis(delay_ms);
+            while std::time::Instant::now() < until {
+                if self.engine.dir(&self.id).join(STOPPED_BY_USER).exists() {
+                    self.state.restarting = false;
+                    self.save();
+                    return 0;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            delay_ms = (delay_ms * 2).min(60_000);
+            self.state.restart_count += 1;
+            self.state.restarting = false;
+        }
+    }
+
+    /// Creates and starts the container's init with fresh stdio.
+    fn start(&mut self) -> Result<(i32, OwnedFd, Stdio, Option<OwnedFd>)> {
+        let tty = self.record.config.tty;
+        let null = std::fs::File::options().read(true).write(true).open("/dev/null").map_err(Error::at("/dev/null"))?;
+        let (mut stdio, theirs) = if tty {
+            (Stdio { out: None, err: None, stdin: None }, None)
+        } else {
+            let (out_r, out_w) = pipe()?;
+            let (err_r, err_w) = pipe()?;
+            let (in_r, in_w) = if self.record.config.open_stdin {
+                let (r, w) = pipe()?;
+                (Some(r), Some(w))
+            } else {
+                (None, None)
+            };
+            (Stdio { out: Some(out_r), err: Some(err_r), stdin: in_w }, Some((in_r, out_w, err_w)))
+        };
+        // The init inherits descriptors 0-2: point them at its ends for the create.
+        let n = null.as_raw_fd();
+        let (i, o, e) = match &theirs {
+            Some((in_r, out_w, err_w)) => {
+                (in_r.as_ref().map_or(n, |f| f.as_raw_fd()), out_w.as_raw_fd(), err_w.as_raw_fd())
+            }
+            None => (n, n, n),
+        };
+        // SAFETY: dup2 onto the standard descriptors of this single-threaded process.
+        unsafe {
+            libc::dup2(i, 0);
+            libc::dup2(o, 1);
+            libc::dup2(e, 2);
+        }
+        let console = if tty { Some(hull_container::foreground::own_console()?) } else { None };
+        let (ours, console_theirs) = match console {
+            Some((a, b)) => (Some(a), Some(b)),
+            None => (None, None),
+        };
+        let dir = self.engine.dir(&self.id);
+        let created = container::create(
+            &self.engine.runtime,
+            CreateOptions {
+                id: &self.id,
+                bundle: &dir,
+                pid_file: None,
+                console_socket: console_theirs,
+                preserve_fds: 0,
+                no_pivot: false,
+                no_new_keyring: false,
+                systemd_cgroup: false,
+            },
+        );
+        // SAFETY: as above; our own stdio is /dev/null again.
+        unsafe {
+            libc::dup2(n, 0);
+            libc::dup2(n, 1);
+            libc::dup2(n, 2);
+        }
+        drop(theirs);
+        let created = created?;
+        let master = match &ours {
+            Some(s) => Some(hull_container::foreground::recv_fd(s)?),
+            None => None,
+        };
+        if let Err(e) = container::start(&self.engine.runtime, &self.id) {
+            let _ = container::delete(&self.engine.runtime, &self.id, true);
+            return Err(e.into());
+        }
+        self.state.pid = created.pid;
+        self.state.started_at = Some(super::now());
+        self.state.finished_at = None;
+        self.state.exit_code = None;
+        self.state.error = None;
+        self.save();
+        if master.is_some() {
+            stdio.out = None;
+        }
+        Ok((created.pid, created.pidfd, stdio, master))
+    }
+
+    /// Copies output to the log and the clients, input from the clients, until the init
+    /// exits; returns its status (128+N for a signal).
+    fn serve(
+        &mut self,
+        pid: i32,
+        pidfd: &OwnedFd,
+        mut stdio: Stdio,
+        master: Option<OwnedFd>,
+        clients: &mut Vec<Client>,
+    ) -> i32 {
+        // With a terminal, the master is both output and input.
+        let mut output: Vec<(u8, OwnedFd)> = Vec::new();
+        if let Some(m) = &master {
+            output.push((attach::STDOUT, dup(m.as_raw_fd())));
+        }
+        if let Some(o) = stdio.out.take() {
+            output.push((attach::STDOUT, o));
+        }
+        if let Some(e) = stdio.err.take() {
+            output.push((attach::STDERR, e));
+        }
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut exited = false;
+        let mut deadline: Option<std::time::Instant> = None;
+        loop {
+            if exited && (output.is_empty() || deadline.is_some_and(|d| std::time::Instant::now() > d)) {
+                break;
+            }
+            let mut fds: Vec<libc::pollfd> = Vec::with_capacity(3 + output.len() + clients.len());
+            let ev = |fd: RawFd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+            fds.push(ev(if exited { -1 } else { pidfd.as_raw_fd() }));
+            fds.push(ev(self.listener.as_raw_fd()));
+            for (_, f) in &output {
+                fds.push(ev(f.as_raw_fd()));
+            }
+            for c in clients.iter() {
+                fds.push(ev(c.sock.as_raw_fd()));
+            }
+            let timeout = if exited { 100 } else { -1 };
+            // SAFETY: a valid array of pollfds.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+            if n < 0 {
+                continue; // EINTR
+            }
+            if fds[0].revents != 0 {
+                exited = true;
+                // Whatever the container wrote last is read before the status is told.
+                deadline = Some(std::time::Instant::now() + std::time::Duration::from_secs(2));
+            }
+            if fds[1].revents != 0 {
+                if let Ok((sock, _)) = self.listener.accept() {
+                    clients.push(Client { sock, buf: Vec::new() });
+                    let last = clients.len() - 1;
+                    let _ = write_frame(&mut clients[last].sock, attach::STARTED, b"");
+                }
+            }
+            let mut closed = Vec::new();
+            for (k, (stream, f)) in output.iter().enumerate() {
+                if fds[2 + k].revents == 0 {
+                    continue;
+                }
+                // SAFETY: read into a valid buffer.
+                let r = unsafe { libc::read(f.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+                if r <= 0 {
+                    if r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                        closed.push(k);
+                    }
+                    continue;
+                }
+                let data = &buf[..r as usize];
+                let _ = self.log.write(*stream, data);
+                clients.retain_mut(|c| write_frame(&mut c.sock, *stream, data).is_ok());
+            }
+            let base = 2 + output.len();
+            for k in closed.into_iter().rev() {
+                output.remove(k);
+            }
+            let mut gone = Vec::new();
+            let n_clients = fds.len() - base;
+            for k in 0..n_clients.min(clients.len()) {
+                if fds[base + k].revents == 0 {
+                    continue;
+                }
+                let c = &mut clients[k];
+                let r = c.sock.read(&mut buf);
+                match r {
+                    Ok(0) | Err(_) => gone.push(k),
+                    Ok(n) => {
+                        c.buf.extend_from_slice(&buf[..n]);
+                        let Ok(frames) = attach::take_frames(&mut c.buf) else {
+                            gone.push(k);
+                            continue;
+                        };
+                        for (kind, payload) in frames {
+                            match kind {
+                                attach::STDIN => {
+                                    let to = master
+                                        .as_ref()
+                                        .map(|m| m.as_raw_fd())
+                                        .or(stdio.stdin.as_ref().map(|s| s.as_raw_fd()));
+                                    if let Some(fd) = to {
+                                        write_all(fd, &payload);
+                                    }
+                                }
+                                attach::CLOSE_STDIN => stdio.stdin = None,
+                                attach::RESIZE if payload.len() == 4 => {
+                                    if let Some(m) = &master {
+                                        let rows = u16::from_le_bytes([payload[0], payload[1]]);
+                                        let cols = u16::from_le_bytes([payload[2], payload[3]]);
+                                        let _ = hull_container::terminal::set_size(m.as_raw_fd(), rows, cols);
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+            }
+            for k in gone.into_iter().rev() {
+                clients.remove(k);
+            }
+        }
+        drop(master);
+        let mut status = 0;
+        // SAFETY: waitpid on our own child, the init.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        let code = if libc::WIFSIGNALED(status) { 128 + libc::WTERMSIG(status) } else { libc::WEXITSTATUS(status) };
+        self.state.pid = 0;
+        self.state.exit_code = Some(code);
+        self.state.finished_at = Some(super::now());
+        self.save();
+        // Removes the cgroups and the runtime's state (the init is gone already).
+        let _ = container::delete(&self.engine.runtime, &self.id, true);
+        code
+    }
+
+    /// `--rm`: removes the container, unless a command (`rm -f`) is already at it.
+    fn remove(&self) {
+        let Ok(Some(_lock)) = self.engine.try_lock(&self.id) else { return };
+        let _ = self.engine.remove_container_files(&self.record, true);
+    }
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::io("pipe", e.into()))
+}
+
+fn dup(fd: RawFd) -> OwnedFd {
+    // SAFETY: F_DUPFD_CLOEXEC of a descriptor we hold; the result is ours.
+    unsafe { OwnedFd::from_raw_fd(libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3)) }
+}
+
+fn write_all(fd: RawFd, mut data: &[u8]) {
+    while !data.is_empty() {
+        // SAFETY: write from a valid buffer.
+        let w = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
+        if w <= 0 {
+            if w < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return;
+        }
+        data = &data[w as usize..];
+    }
+}

@@ -1,0 +1,278 @@
+//! What the engine remembers about a container: the [`Record`] of what was asked for
+//! (written once by `create`, changed only by `rename`), the [`RunState`] its monitor
+//! keeps, and the [`Status`] derived from both and the live processes, never stored:
+//! a monitor or init that died without a word is reported as it is.
+
+use super::Engine;
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const RECORD: &str = "container.json";
+pub const RUN_STATE: &str = "state.json";
+/// Present while the user wants the container stopped (`stop`, `kill`): the monitor
+/// does not restart it.
+pub const STOPPED_BY_USER: &str = "stopped-by-user";
+
+/// The container as created.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub id: String,
+    pub name: String,
+    /// The image as the user named it.
+    pub image: String,
+    pub image_id: String,
+    pub created: String,
+    /// The command: `path` and `args` as Docker's inspect shows them.
+    pub path: String,
+    pub args: Vec<String>,
+    pub config: Config,
+    pub host: HostConfig,
+    /// `overlay` or `copy`.
+    pub rootfs: String,
+    #[serde(default)]
+    pub mounts: Vec<MountPoint>,
+}
+
+/// Docker's `Config`: the container's process as resolved from image and flags.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Config {
+    pub hostname: String,
+    pub user: String,
+    pub env: Vec<String>,
+    pub cmd: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub working_dir: String,
+    pub labels: BTreeMap<String, String>,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub stop_signal: String,
+    pub stop_timeout: Option<u64>,
+}
+
+/// Docker's `HostConfig`: how the engine runs the container.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HostConfig {
+    pub auto_remove: bool,
+    pub restart: RestartPolicy,
+    pub log_max_size: Option<u64>,
+    pub log_max_file: u32,
+    pub network: String,
+    pub privileged: bool,
+    pub read_only: bool,
+    pub init: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartPolicy {
+    /// `no`, `on-failure`, `always`, `unless-stopped`.
+    pub name: String,
+    pub max_retries: u32,
+}
+
+impl RestartPolicy {
+    pub fn parse(s: &str) -> Result<RestartPolicy> {
+        let (name, n) = s.split_once(':').map_or((s, None), |(a, b)| (a, Some(b)));
+        let max_retries = match n {
+            None => 0,
+            Some(n) if name == "on-failure" => {
+                n.parse().map_err(|_| Error::Invalid(format!("invalid restart policy: maximum retry count {n:?}")))?
+            }
+            Some(_) => {
+                return Err(Error::Invalid(format!("invalid restart policy: {name} takes no maximum retry count")))
+            }
+        };
+        match name {
+            "" | "no" | "on-failure" | "always" | "unless-stopped" => {
+                Ok(RestartPolicy { name: if name.is_empty() { "no" } else { name }.to_owned(), max_retries })
+            }
+            _ => Err(Error::Invalid(format!("invalid restart policy: unknown policy {name:?}"))),
+        }
+    }
+
+    /// Whether a container that exited with `code` after `restarts` restarts.
+    pub fn restarts(&self, code: i32, restarts: u32, stopped_by_user: bool) -> bool {
+        if stopped_by_user {
+            return false;
+        }
+        match self.name.as_str() {
+            "always" | "unless-stopped" => true,
+            "on-failure" => code != 0 && (self.max_retries == 0 || restarts < self.max_retries),
+            _ => false,
+        }
+    }
+}
+
+/// A mount as `inspect` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MountPoint {
+    /// `bind`, `volume` or `tmpfs`.
+    pub kind: String,
+    pub name: Option<String>,
+    pub source: String,
+    pub destination: String,
+    pub rw: bool,
+}
+
+/// What the monitor reports, replaced atomically at each change.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunState {
+    pub monitor_pid: i32,
+    pub monitor_start: u64,
+    /// The init's host pid while it runs (0 otherwise).
+    pub pid: i32,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub exit_code: Option<i32>,
+    pub restart_count: u32,
+    /// Waiting to restart.
+    pub restarting: bool,
+    /// Why the last start failed.
+    pub error: Option<String>,
+}
+
+/// A container's status, Docker's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Exited(i32),
+    /// The monitor died without recording an exit.
+    Dead,
+}
+
+impl Status {
+    pub fn word(&self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Restarting => "restarting",
+            Status::Exited(_) => "exited",
+            Status::Dead => "dead",
+        }
+    }
+
+    pub fn is_live(&self) -> bool {
+        matches!(self, Status::Running | Status::Paused | Status::Restarting)
+    }
+}
+
+/// A container as read from disk, with its derived status.
+pub struct Container {
+    pub record: Record,
+    pub run: RunState,
+    pub status: Status,
+    /// The monitor is alive.
+    pub monitored: bool,
+}
+
+impl Engine {
+    pub fn record(&self, id: &str) -> Result<Record> {
+        let p = self.dir(id).join(RECORD);
+        let bytes = std::fs::read(&p).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::NoSuchContainer(id.to_owned()),
+            _ => Error::io(format!("read {}", p.display()), e),
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))
+    }
+
+    pub fn save_record(&self, r: &Record) -> Result<()> {
+        super::write_atomic(&self.dir(&r.id).join(RECORD), &serde_json::to_vec_pretty(r)?)
+    }
+
+    pub fn run_state(&self, id: &str) -> RunState {
+        std::fs::read(self.dir(id).join(RUN_STATE))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn save_run_state(&self, id: &str, s: &RunState) -> Result<()> {
+        super::write_atomic(&self.dir(id).join(RUN_STATE), &serde_json::to_vec(s)?)
+    }
+
+    /// Loads a container and derives its status.
+    pub fn container(&self, id: &str) -> Result<Container> {
+        let record = self.record(id)?;
+        let run = self.run_state(id);
+        let monitored = run.monitor_pid > 0 && hull_container::process::is_alive(run.monitor_pid, run.monitor_start);
+        let init = match hull_container::container::state(&self.runtime, id) {
+            Ok(s) => Some(s.status),
+            Err(_) => None,
+        };
+        use hull_container::status::Status as Rt;
+        let status = match init {
+            Some(Rt::Running) | Some(Rt::Created) | Some(Rt::Creating) => Status::Running,
+            Some(Rt::Paused) => Status::Paused,
+            _ if monitored && run.restarting => Status::Restarting,
+            _ if run.exit_code.is_some() => Status::Exited(run.exit_code.unwrap_or(0)),
+            _ if monitored => Status::Running,
+            _ if run.started_at.is_some() => Status::Dead,
+            _ => Status::Created,
+        };
+        Ok(Container { record, run, status, monitored })
+    }
+}
+
+/// Docker's rule for names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub fn valid_name(n: &str) -> bool {
+    let b = n.as_bytes();
+    b.len() >= 2
+        && b.len() <= 253
+        && b[0].is_ascii_alphanumeric()
+        && b[1..].iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+}
+
+const ADJECTIVES: &[&str] = &[
+    "brave", "calm", "clever", "eager", "fond", "gentle", "happy", "jolly", "keen", "kind", "lucid", "merry", "nifty",
+    "proud", "quiet", "quirky", "sharp", "stoic", "sweet", "tender", "vivid", "wise", "zealous", "bold",
+];
+const NOUNS: &[&str] = &[
+    "anchor", "beacon", "breeze", "cove", "current", "dock", "harbor", "helm", "island", "keel", "lagoon", "mast",
+    "reef", "rudder", "sail", "shoal", "skiff", "tide", "wake", "wharf", "ketch", "sloop", "buoy", "compass",
+];
+
+/// A generated name, `adjective_noun` as Docker's (from hull's own words), with a
+/// number appended when `attempt` > 0.
+pub fn generated_name(seed: &[u8], attempt: u32) -> String {
+    let a = ADJECTIVES[seed[0] as usize % ADJECTIVES.len()];
+    let n = NOUNS[seed[1] as usize % NOUNS.len()];
+    if attempt == 0 {
+        format!("{a}_{n}")
+    } else {
+        format!("{a}_{n}{attempt}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_policies_as_docker() {
+        let p = |s| RestartPolicy::parse(s).unwrap();
+        assert!(!p("no").restarts(1, 0, false));
+        assert!(p("always").restarts(0, 9, false));
+        assert!(!p("always").restarts(0, 0, true));
+        assert!(p("on-failure").restarts(1, 100, false));
+        assert!(!p("on-failure").restarts(0, 0, false));
+        assert!(p("on-failure:2").restarts(1, 1, false));
+        assert!(!p("on-failure:2").restarts(1, 2, false));
+        assert!(RestartPolicy::parse("always:3").is_err());
+        assert!(RestartPolicy::parse("sometimes").is_err());
+        assert!(RestartPolicy::parse("on-failure:x").is_err());
+    }
+
+    #[test]
+    fn names_as_docker() {
+        assert!(valid_name("web-1.a_b"));
+        assert!(!valid_name("a"));
+        assert!(!valid_name("-x"));
+        assert!(!valid_name("a/b"));
+        assert!(valid_name(&generated_name(&[3, 200], 0)));
+        assert!(valid_name(&generated_name(&[3, 200], 7)));
+    }
+}

@@ -1,0 +1,470 @@
+//! The runtime-spec config of an engine container: Docker's defaults (capabilities,
+//! mounts, masked and read-only /proc paths, device rules, the default seccomp
+//! profile, a private network namespace with loopback) with the user's flags applied.
+
+use super::record::MountPoint;
+use super::seccomp_profile;
+use crate::error::{Error, Result};
+use hull_image::runconfig::RunConfig;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+/// Docker's default capabilities.
+pub const DEFAULT_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+const MASKED: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+const READONLY: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+/// `--security-opt seccomp=…`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Seccomp {
+    #[default]
+    Default,
+    Unconfined,
+    File(PathBuf),
+}
+
+/// Resource limits from the flags (Docker's units already converted).
+#[derive(Debug, Clone, Default)]
+pub struct Resources {
+    pub memory: Option<i64>,
+    pub memory_swap: Option<i64>,
+    /// `--cpus` in millionths of a CPU.
+    pub nano_cpus: Option<u64>,
+    pub cpu_shares: Option<u64>,
+    pub cpuset_cpus: Option<String>,
+    pub pids_limit: Option<i64>,
+}
+
+/// A `--device HOST[:CONTAINER[:PERMS]]`.
+#[derive(Debug, Clone)]
+pub struct Device {
+    pub host: PathBuf,
+    pub container: PathBuf,
+    pub perms: String,
+}
+
+/// Everything the config is built from.
+pub struct Input<'a> {
+    pub id: &'a str,
+    pub rc: &'a RunConfig,
+    pub rootfs: &'a Path,
+    pub dir: &'a Path,
+    pub hostname: &'a str,
+    pub tty: bool,
+    pub read_only: bool,
+    pub privileged: bool,
+    pub cap_add: &'a [String],
+    pub cap_drop: &'a [String],
+    pub seccomp: &'a Seccomp,
+    pub no_new_privileges: bool,
+    /// `none`, `host` or `private` (a new network namespace with loopback up).
+    pub network: &'a str,
+    pub mounts: &'a [MountPoint],
+    pub tmpfs: &'a [(String, String)],
+    pub devices: &'a [Device],
+    pub resources: &'a Resources,
+    /// (resource, soft, hard), e.g. ("RLIMIT_NOFILE", 1024, 2048).
+    pub ulimits: &'a [(String, u64, u64)],
+    /// The program bind-mounted as the container's init (`--init`).
+    pub init: Option<&'a Path>,
+}
+
+/// Docker's capability spelling: `NET_ADMIN`, `cap_net_admin` and `ALL` are accepted.
+pub fn cap_name(s: &str) -> String {
+    let u = s.to_ascii_uppercase();
+    if u == "ALL" || u.starts_with("CAP_") {
+        u
+    } else {
+        format!("CAP_{u}")
+    }
+}
+
+/// Every capability (numbers 0 to 40), for `--privileged` and `--cap-add ALL`.
+const ALL_CAPS: &[&str] = &[
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
+];
+
+/// Every capability this process may pass on (its bounding set): a privileged
+/// container gets what the engine has, not more, as Docker does.
+fn all_caps() -> Vec<String> {
+    let bounding = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("CapBnd:")).and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX);
+    ALL_CAPS.iter().enumerate().filter(|(i, _)| bounding & (1 << i) != 0).map(|(_, n)| format!("CAP_{n}")).collect()
+}
+
+/// The effective capability set for the flags.
+pub fn capabilities(privileged: bool, add: &[String], drop: &[String]) -> Result<Vec<String>> {
+    if privileged {
+        return Ok(all_caps());
+    }
+    let known: Vec<String> = ALL_CAPS.iter().map(|n| format!("CAP_{n}")).collect();
+    let add: Vec<String> = add.iter().map(|c| cap_name(c)).collect();
+    let drop: Vec<String> = drop.iter().map(|c| cap_name(c)).collect();
+    for c in add.iter().chain(&drop) {
+        if c != "ALL" && !known.contains(c) {
+            return Err(Error::Invalid(format!("unknown capability: {c:?}")));
+        }
+    }
+    let mut caps: Vec<String> = if drop.iter().any(|c| c == "ALL") {
+        Vec::new()
+    } else {
+        DEFAULT_CAPS.iter().map(|c| c.to_string()).filter(|c| !drop.contains(c)).collect()
+    };
+    if add.iter().any(|c| c == "ALL") {
+        caps = all_caps().into_iter().filter(|c| !drop.contains(c)).collect();
+    } else {
+        for c in add {
+            if !caps.contains(&c) {
+                caps.push(c);
+            }
+        }
+    }
+    Ok(caps)
+}
+
+/// Builds the config, checked by oci-spec's types and hull's validation.
+pub fn build(i: &Input<'_>) -> Result<Value> {
+    let caps = capabilities(i.privileged, i.cap_add, i.cap_drop)?;
+    let mut process = json!({
+        "terminal": i.tty,
+        "user": {"uid": i.rc.uid, "gid": i.rc.gid, "additionalGids": i.rc.additional_gids},
+        "args": i.rc.args,
+        "env": env_with_hostname(&i.rc.env, i.hostname, i.tty),
+        "cwd": i.rc.cwd,
+        "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+        "noNewPrivileges": i.no_new_privileges,
+    });
+    if !i.ulimits.is_empty() {
+        process["rlimits"] =
+            i.ulimits.iter().map(|(t, s, h)| json!({"type": t, "soft": s, "hard": h})).collect::<Vec<_>>().into();
+    }
+    if let Some(init) = i.init {
+        let mut args = vec![json!("/sbin/hull-init"), json!("--")];
+        args.extend(i.rc.args.iter().map(|a| json!(a)));
+        process["args"] = args.into();
+        let _ = init;
+    }
+    let ro_sys = if i.privileged { vec!["nosuid", "noexec", "nodev"] } else { vec!["nosuid", "noexec", "nodev", "ro"] };
+    let mut mounts = vec![
+        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
+        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ro_sys}),
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}),
+        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}),
+    ];
+    for f in ["hosts", "hostname", "resolv.conf"] {
+        mounts.push(json!({"destination": format!("/etc/{f}"), "type": "bind",
+            "source": i.dir.join(f), "options": ["rbind", "rprivate"]}));
+    }
+    if let Some(init) = i.init {
+        mounts.push(json!({"destination": "/sbin/hull-init", "type": "bind", "source": init,
+            "options": ["bind", "ro", "nosuid", "nodev"]}));
+    }
+    for m in i.mounts {
+        let mut o = vec!["rbind", "rprivate"];
+        if !m.rw {
+            o.push("ro");
+        }
+        mounts.push(json!({"destination": m.destination, "type": "bind", "source": m.source, "options": o}));
+    }
+    for (dest, opts) in i.tmpfs {
+        let mut o = vec!["nosuid".to_string(), "nodev".to_string(), "noexec".to_string()];
+        o.extend(opts.split(',').filter(|s| !s.is_empty()).map(str::to_string));
+        mounts.push(json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": o}));
+    }
+    let mut namespaces =
+        vec![json!({"type": "pid"}), json!({"type": "ipc"}), json!({"type": "uts"}), json!({"type": "mount"})];
+    if i.network != "host" {
+        namespaces.push(json!({"type": "network"}));
+    }
+    // Docker's default on cgroup v2: a private cgroup namespace (v1: the host's).
+    if hull_container::cgroups::hierarchies().iter().all(|h| h.unified) {
+        namespaces.push(json!({"type": "cgroup"}));
+    }
+    let mut resources = json!({"devices": [{"allow": false, "access": "rwm"}]});
+    if i.privileged {
+        resources["devices"] = json!([{"allow": true, "access": "rwm"}]);
+    }
+    let r = i.resources;
+    if r.memory.is_some() || r.memory_swap.is_some() {
+        let mut m = json!({});
+        if let Some(v) = r.memory {
+            m["limit"] = v.into();
+        }
+        if let Some(v) = r.memory_swap {
+            m["swap"] = v.into();
+        } else if let Some(v) = r.memory {
+            // Docker: without --memory-swap, as much swap as memory.
+            m["swap"] = (v * 2).into();
+        }
+        resources["memory"] = m;
+    }
+    let mut cpu = json!({});
+    if let Some(n) = r.nano_cpus {
+        cpu["period"] = 100_000.into();
+        cpu["quota"] = ((n as u128 * 100_000 / 1_000_000_000) as i64).into();
+    }
+    if let Some(s) = r.cpu_shares {
+        cpu["shares"] = s.into();
+    }
+    if let Some(c) = &r.cpuset_cpus {
+        cpu["cpus"] = c.clone().into();
+    }
+    if cpu.as_object().is_some_and(|o| !o.is_empty()) {
+        resources["cpu"] = cpu;
+    }
+    if let Some(p) = r.pids_limit {
+        resources["pids"] = json!({"limit": p});
+    }
+    let mut linux = json!({"namespaces": namespaces, "resources": resources});
+    if !i.privileged {
+        linux["maskedPaths"] = json!(MASKED);
+        linux["readonlyPaths"] = json!(READONLY);
+    }
+    match i.seccomp {
+        Seccomp::Unconfined => {}
+        _ if i.privileged => {}
+        Seccomp::Default => linux["seccomp"] = seccomp_profile::profile(&caps),
+        Seccomp::File(p) => {
+            let bytes = std::fs::read(p).map_err(Error::at(format!("read seccomp profile {}", p.display())))?;
+            let v: Value = serde_json::from_slice(&bytes)
+                .map_err(|e| Error::Invalid(format!("seccomp profile {}: {e}", p.display())))?;
+            linux["seccomp"] = docker_profile(v, &caps);
+        }
+    }
+    if !i.devices.is_empty() {
+        let mut devs = Vec::new();
+        for d in i.devices {
+            devs.push(device(d)?);
+        }
+        // The access the user asked for (the runtime allows rwm for a device it makes).
+        if let Some(rules) = linux["resources"]["devices"].as_array_mut() {
+            for (d, v) in i.devices.iter().zip(&devs) {
+                rules.push(json!({"allow": true, "type": v["type"], "major": v["major"], "minor": v["minor"], "access": d.perms}));
+            }
+        }
+        linux["devices"] = devs.into();
+    }
+    let spec = json!({
+        "ociVersion": "1.2.0",
+        "process": process,
+        "root": {"path": i.rootfs, "readonly": i.read_only},
+        "hostname": i.hostname,
+        "mounts": mounts,
+        "linux": linux,
+        "annotations": {"io.hull.container.id": i.id},
+    });
+    let typed: oci_spec::runtime::Spec =
+        serde_json::from_value(spec.clone()).map_err(|e| Error::Invalid(format!("container config: {e}")))?;
+    hull_container::spec::validate(&typed)?;
+    Ok(spec)
+}
+
+/// A Docker profile file: its `includes`/`excludes` by capability resolved and the
+/// Docker-only keys dropped, leaving a runtime-spec `linux.seccomp`.
+fn docker_profile(mut v: Value, caps: &[String]) -> Value {
+    if let Some(list) = v.get_mut("syscalls").and_then(Value::as_array_mut) {
+        list.retain(|s| {
+            let needs = s.pointer("/includes/caps").and_then(Value::as_array);
+            let refuses = s.pointer("/excludes/caps").and_then(Value::as_array);
+            let held = |l: &Vec<Value>| l.iter().filter_map(Value::as_str).any(|c| caps.iter().any(|x| x == c));
+            needs.is_none_or(held) && !refuses.is_some_and(held)
+        });
+        for s in list.iter_mut() {
+            if let Some(o) = s.as_object_mut() {
+                o.remove("includes");
+                o.remove("excludes");
+                o.remove("comment");
+            }
+        }
+    }
+    if let Some(o) = v.as_object_mut() {
+        if let Some(m) = o.remove("archMap") {
+            let archs: Vec<Value> = m
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|a| a["architecture"] == "SCMP_ARCH_X86_64")
+                .flat_map(|a| {
+                    std::iter::once(a["architecture"].clone())
+                        .chain(a["subArchitectures"].as_array().cloned().unwrap_or_default())
+                })
+                .collect();
+            o.insert("architectures".into(), archs.into());
+        }
+    }
+    v
+}
+
+fn device(d: &Device) -> Result<Value> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let m = std::fs::metadata(&d.host).map_err(Error::at(format!("--device {}", d.host.display())))?;
+    let kind = if m.file_type().is_char_device() {
+        "c"
+    } else if m.file_type().is_block_device() {
+        "b"
+    } else {
+        return Err(Error::Invalid(format!("--device {}: not a device node", d.host.display())));
+    };
+    if d.perms.is_empty() || !d.perms.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) {
+        return Err(Error::Invalid(format!(
+            "--device {}: invalid permissions {:?} (r, w, m)",
+            d.host.display(),
+            d.perms
+        )));
+    }
+    let rdev = m.rdev();
+    Ok(json!({"path": d.container, "type": kind, "major": libc::major(rdev), "minor": libc::minor(rdev),
+        "fileMode": m.mode() & 0o7777, "uid": 0, "gid": 0}))
+}
+
+/// HOSTNAME (and TERM with a terminal) as Docker sets them, unless the user did.
+fn env_with_hostname(env: &[String], hostname: &str, tty: bool) -> Vec<String> {
+    let mut out = env.to_vec();
+    if !out.iter().any(|e| e.starts_with("HOSTNAME=")) {
+        out.insert(1.min(out.len()), format!("HOSTNAME={hostname}"));
+    }
+    if tty && !out.iter().any(|e| e.starts_with("TERM=")) {
+        out.push("TERM=xterm".into());
+    }
+    out
+}
+
+/// Writes `hosts`, `hostname` and `resolv.conf` into the container's directory.
+pub fn write_etc_files(dir: &Path, hostname: &str, network: &str) -> Result<()> {
+    let (hosts, resolv) = if network == "host" {
+        (
+            std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
+            std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        )
+    } else {
+        let hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n\
+                     ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+            .to_string();
+        // The host's resolvers without loopback ones, which the container cannot reach.
+        let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let resolv: String = host
+            .lines()
+            .filter(|l| {
+                let mut w = l.split_whitespace();
+                !(w.next() == Some("nameserver") && w.next().is_some_and(|a| a.starts_with("127.") || a == "::1"))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        (hosts, resolv)
+    };
+    for (name, text) in [("hosts", hosts), ("hostname", format!("{hostname}\n")), ("resolv.conf", resolv)] {
+        let p = dir.join(name);
+        std::fs::write(&p, text).map_err(Error::at(format!("write {}", p.display())))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities_as_docker() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let c = capabilities(false, &[], &[]).unwrap();
+        assert_eq!(c.len(), 14);
+        let c = capabilities(false, &s(&["net_admin"]), &s(&["CHOWN"])).unwrap();
+        assert!(c.contains(&"CAP_NET_ADMIN".into()) && !c.contains(&"CAP_CHOWN".into()));
+        let c = capabilities(false, &s(&["SYS_TIME"]), &s(&["ALL"])).unwrap();
+        assert_eq!(c, ["CAP_SYS_TIME"]);
+        assert!(capabilities(true, &[], &[]).unwrap().len() > 30);
+        assert!(capabilities(false, &s(&["BOGUS"]), &[]).is_err());
+    }
+
+    #[test]
+    fn docker_profiles_resolve_capability_conditions() {
+        let v = json!({"defaultAction": "SCMP_ACT_ERRNO",
+        "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86"]}],
+        "syscalls": [
+            {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+            {"names": ["mount"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_ADMIN"]}},
+            {"names": ["clone"], "action": "SCMP_ACT_ALLOW", "excludes": {"caps": ["CAP_SYS_ADMIN"]}, "comment": "x"}
+        ]});
+        let p = docker_profile(v, &["CAP_CHOWN".into()]);
+        let names: Vec<&str> =
+            p["syscalls"].as_array().unwrap().iter().map(|s| s["names"][0].as_str().unwrap()).collect();
+        assert_eq!(names, ["read", "clone"]);
+        assert_eq!(p["architectures"], json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]));
+        let _: oci_spec::runtime::LinuxSeccomp = serde_json::from_value(p).unwrap();
+    }
+}

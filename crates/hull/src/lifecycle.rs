@@ -1,0 +1,299 @@
+//! `hull stop`, `kill`, `rm`, `wait`, `restart`, `pause`, `unpause`, `rename`, `exec`:
+//! commands that act on an existing container. Each takes the container's lock for as
+//! long as it changes it, so two commands on one container are serialised.
+
+use crate::cli::{ContainersArgs, ExecArgs, KillArgs, RenameArgs, RmArgs, StopArgs};
+use crate::engine::record::{Status, STOPPED_BY_USER};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use hull_container::container::{self, ExecOptions};
+use std::time::{Duration, Instant};
+
+/// Runs `f` on each named container, printing the name on success and one error line
+/// per failure (exit 1 if any failed), as Docker.
+fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<i32> {
+    let mut status = 0;
+    for n in names {
+        match f(n) {
+            Ok(()) => println!("{n}"),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                status = 1;
+            }
+        }
+    }
+    Ok(status)
+}
+
+/// Waits until the container is no longer live (or gone); true if it stopped in time.
+fn wait_stopped(engine: &Engine, id: &str, timeout: Duration) -> bool {
+    let until = Instant::now() + timeout;
+    loop {
+        match engine.container(id) {
+            Ok(c) if c.status.is_live() => {}
+            _ => return true,
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn mark_stopped(engine: &Engine, id: &str) {
+    let _ = std::fs::write(engine.dir(id).join(STOPPED_BY_USER), b"");
+}
+
+/// Stops one container: its stop signal, then SIGKILL after `timeout` seconds (a
+/// negative timeout waits for ever).
+pub fn stop_one(engine: &Engine, id: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<()> {
+    let _lock = engine.lock(id)?;
+    let c = engine.container(id)?;
+    mark_stopped(engine, id);
+    if !c.status.is_live() {
+        return Ok(());
+    }
+    let sig = hull_container::signal::parse(signal.unwrap_or(&c.record.config.stop_signal))?;
+    let secs = timeout.or(c.record.config.stop_timeout.map(|t| t as i64)).unwrap_or(10);
+    if c.status == Status::Paused {
+        let _ = container::resume(&engine.runtime, id);
+    }
+    let _ = container::kill(&engine.runtime, id, sig, false);
+    let wait = if secs < 0 { Duration::from_secs(u64::MAX / 4) } else { Duration::from_secs(secs as u64) };
+    if wait_stopped(engine, id, wait) {
+        return Ok(());
+    }
+    let _ = container::kill(&engine.runtime, id, libc::SIGKILL, true);
+    if wait_stopped(engine, id, Duration::from_secs(10)) {
+        Ok(())
+    } else {
+        Err(Error::Conflict(format!("container {id} did not stop after SIGKILL")))
+    }
+}
+
+pub fn stop(engine: &Engine, a: &StopArgs) -> Result<i32> {
+    each(&a.containers, |n| stop_one(engine, &engine.resolve(n)?, a.time, a.signal.as_deref()))
+}
+
+pub fn restart(engine: &Engine, a: &StopArgs) -> Result<i32> {
+    each(&a.containers, |n| {
+        let id = engine.resolve(n)?;
+        stop_one(engine, &id, a.time, a.signal.as_deref())?;
+        crate::containers::start_detached(engine, &id)
+    })
+}
+
+pub fn kill(engine: &Engine, a: &KillArgs) -> Result<i32> {
+    let sig = hull_container::signal::parse(&a.signal)?;
+    each(&a.containers, |n| {
+        let id = engine.resolve(n)?;
+        let _lock = engine.lock(&id)?;
+        let c = engine.container(&id)?;
+        if !matches!(c.status, Status::Running | Status::Paused) {
+            return Err(Error::Conflict(format!("Cannot kill container: {n}: Container {id} is not running")));
+        }
+        // Docker: killing with the stop signal or SIGKILL counts as a manual stop.
+        let stop_sig = hull_container::signal::parse(&c.record.config.stop_signal).unwrap_or(libc::SIGTERM);
+        if sig == libc::SIGKILL || sig == stop_sig {
+            mark_stopped(engine, &id);
+        }
+        container::kill(&engine.runtime, &id, sig, false)?;
+        Ok(())
+    })
+}
+
+/// Removes one container (`force`: a live one is killed first).
+pub fn remove_one(engine: &Engine, id: &str, force: bool, volumes: bool) -> Result<()> {
+    let _lock = engine.lock(id)?;
+    let c = engine.container(id)?;
+    if c.status.is_live() && !force {
+        return Err(Error::Conflict(format!(
+            "You cannot remove a {} container {id}. Stop the container before attempting removal or force remove",
+            c.status.word()
+        )));
+    }
+    mark_stopped(engine, id);
+    if c.status.is_live() {
+        // Kills every process of the container and removes its cgroups: works with or
+        // without a monitor.
+        match container::delete(&engine.runtime, id, true) {
+            Ok(_) | Err(hull_container::Error::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // The monitor records the exit and goes (under --rm it leaves the removal to us).
+    if c.monitored {
+        let until = Instant::now() + Duration::from_secs(5);
+        while hull_container::process::is_alive(c.run.monitor_pid, c.run.monitor_start) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if hull_container::process::is_alive(c.run.monitor_pid, c.run.monitor_start) {
+            // SAFETY: kill of the monitor's pid, checked against its start time just now.
+            unsafe { libc::kill(c.run.monitor_pid, libc::SIGKILL) };
+        }
+    }
+    // A runtime container left by a killed monitor.
+    match container::delete(&engine.runtime, id, true) {
+        Ok(_) | Err(hull_container::Error::NotFound(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    engine.remove_container_files(&c.record, volumes)
+}
+
+pub fn rm(engine: &Engine, a: &RmArgs) -> Result<i32> {
+    each(&a.containers, |n| remove_one(engine, &engine.resolve(n)?, a.force, a.volumes))
+}
+
+pub fn wait(engine: &Engine, a: &ContainersArgs) -> Result<i32> {
+    let mut status = 0;
+    for n in &a.containers {
+        let r = (|| -> Result<i32> {
+            let id = engine.resolve(n)?;
+            let mut last = engine.container(&id)?;
+            loop {
+                if !last.status.is_live() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+                match engine.container(&id) {
+                    Ok(c) => last = c,
+                    // Removed (--rm): its last recorded status.
+                    Err(_) => {
+                        last.run = engine.run_state(&id);
+                        break;
+                    }
+                }
+            }
+            Ok(last.run.exit_code.unwrap_or(match last.status {
+                Status::Exited(c) => c,
+                _ => 0,
+            }))
+        })();
+        match r {
+            Ok(code) => println!("{code}"),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                status = 1;
+            }
+        }
+    }
+    Ok(status)
+}
+
+pub fn pause(engine: &Engine, a: &ContainersArgs, pause: bool) -> Result<i32> {
+    each(&a.containers, |n| {
+        let id = engine.resolve(n)?;
+        let _lock = engine.lock(&id)?;
+        let c = engine.container(&id)?;
+        match (pause, &c.status) {
+            (true, Status::Running) => Ok(container::pause(&engine.runtime, &id)?),
+            (false, Status::Paused) => Ok(container::resume(&engine.runtime, &id)?),
+            (true, Status::Paused) => Err(Error::Conflict(format!("Container {id} is already paused"))),
+            (false, _) => Err(Error::Conflict(format!("Container {id} is not paused"))),
+            (true, _) => Err(Error::Conflict(format!("Container {id} is not running"))),
+        }
+    })
+}
+
+pub fn rename(engine: &Engine, a: &RenameArgs) -> Result<i32> {
+    let id = engine.resolve(&a.container)?;
+    let _lock = engine.lock(&id)?;
+    let mut r = engine.record(&id)?;
+    let new = a.new_name.strip_prefix('/').unwrap_or(&a.new_name);
+    if new == r.name {
+        return Err(Error::Conflict("Renaming a container with the same name as its current name".into()));
+    }
+    engine.claim_name(new, &id)?;
+    let old = std::mem::replace(&mut r.name, new.to_owned());
+    if let Err(e) = engine.save_record(&r) {
+        engine.release_name(new, &id);
+        return Err(e);
+    }
+    engine.release_name(&old, &id);
+    Ok(0)
+}
+
+/// `hull exec`: the process runs as a child of this command (which must therefore be
+/// single-threaded here), in the container's namespaces and cgroup.
+pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<i32> {
+    let id = engine.resolve(&a.container)?;
+    let c = engine.container(&id)?;
+    match c.status {
+        Status::Running => {}
+        Status::Paused => {
+            return Err(Error::Conflict(format!("Container {id} is paused, unpause the container before exec")))
+        }
+        _ => return Err(Error::Conflict(format!("Container {id} is not running"))),
+    }
+    let dir = engine.dir(&id);
+    let spec: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join("config.json")).map_err(Error::at(format!("read {}/config.json", dir.display())))?,
+    )?;
+    let mut process = spec["process"].clone();
+    let rootfs = std::path::PathBuf::from(spec["root"]["path"].as_str().unwrap_or_default());
+    let mut env: Vec<String> = c.record.config.env.clone();
+    for e in &a.env {
+        let e =
+            if e.contains('=') { e.clone() } else { std::env::var(e).map(|v| format!("{e}={v}")).unwrap_or_default() };
+        if let Some((k, _)) = e.split_once('=') {
+            env.retain(|x| x.split_once('=').map(|(xk, _)| xk) != Some(k));
+            env.push(e);
+        }
+    }
+    if a.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+        env.push("TERM=xterm".into());
+    }
+    process["args"] = serde_json::json!(a.command);
+    process["env"] = serde_json::json!(env);
+    process["terminal"] = serde_json::json!(a.tty);
+    if let Some(w) = &a.workdir {
+        process["cwd"] = serde_json::json!(w);
+    }
+    if let Some(u) = &a.user {
+        let (uid, gid, gids, _) = hull_image::runconfig::resolve_user(&rootfs, u)?;
+        process["user"] = serde_json::json!({"uid": uid, "gid": gid, "additionalGids": gids});
+    }
+    if a.privileged {
+        let all = crate::engine::spec::capabilities(true, &[], &[])?;
+        process["capabilities"] = serde_json::json!({"bounding": all, "effective": all, "permitted": all});
+    }
+    let process: oci_spec::runtime::Process =
+        serde_json::from_value(process).map_err(|e| Error::Invalid(format!("exec: {e}")))?;
+    let mut console = None;
+    let mut own_pty = None;
+    if a.tty {
+        let (ours, theirs) = hull_container::foreground::own_console()?;
+        console = Some(theirs);
+        own_pty = Some(ours);
+    }
+    if !a.interactive && !a.tty {
+        // Docker gives a command without -i no input.
+        let null = std::fs::File::open("/dev/null").map_err(Error::at("/dev/null"))?;
+        // SAFETY: dup2 onto our own stdin before the process is cloned.
+        unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 0) };
+    }
+    let forward = hull_container::foreground::block_forwarded_signals(!a.detach)?;
+    let started = container::exec(
+        &engine.runtime,
+        ExecOptions {
+            id: &id,
+            process,
+            console_socket: console,
+            preserve_fds: 0,
+            pid_file: None,
+            ignore_paused: false,
+        },
+    )
+    .map_err(|e| match e {
+        hull_container::Error::Init(m) => Error::from_start_failure(m),
+        e => e.into(),
+    })?;
+    let master = match &own_pty {
+        Some(s) => Some(hull_container::foreground::recv_fd(s)?),
+        None => None,
+    };
+    if a.detach {
+        return Ok(0);
+    }
+    Ok(hull_container::foreground::wait(started.pid, &started.pidfd, &forward, master)?)
+}

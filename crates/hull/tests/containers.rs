@@ -1,0 +1,534 @@
+//! The engine's containers through the `hull` binary, as root, with a busybox image
+//! imported from Debian's busybox-static: exit codes, output and logs, the monitor
+//! (detach, logs that survive it, a killed monitor reported truthfully), Docker's flags
+//! and defaults, restart policies, a terminal session through a pseudo-terminal,
+//! concurrent commands on one container, and that `--rm` and `rm -f` leave nothing
+//! (no directory, mount, cgroup or process).
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// A store with the busybox image imported as `busybox`.
+fn setup(name: &str) -> (TempDir, Hull) {
+    require_root();
+    let t = TempDir::new(name);
+    let h = Hull::new(t.path());
+    let r = rootfs(t.path());
+    for a in [
+        "env", "hostname", "ps", "mount", "ifconfig", "ulimit", "wc", "grep", "touch", "kill", "pwd", "readlink",
+        "head", "tr",
+    ] {
+        let _ = std::os::unix::fs::symlink("busybox", r.join("bin").join(a));
+    }
+    std::fs::create_dir_all(r.join("data")).unwrap();
+    std::fs::write(r.join("data/seed"), "from-image\n").unwrap();
+    h.ok(&["import", r.to_str().unwrap(), "busybox"]);
+    (t, h)
+}
+
+fn code(o: &std::process::Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn out(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn err(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Everything a container may leave on the host, by id: its directory, mounts, cgroups,
+/// processes (the monitor names the id on its command line).
+fn leftovers(h: &Hull, id: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    if h.root.join("containers").join(id).exists() {
+        found.push("directory".to_string());
+    }
+    if h.root.join("runtime").join(id).exists() {
+        found.push("runtime state".to_string());
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    if mounts.contains(id) {
+        found.push("mount".to_string());
+    }
+    for base in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
+        if std::path::Path::new(base).join("hull").join(id).exists() {
+            found.push(format!("cgroup in {base}"));
+        }
+        for c in std::fs::read_dir(base).into_iter().flatten().flatten() {
+            if c.path().join("hull").join(id).exists() {
+                found.push(format!("cgroup {}", c.path().display()));
+            }
+        }
+    }
+    for p in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmd) = std::fs::read(p.path().join("cmdline")) {
+            if String::from_utf8_lossy(&cmd).contains(id) {
+                found.push(format!("process {}", p.file_name().to_string_lossy()));
+            }
+        }
+    }
+    found
+}
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(60);
+    while !f() {
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn full_id(h: &Hull, name: &str) -> String {
+    h.ok(&["inspect", "--format", "{{.Id}}", name]).trim().to_string()
+}
+
+#[test]
+fn exit_codes_output_and_rm_leave_nothing() {
+    let (_t, h) = setup("exit");
+    let o = h.run(&["run", "--rm", "busybox", "sh", "-c", "echo to-out; echo to-err >&2; exit 3"]);
+    assert_eq!((code(&o), out(&o).as_str(), err(&o).as_str()), (3, "to-out\n", "to-err\n"));
+    assert_eq!(code(&h.run(&["run", "--rm", "busybox", "true"])), 0);
+    assert_eq!(code(&h.run(&["run", "--rm", "busybox", "sh", "-c", "exit 1"])), 1);
+    let o = h.run(&["run", "--rm", "busybox", "no-such-command"]);
+    assert_eq!(code(&o), 127, "{}", err(&o));
+    assert!(err(&o).contains("executable file not found"), "{}", err(&o));
+    assert_eq!(code(&h.run(&["run", "--rm", "busybox", "/etc/passwd"])), 126);
+    assert_eq!(code(&h.run(&["run", "--rm", "--no-such-flag", "busybox"])), 125);
+    let o = h.run(&["run", "--rm", "--pull", "never", "no-such-image"]);
+    assert_eq!(code(&o), 125);
+    assert!(err(&o).contains("No such image"), "{}", err(&o));
+    // --rm left nothing, and failed runs neither.
+    assert!(h.entries("containers").is_empty(), "{:?}", h.entries("containers"));
+    assert!(h.entries("names").is_empty(), "{:?}", h.entries("names"));
+    // A container killed by `hull kill` exits 137; `wait` prints it.
+    let id = h.ok(&["run", "-d", "busybox", "sleep", "100"]).trim().to_string();
+    assert_eq!(id.len(), 64);
+    h.ok(&["kill", &id[..12]]);
+    assert_eq!(h.ok(&["wait", &id]).trim(), "137");
+    assert!(h.ok(&["ps", "-a", "--format", "{{.Status}}"]).starts_with("Exited (137)"));
+    h.ok(&["rm", &id]);
+    assert!(leftovers(&h, &id).is_empty(), "{:?}", leftovers(&h, &id));
+    // A running container is removed only with -f, and then leaves nothing either.
+    let id = h.ok(&["run", "-d", "--name", "busy", "busybox", "sleep", "100"]).trim().to_string();
+    // Its image stays while it exists (its snapshots are the container's layers).
+    assert!(h.fails(&["rmi", "busybox"]).contains("being used by container"));
+    h.ok(&["image", "prune", "-a"]);
+    assert!(h.ok(&["images", "-q"]).len() > 1);
+    let e = h.fails(&["rm", "busy"]);
+    assert!(e.contains("Stop the container before attempting removal or force remove"), "{e}");
+    h.ok(&["rm", "-f", "busy"]);
+    assert!(leftovers(&h, &id).is_empty(), "{:?}", leftovers(&h, &id));
+    // A foreground --rm run killed from outside: exit 137, nothing left.
+    let child = h
+        .cmd()
+        .args(["run", "--rm", "--name", "fg", "busybox", "sleep", "100"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the container to run", || {
+        h.run(&["inspect", "--format", "{{.State.Status}}", "fg"]).stdout.starts_with(b"running")
+    });
+    let id = full_id(&h, "fg");
+    h.ok(&["kill", "fg"]);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 137);
+    assert!(leftovers(&h, &id).is_empty(), "{:?}", leftovers(&h, &id));
+}
+
+#[test]
+fn detached_logs_exec_stop_and_a_killed_monitor() {
+    let (_t, h) = setup("detach");
+    let script =
+        "i=0; trap 'echo bye; exit 0' TERM; while true; do echo tick $i; echo warn $i >&2; i=$((i+1)); sleep 0.1; done";
+    let id = h
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "ticker",
+            "--log-opt",
+            "max-size=2k",
+            "--log-opt",
+            "max-file=2",
+            "busybox",
+            "sh",
+            "-c",
+            script,
+        ])
+        .trim()
+        .to_string();
+    wait_for("output", || h.ok(&["logs", "ticker"]).contains("tick 30"));
+    // Logs: stdout and stderr apart, --tail, -t, rotation kept to max-file.
+    let o = h.run(&["logs", "--tail", "2", "ticker"]);
+    assert_eq!(out(&o).lines().count() + err(&o).lines().count(), 2, "{o:?}");
+    assert!(err(&h.run(&["logs", "ticker"])).contains("warn"));
+    let o = h.run(&["logs", "-t", "--tail", "2", "ticker"]);
+    let t = out(&o) + &err(&o);
+    assert!(t.starts_with("20") && t.contains("Z tick") || t.contains("Z warn"), "{t}");
+    let dir = h.root.join("containers").join(&id);
+    let logs: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("-json.log"))
+        .collect();
+    assert!(logs.len() <= 2 && !logs.is_empty(), "{logs:?}");
+    // ps, inspect, top, exec.
+    assert!(h.ok(&["ps"]).contains("ticker"));
+    assert_eq!(h.ok(&["ps", "-q"]).trim(), &id[..12]);
+    assert_eq!(
+        h.ok(&["inspect", "--format", "{{.State.Status}} {{.Name}} {{.Config.Image}}", "ticker"]).trim(),
+        "running /ticker busybox"
+    );
+    assert!(h.ok(&["top", "ticker"]).contains("sh -c"));
+    let o = h.run(&["exec", "-e", "X=1", "-w", "/data", "ticker", "sh", "-c", "echo $X $(pwd) $(hostname); exit 4"]);
+    assert_eq!((code(&o), out(&o)), (4, format!("1 /data {}\n", &id[..12])));
+    assert_eq!(code(&h.run(&["exec", "ticker", "nope"])), 127);
+    assert_eq!(h.ok(&["exec", "-u", "app", "ticker", "id", "-u"]).trim(), "1234");
+    // pause, unpause, rename.
+    h.ok(&["pause", "ticker"]);
+    assert!(h.ok(&["ps"]).contains("(Paused)"));
+    assert!(h.fails(&["exec", "ticker", "true"]).contains("paused"));
+    h.ok(&["unpause", "ticker"]);
+    h.ok(&["rename", "ticker", "tocker"]);
+    assert!(h.fails(&["inspect", "ticker"]).contains("No such object"));
+    // `logs -f` follows until the container stops; stop uses the stop signal.
+    let mut follow = h
+        .cmd()
+        .args(["logs", "-f", "--tail", "0", "tocker"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    h.ok(&["stop", "-t", "5", "tocker"]);
+    let mut followed = String::new();
+    follow.stdout.take().unwrap().read_to_string(&mut followed).unwrap();
+    assert!(follow.wait().unwrap().success());
+    assert!(followed.contains("bye"), "{followed}");
+    assert_eq!(h.ok(&["inspect", "--format", "{{.State.ExitCode}}", "tocker"]).trim(), "0");
+    // Logs outlive the container's monitor; a restart appends to them.
+    assert!(h.ok(&["logs", "tocker"]).contains("bye"));
+    h.ok(&["start", "tocker"]);
+    assert!(h.ok(&["ps"]).contains("tocker"));
+    // A killed monitor: the container is reported as it is, and can be removed.
+    let v: serde_json::Value = serde_json::from_str(&h.ok(&["inspect", "tocker"])).unwrap();
+    let monitor = v[0]["State"]["MonitorPid"].as_i64().unwrap() as i32;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(monitor), nix::sys::signal::Signal::SIGKILL).unwrap();
+    wait_for("the monitor to die", || h.ok(&["ps"]).contains("monitor gone"));
+    h.ok(&["rm", "-f", "tocker"]);
+    assert!(leftovers(&h, &id).is_empty(), "{:?}", leftovers(&h, &id));
+}
+
+#[test]
+fn flags_and_docker_defaults() {
+    let (t, h) = setup("flags");
+    let run = |args: &[&str]| -> String {
+        let mut a = vec!["run", "--rm"];
+        a.extend_from_slice(args);
+        h.ok(&a)
+    };
+    // Environment, workdir, user, entrypoint, hostname, labels.
+    let env_file = t.path().join("env");
+    std::fs::write(&env_file, "# comment\nFROM_FILE=yes\n").unwrap();
+    let o = run(&[
+        "-e",
+        "A=1",
+        "--env-file",
+        env_file.to_str().unwrap(),
+        "-w",
+        "/tmp",
+        "-u",
+        "app",
+        "-h",
+        "box",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $A $FROM_FILE $(pwd) $(id -u):$(id -g) $(hostname) $HOSTNAME $HOME",
+    ]);
+    assert_eq!(o.trim(), "1 yes /tmp 1234:2345 box box /home/app");
+    assert_eq!(run(&["--entrypoint", "echo", "busybox", "a", "b"]).trim(), "a b");
+    // Docker's capabilities, seccomp on, no_new_privs off, by default.
+    let status = run(&["busybox", "cat", "/proc/self/status"]);
+    let field = |s: &str, k: &str| s.lines().find_map(|l| l.strip_prefix(k)).unwrap().trim().to_string();
+    assert_eq!(field(&status, "CapEff:"), "00000000a80425fb");
+    assert_eq!(field(&status, "Seccomp:"), "2");
+    assert_eq!(field(&status, "NoNewPrivs:"), "0");
+    let s = run(&[
+        "--cap-drop",
+        "ALL",
+        "--cap-add",
+        "NET_ADMIN",
+        "--security-opt",
+        "seccomp=unconfined",
+        "--security-opt",
+        "no-new-privileges",
+        "busybox",
+        "cat",
+        "/proc/self/status",
+    ]);
+    assert_eq!(
+        (field(&s, "CapEff:").as_str(), field(&s, "Seccomp:").as_str(), field(&s, "NoNewPrivs:").as_str()),
+        ("0000000000001000", "0", "1")
+    );
+    let s = run(&["--privileged", "busybox", "cat", "/proc/self/status"]);
+    assert_eq!(field(&s, "Seccomp:"), "0");
+    // Every capability hull itself holds.
+    let own = std::fs::read_to_string("/proc/self/status").unwrap();
+    assert_eq!(field(&s, "CapEff:"), field(&own, "CapBnd:"));
+    // The default profile refuses what Docker's refuses (unshare without CAP_SYS_ADMIN).
+    let o = h.run(&["run", "--rm", "busybox", "busybox", "unshare", "-m", "true"]);
+    assert_ne!(code(&o), 0);
+    // Masked and read-only /proc paths; /etc files written for the container.
+    let masked = run(&[
+        "busybox",
+        "sh",
+        "-c",
+        "for f in /proc/kcore /proc/keys /proc/timer_list /proc/sched_debug; do [ -e $f ] && wc -c < $f; done; true",
+    ]);
+    assert!(!masked.is_empty() && masked.lines().all(|l| l.trim() == "0"), "{masked}");
+    assert_ne!(code(&h.run(&["run", "--rm", "busybox", "sh", "-c", "echo 1 > /proc/sys/kernel/domainname"])), 0);
+    assert!(run(&["busybox", "cat", "/etc/hosts"]).contains("localhost"));
+    assert_eq!(run(&["-h", "named", "busybox", "cat", "/etc/hostname"]).trim(), "named");
+    // Networks: a private namespace has only loopback, and it is up; host sees the host's.
+    let lo = run(&["busybox", "ifconfig"]);
+    assert!(lo.contains("lo") && lo.contains("UP") && !lo.contains("eth"), "{lo}");
+    assert!(run(&["--network", "none", "busybox", "ls", "/sys/class/net"]).split_whitespace().eq(["lo"]));
+    let host_ifs = std::fs::read_dir("/sys/class/net").unwrap().count();
+    assert_eq!(run(&["--network", "host", "busybox", "ls", "/sys/class/net"]).split_whitespace().count(), host_ifs);
+    // Mounts: bind (ro), named volume (kept, seeded from the image), tmpfs, read-only root.
+    let host_dir = t.path().join("shared");
+    std::fs::create_dir_all(&host_dir).unwrap();
+    std::fs::write(host_dir.join("f"), "host\n").unwrap();
+    let bind = format!("{}:/mnt:ro", host_dir.display());
+    assert_eq!(run(&["-v", &bind, "busybox", "cat", "/mnt/f"]).trim(), "host");
+    assert_ne!(code(&h.run(&["run", "--rm", "-v", &bind, "busybox", "touch", "/mnt/g"])), 0);
+    run(&["-v", "vol1:/data", "busybox", "sh", "-c", "echo kept > /data/new"]);
+    assert_eq!(
+        run(&["--mount", "type=volume,source=vol1,target=/data", "busybox", "cat", "/data/new", "/data/seed"]),
+        "kept\nfrom-image\n"
+    );
+    assert!(h.ok(&["volume", "ls", "-q"]).contains("vol1"));
+    assert!(run(&["--tmpfs", "/scratch:size=1m", "busybox", "mount"]).contains("/scratch type tmpfs"));
+    assert_ne!(code(&h.run(&["run", "--rm", "--read-only", "busybox", "touch", "/x"])), 0);
+    assert_eq!(code(&h.run(&["run", "--rm", "--read-only", "--tmpfs", "/tmp", "busybox", "touch", "/tmp/x"])), 0);
+    h.ok(&["volume", "rm", "vol1"]);
+    assert!(h.ok(&["volume", "ls", "-q"]).trim().is_empty());
+    // Limits: ulimit, pids, memory and cpu in the container's cgroup.
+    assert_eq!(run(&["--ulimit", "nofile=123:456", "busybox", "sh", "-c", "ulimit -n; ulimit -Hn"]), "123\n456\n");
+    let id = h
+        .ok(&[
+            "run",
+            "-d",
+            "--memory",
+            "64m",
+            "--pids-limit",
+            "50",
+            "--cpus",
+            "0.5",
+            "--cpu-shares",
+            "512",
+            "busybox",
+            "sleep",
+            "100",
+        ])
+        .trim()
+        .to_string();
+    let read = |v1: &str, v2: &str| -> String {
+        for p in [format!("/sys/fs/cgroup/hull/{id}/{v2}"), format!("/sys/fs/cgroup/{v1}")] {
+            if let Ok(s) = std::fs::read_to_string(p.replace("{id}", &id)) {
+                return s.trim().to_string();
+            }
+        }
+        panic!("no cgroup file {v1} or {v2}");
+    };
+    assert_eq!(read("memory/hull/{id}/memory.limit_in_bytes", "memory.max"), "67108864");
+    assert_eq!(read("pids/hull/{id}/pids.max", "pids.max"), "50");
+    let quota = read("cpu/hull/{id}/cpu.cfs_quota_us", "cpu.max");
+    assert!(quota == "50000" || quota == "50000 100000", "{quota}");
+    h.ok(&["rm", "-f", &id]);
+    // --init: hull's init is pid 1 and reaps orphans; the command's status is kept.
+    let o = h.run(&[
+        "run",
+        "--rm",
+        "--init",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /proc/1/cmdline | tr '\\0' ' '; (sleep 0 &); exit 7",
+    ]);
+    assert_eq!(code(&o), 7, "{}", err(&o));
+    assert!(out(&o).starts_with("/sbin/hull-init"), "{}", out(&o));
+    // A device, with the name asked for.
+    assert!(run(&["--device", "/dev/null:/dev/mynull", "busybox", "ls", "-l", "/dev/mynull"]).starts_with('c'));
+    // Bad flags: one line, exit 125, nothing made.
+    for bad in [
+        &["--memory", "lots"][..],
+        &["--restart", "sometimes"],
+        &["-v", "relative:dir"],
+        &["--ulimit", "nofile=9:1"],
+        &["--cap-add", "BOGUS"],
+        &["--network", "bridge2"],
+        &["--security-opt", "seccomp=/nonexistent.json"],
+    ] {
+        let mut a = vec!["run", "--rm"];
+        a.extend_from_slice(bad);
+        a.extend(["busybox", "true"]);
+        let o = h.run(&a);
+        assert_eq!(code(&o), 125, "{bad:?}: {}", err(&o));
+        assert_eq!(err(&o).lines().count(), 1, "{bad:?}: {}", err(&o));
+    }
+    assert!(h.entries("containers").is_empty(), "{:?}", h.entries("containers"));
+}
+
+#[test]
+fn restart_policies_and_stop_signals() {
+    let (_t, h) = setup("restart");
+    // on-failure:2 restarts twice, then stays exited.
+    let id =
+        h.ok(&["run", "-d", "--restart", "on-failure:2", "busybox", "sh", "-c", "echo run; exit 3"]).trim().to_string();
+    wait_for("two restarts", || {
+        h.ok(&["inspect", "--format", "{{.RestartCount}} {{.State.Status}}", &id]).trim() == "2 exited"
+    });
+    assert_eq!(h.ok(&["logs", &id]).matches("run").count(), 3);
+    // always: restarts after a clean exit too, until stopped.
+    let id2 = h
+        .ok(&[
+            "run",
+            "-d",
+            "--restart",
+            "always",
+            "--stop-signal",
+            "USR1",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'exit 9' USR1; sleep 0.3 & wait",
+        ])
+        .trim()
+        .to_string();
+    wait_for("a restart", || {
+        h.ok(&["inspect", "--format", "{{.RestartCount}}", &id2]).trim().parse::<u32>().unwrap() >= 1
+    });
+    h.ok(&["stop", &id2]);
+    let state = h.ok(&["inspect", "--format", "{{.State.Status}}", &id2]);
+    assert_eq!(state.trim(), "exited");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        h.ok(&["inspect", "--format", "{{.State.Status}}", &id2]).trim(),
+        "exited",
+        "a stopped container is not restarted"
+    );
+    assert!(h.run(&["run", "--rm", "--restart", "always", "busybox", "true"]).status.code() == Some(125));
+    h.ok(&["rm", &id, &id2]);
+    assert!(leftovers(&h, &id).is_empty() && leftovers(&h, &id2).is_empty());
+}
+
+/// `hull ARGS` with a new pseudo-terminal as its stdio; returns it and the master.
+fn on_pty(h: &Hull, args: &[&str]) -> (std::process::Child, std::fs::File) {
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let slave = std::fs::File::from(pty.slave);
+    let child = h
+        .cmd()
+        .args(args)
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave)
+        .spawn()
+        .unwrap();
+    (child, std::fs::File::from(pty.master))
+}
+
+/// Reads from a pty master until `want` shows up.
+fn read_until(master: &mut std::fs::File, want: &str, seen: &mut String) {
+    let until = Instant::now() + Duration::from_secs(30);
+    let mut buf = [0u8; 4096];
+    while !seen.contains(want) {
+        assert!(Instant::now() < until, "no {want:?} in {seen:?}");
+        let mut p = libc::pollfd { fd: master.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd.
+        if unsafe { libc::poll(&mut p, 1, 100) } > 0 {
+            match master.read(&mut buf) {
+                Ok(n) if n > 0 => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+                _ => return,
+            }
+        }
+    }
+}
+
+#[test]
+fn a_terminal_session_and_detaching() {
+    let (_t, h) = setup("tty");
+    let (mut child, mut master) = on_pty(&h, &["run", "-it", "--name", "term", "busybox", "sh"]);
+    let mut seen = String::new();
+    master.write_all(b"tty; echo sum-$((40+2))\n").unwrap();
+    read_until(&mut master, "sum-42", &mut seen);
+    assert!(seen.contains("/dev/pts/0"), "{seen}");
+    // Detach with ctrl-p ctrl-q: the command returns, the container runs on.
+    master.write_all(&[16, 17]).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    assert_eq!(h.ok(&["inspect", "--format", "{{.State.Status}}", "term"]).trim(), "running");
+    // Attach again through a new terminal and end the shell with a status.
+    let (mut child, mut master) = on_pty(&h, &["attach", "term"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut seen = String::new();
+    master.write_all(b"echo back-$((1+1)); exit 5\n").unwrap();
+    read_until(&mut master, "back-2", &mut seen);
+    assert_eq!(child.wait().unwrap().code(), Some(5));
+    // `-i` without a terminal: stdin is piped through and closed at its end.
+    let mut c = h
+        .cmd()
+        .args(["run", "--rm", "-i", "busybox", "cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(b"piped\n").unwrap();
+    let o = c.wait_with_output().unwrap();
+    assert_eq!((code(&o), out(&o).as_str()), (0, "piped\n"));
+    h.ok(&["rm", "-f", "term"]);
+}
+
+#[test]
+fn concurrent_commands_on_one_container() {
+    let (_t, h) = setup("concurrent");
+    let id = h.ok(&["run", "-d", "--name", "cc", "busybox", "sleep", "1000"]).trim().to_string();
+    let verbs: Vec<Vec<&str>> = vec![
+        vec!["stop", "-t", "1", "cc"],
+        vec!["start", "cc"],
+        vec!["kill", "cc"],
+        vec!["restart", "-t", "1", "cc"],
+        vec!["pause", "cc"],
+        vec!["unpause", "cc"],
+        vec!["ps", "-a"],
+        vec!["inspect", "cc"],
+    ];
+    std::thread::scope(|s| {
+        for round in 0..2 {
+            for v in &verbs {
+                let h = &h;
+                s.spawn(move || {
+                    let o = h.run(v);
+                    // Each command either does its job or says why not, in one line.
+                    assert!(o.status.success() || err(&o).lines().count() >= 1, "{round} {v:?}");
+                    assert!(!err(&o).contains("panicked"), "{v:?}: {}", err(&o));
+                });
+            }
+        }
+    });
+    // Whatever the interleaving, the container is in one truthful state and goes whole.
+    let st = h.ok(&["inspect", "--format", "{{.State.Status}}", "cc"]);
+    assert!(["running", "exited", "paused", "created"].contains(&st.trim()), "{st}");
+    h.ok(&["rm", "-f", "cc"]);
+    assert!(leftovers(&h, &id).is_empty(), "{:?}", leftovers(&h, &id));
+    assert!(h.entries("containers").is_empty());
+}
