@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Engine benchmark: `hull run --rm busybox true` against `podman run --rm --network none`
+of the same image (Podman 4.3, private --root with the vfs driver, runc as its runtime,
+nofile/nproc limits within the host's: root here lacks CAP_SYS_RESOURCE to raise them),
+in shuffled turns every round; then the memory of an idle container's monitor (hull's
+monitor against Podman's conmon). Reports medians and hull's ratio.
+
+    bench/engine.py [ROUNDS]          (as root, after cargo build --release; default 30)
+
+The image is busybox-static imported with `hull import`, saved with `hull save` and
+loaded by Podman, so both run the same layer. Both stores live under a temporary
+directory, removed at the end; containers are removed by the engines themselves.
+"""
+import os, random, shutil, statistics, subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HULL = os.environ.get("HULL", f"{ROOT}/target/x86_64-unknown-linux-gnu/release/hull")
+ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+
+
+def sh(*cmd, **kw):
+    return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, **kw).stdout.decode()
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        return {l.split(":")[0]: int(l.split()[1]) for l in f if l.split(":")[0] in ("Rss", "Pss", "Pss_Anon")}
+
+
+def main():
+    if os.geteuid() != 0:
+        sys.exit("engine.py: run as root")
+    if not os.access(HULL, os.X_OK):
+        sys.exit(f"engine.py: {HULL} is missing: cargo build --release")
+    podman = shutil.which("podman")
+    if not podman:
+        sys.exit("engine.py: podman is missing: apt install podman")
+    work = tempfile.mkdtemp(prefix="hull-bench-engine-")
+    try:
+        rootfs = f"{work}/rootfs"
+        os.makedirs(f"{rootfs}/bin")
+        shutil.copy("/bin/busybox", f"{rootfs}/bin/busybox")
+        for a in ("true", "sleep", "sh"):
+            os.symlink("busybox", f"{rootfs}/bin/{a}")
+        hull = [HULL, "--root", f"{work}/hull"]
+        # Podman 4.3 as root asks for nofile 1048576 whatever --ulimit says; its
+        # containers.conf default_ulimits is honoured.
+        import resource
+        nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        with open(f"{work}/containers.conf", "w") as f:
+            f.write(f'[containers]\ndefault_ulimits = ["nofile={nofile}:{nofile}", "nproc=4096:4096"]\n')
+        os.environ["CONTAINERS_CONF"] = f"{work}/containers.conf"
+        pod = [podman, "--root", f"{work}/podman", "--runroot", f"{work}/podman-run", "--storage-driver", "vfs",
+               "--cgroup-manager", "cgroupfs", "--events-backend", "none", "--runtime", shutil.which("runc")]
+        sh(*hull, "import", rootfs, "busybox")
+        sh(*hull, "save", "-o", f"{work}/busybox.tar", "busybox")
+        sh(*pod, "load", "-q", "-i", f"{work}/busybox.tar")
+        image_id = sh(*hull, "image", "inspect", "busybox")
+        image_id = image_id.split('"Id": "')[1].split('"')[0]
+        cmds = {
+            "hull": hull + ["run", "--rm", "busybox", "true"],
+            "podman": pod + ["run", "--rm", "--pull", "never", "--network", "none", image_id, "true"],
+        }
+        for name, c in cmds.items():  # warm-up, and each must work
+            for _ in range(3):
+                subprocess.run(c, check=True, stdout=subprocess.DEVNULL)
+        times = {n: [] for n in cmds}
+        for _ in range(ROUNDS):
+            order = list(cmds)
+            random.shuffle(order)
+            for n in order:
+                t = time.perf_counter()
+                subprocess.run(cmds[n], check=True, stdout=subprocess.DEVNULL)
+                times[n].append((time.perf_counter() - t) * 1000)
+        med = {n: statistics.median(v) for n, v in times.items()}
+        print(f"run --rm busybox true, {ROUNDS} rounds (median wall ms):")
+        for n, v in med.items():
+            print(f"  {n:7} {v:8.1f}   (min {min(times[n]):.1f}, max {max(times[n]):.1f})")
+        print(f"  podman/hull: {med['podman'] / med['hull']:.2f}x")
+
+        # An idle container: hull's monitor vs Podman's conmon, after 6 s without output.
+        cid = sh(*hull, "run", "-d", "busybox", "sleep", "60").strip()
+        pcid = sh(*pod, "run", "-d", "--pull", "never", "--network", "none", image_id, "sleep", "60").strip()
+        time.sleep(6.5)
+        mon = int(sh(*hull, "inspect", "--format", "{{.State.MonitorPid}}", cid))
+        conmon = int(sh(*pod, "inspect", "--format", "{{.State.ConmonPid}}", pcid))
+        m, c = rss_kib(mon), rss_kib(conmon)
+        print("idle container's monitor (KiB):")
+        print(f"  hull monitor  Rss {m['Rss']:6}  Pss {m['Pss']:6}  anonymous {m['Pss_Anon']:6}")
+        print(f"  podman conmon Rss {c['Rss']:6}  Pss {c['Pss']:6}  anonymous {c['Pss_Anon']:6}")
+        sh(*hull, "rm", "-f", cid)
+        sh(*pod, "rm", "-f", "-t", "0", pcid)
+    finally:
+        subprocess.run([HULL, "--root", f"{work}/hull", "ps", "-aq"], stdout=subprocess.DEVNULL)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
