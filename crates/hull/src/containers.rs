@@ -351,7 +351,7 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
         }
     };
     let dir = engine.dir(&id);
-    let undo = Undo { engine, id: &id, name: &name, armed: true };
+    let mut undo = Undo { engine, id: &id, name: &name, volumes: Vec::new(), armed: true };
     std::fs::create_dir_all(&dir).map_err(Error::at(format!("create {}", dir.display())))?;
     std::fs::write(dir.join("lock"), b"").map_err(Error::at(format!("create {}/lock", dir.display())))?;
     let rootfs = hull_image::rootfs::prepare(store, &image, &dir.join("rootfs"), false)?;
@@ -381,16 +381,18 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
                 source: String::new(),
                 destination: v.clone(),
                 rw: true,
+                anonymous: true,
             });
         }
     }
     for m in mounts.iter_mut().filter(|m| m.kind == "volume") {
         let name = m.name.clone().unwrap_or_default();
-        let anonymous = name.len() == 64 && a.volume.iter().chain(&a.mount).all(|s| !s.contains(&name));
-        let (data, new) = engine.volume(&name, anonymous, BTreeMap::new())?;
+        let (data, new) = engine.volume(&name, m.anonymous, BTreeMap::new())?;
+        if new && m.anonymous {
+            undo.volumes.push(name);
+        }
         // A new volume starts with what the image has at its path, as Docker's.
-        let inside = rootfs.path.join(m.destination.trim_start_matches('/'));
-        if new && inside.is_dir() {
+        if let Some(inside) = new.then(|| image_dir(&rootfs.path, &m.destination)).flatten() {
             hull_image::rootfs::apply(&inside, &data)?;
         }
         m.source = data.to_string_lossy().into_owned();
@@ -479,6 +481,8 @@ struct Undo<'a> {
     engine: &'a Engine,
     id: &'a str,
     name: &'a str,
+    /// Anonymous volumes made for it.
+    volumes: Vec<String>,
     armed: bool,
 }
 
@@ -495,8 +499,29 @@ impl Drop for Undo<'_> {
             let _ = hull_image::rootfs::release(&dir.join("rootfs"));
             let _ = hull_image::store::remove_tree(&dir);
             self.engine.release_name(self.name, self.id);
+            for v in &self.volumes {
+                let _ = self.engine.remove_volume(v, true);
+            }
         }
     }
+}
+
+/// The directory at `dest` in the image's root filesystem, if every component of it is
+/// a real directory: a symlink in the image (`/data -> /etc`) must not make the seed
+/// of a volume a copy of a host directory.
+fn image_dir(root: &Path, dest: &str) -> Option<PathBuf> {
+    let mut p = root.to_path_buf();
+    for c in Path::new(dest).components() {
+        match c {
+            std::path::Component::Normal(n) => p.push(n),
+            std::path::Component::RootDir | std::path::Component::CurDir => continue,
+            _ => return None,
+        }
+        if !std::fs::symlink_metadata(&p).ok()?.is_dir() {
+            return None;
+        }
+    }
+    Some(p)
 }
 
 /// The flags, checked and converted before anything is made.
@@ -642,7 +667,7 @@ impl Options {
 }
 
 /// `KEY=VALUE`, or `KEY` taking our own environment's value (dropped when unset).
-fn env_entry(e: &str) -> String {
+pub(crate) fn env_entry(e: &str) -> String {
     if e.contains('=') {
         e.to_owned()
     } else {
@@ -691,10 +716,19 @@ fn volume_flag(v: &str) -> Result<MountPoint> {
             source: src.to_owned(),
             destination: dst.to_owned(),
             rw,
+            anonymous: false,
         });
     }
-    let name = if src.is_empty() { crate::engine::new_id()? } else { src.to_owned() };
-    Ok(MountPoint { kind: "volume".into(), name: Some(name), source: String::new(), destination: dst.to_owned(), rw })
+    let anonymous = src.is_empty();
+    let name = if anonymous { crate::engine::new_id()? } else { src.to_owned() };
+    Ok(MountPoint {
+        kind: "volume".into(),
+        name: Some(name),
+        source: String::new(),
+        destination: dst.to_owned(),
+        rw,
+        anonymous,
+    })
 }
 
 enum Mount {
@@ -730,11 +764,26 @@ fn mount_flag(m: &str) -> Result<Mount> {
                     "invalid mount config for type \"bind\": bind source path does not exist: {src}"
                 )));
             }
-            Ok(Mount::Point(MountPoint { kind: kind.clone(), name: None, source: src, destination: dst, rw }))
+            Ok(Mount::Point(MountPoint {
+                kind: kind.clone(),
+                name: None,
+                source: src,
+                destination: dst,
+                rw,
+                anonymous: false,
+            }))
         }
         "volume" => {
-            let name = if src.is_empty() { crate::engine::new_id()? } else { src };
-            Ok(Mount::Point(MountPoint { kind, name: Some(name), source: String::new(), destination: dst, rw }))
+            let anonymous = src.is_empty();
+            let name = if anonymous { crate::engine::new_id()? } else { src };
+            Ok(Mount::Point(MountPoint {
+                kind,
+                name: Some(name),
+                source: String::new(),
+                destination: dst,
+                rw,
+                anonymous,
+            }))
         }
         "tmpfs" => {
             if !src.is_empty() {

@@ -233,8 +233,7 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<i32> {
     let rootfs = std::path::PathBuf::from(spec["root"]["path"].as_str().unwrap_or_default());
     let mut env: Vec<String> = c.record.config.env.clone();
     for e in &a.env {
-        let e =
-            if e.contains('=') { e.clone() } else { std::env::var(e).map(|v| format!("{e}={v}")).unwrap_or_default() };
+        let e = crate::containers::env_entry(e);
         if let Some((k, _)) = e.split_once('=') {
             env.retain(|x| x.split_once('=').map(|(xk, _)| xk) != Some(k));
             env.push(e);

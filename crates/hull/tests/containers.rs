@@ -13,8 +13,32 @@ use std::os::fd::AsRawFd;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+/// A test's store. When dropped, a failed test's too, every container in it is
+/// force-removed before its directory goes: removing the directory of a live store
+/// would leave the containers' processes, mounts and cgroups behind.
+struct Store {
+    h: Hull,
+    t: TempDir,
+}
+
+impl std::ops::Deref for Store {
+    type Target = Hull;
+    fn deref(&self) -> &Hull {
+        &self.h
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let ids = out(&self.h.run(&["ps", "-aq", "--no-trunc"]));
+        for id in ids.lines() {
+            let _ = self.h.run(&["rm", "-f", "-v", id]);
+        }
+    }
+}
+
 /// A store with the busybox image imported as `busybox`.
-fn setup(name: &str) -> (TempDir, Hull) {
+fn setup(name: &str) -> Store {
     require_root();
     let t = TempDir::new(name);
     let h = Hull::new(t.path());
@@ -27,8 +51,9 @@ fn setup(name: &str) -> (TempDir, Hull) {
     }
     std::fs::create_dir_all(r.join("data")).unwrap();
     std::fs::write(r.join("data/seed"), "from-image\n").unwrap();
+    std::os::unix::fs::symlink("/etc", r.join("hostetc")).unwrap();
     h.ok(&["import", r.to_str().unwrap(), "busybox"]);
-    (t, h)
+    Store { h, t }
 }
 
 fn code(o: &std::process::Output) -> i32 {
@@ -91,7 +116,7 @@ fn full_id(h: &Hull, name: &str) -> String {
 
 #[test]
 fn exit_codes_output_and_rm_leave_nothing() {
-    let (_t, h) = setup("exit");
+    let h = setup("exit");
     let o = h.run(&["run", "--rm", "busybox", "sh", "-c", "echo to-out; echo to-err >&2; exit 3"]);
     assert_eq!((code(&o), out(&o).as_str(), err(&o).as_str()), (3, "to-out\n", "to-err\n"));
     assert_eq!(code(&h.run(&["run", "--rm", "busybox", "true"])), 0);
@@ -144,7 +169,7 @@ fn exit_codes_output_and_rm_leave_nothing() {
 
 #[test]
 fn detached_logs_exec_stop_and_a_killed_monitor() {
-    let (_t, h) = setup("detach");
+    let h = setup("detach");
     let script =
         "i=0; trap 'echo bye; exit 0' TERM; while true; do echo tick $i; echo warn $i >&2; i=$((i+1)); sleep 0.1; done";
     let id = h
@@ -229,7 +254,8 @@ fn detached_logs_exec_stop_and_a_killed_monitor() {
 
 #[test]
 fn flags_and_docker_defaults() {
-    let (t, h) = setup("flags");
+    let h = setup("flags");
+    let t = &h.t;
     let run = |args: &[&str]| -> String {
         let mut a = vec!["run", "--rm"];
         a.extend_from_slice(args);
@@ -320,6 +346,11 @@ fn flags_and_docker_defaults() {
     assert!(run(&["--tmpfs", "/scratch:size=1m", "busybox", "mount"]).contains("/scratch type tmpfs"));
     assert_ne!(code(&h.run(&["run", "--rm", "--read-only", "busybox", "touch", "/x"])), 0);
     assert_eq!(code(&h.run(&["run", "--rm", "--read-only", "--tmpfs", "/tmp", "busybox", "touch", "/tmp/x"])), 0);
+    // A new volume is seeded from the image, never through a symlink in it to the host.
+    run(&["-v", "seeded:/hostetc", "busybox", "true"]);
+    let seeded = h.root.join("volumes/seeded/_data");
+    assert!(seeded.is_dir() && !seeded.join("os-release").exists() && !seeded.join("hostname").exists());
+    h.ok(&["volume", "rm", "seeded"]);
     h.ok(&["volume", "rm", "vol1"]);
     assert!(h.ok(&["volume", "ls", "-q"]).trim().is_empty());
     // Limits: ulimit, pids, memory and cpu in the container's cgroup.
@@ -391,7 +422,7 @@ fn flags_and_docker_defaults() {
 
 #[test]
 fn restart_policies_and_stop_signals() {
-    let (_t, h) = setup("restart");
+    let h = setup("restart");
     // on-failure:2 restarts twice, then stays exited.
     let id =
         h.ok(&["run", "-d", "--restart", "on-failure:2", "busybox", "sh", "-c", "echo run; exit 3"]).trim().to_string();
@@ -466,7 +497,7 @@ fn read_until(master: &mut std::fs::File, want: &str, seen: &mut String) {
 
 #[test]
 fn a_terminal_session_and_detaching() {
-    let (_t, h) = setup("tty");
+    let h = setup("tty");
     let (mut child, mut master) = on_pty(&h, &["run", "-it", "--name", "term", "busybox", "sh"]);
     let mut seen = String::new();
     master.write_all(b"tty; echo sum-$((40+2))\n").unwrap();
@@ -500,7 +531,7 @@ fn a_terminal_session_and_detaching() {
 
 #[test]
 fn concurrent_commands_on_one_container() {
-    let (_t, h) = setup("concurrent");
+    let h = setup("concurrent");
     let id = h.ok(&["run", "-d", "--name", "cc", "busybox", "sleep", "1000"]).trim().to_string();
     let verbs: Vec<Vec<&str>> = vec![
         vec!["stop", "-t", "1", "cc"],

@@ -137,10 +137,8 @@ impl Engine {
         let dir = self.dir(&r.id);
         hull_image::rootfs::release(&dir.join("rootfs"))?;
         for m in &r.mounts {
-            if let Some(v) = m.name.as_ref().filter(|_| volumes) {
-                if self.volume_info(v).is_ok_and(|i| i.anonymous) {
-                    let _ = self.remove_volume(v, true);
-                }
+            if let Some(v) = m.name.as_ref().filter(|_| volumes && m.anonymous) {
+                let _ = self.remove_volume(v, true);
             }
         }
         hull_image::store::remove_tree(&dir)?;

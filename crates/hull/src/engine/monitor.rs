@@ -45,10 +45,9 @@ pub fn spawn(root: &Path, id: &str, client: Option<OwnedFd>) -> Result<()> {
             Ok(())
         });
     }
-    let child = cmd.spawn().map_err(Error::at("start the container's monitor"))?;
+    // Not waited for: it is reparented when this command exits.
+    cmd.spawn().map_err(Error::at("start the container's monitor"))?;
     drop(client);
-    // The monitor is reparented when we exit; reap it if it is already done.
-    let _ = child.id();
     Ok(())
 }
 

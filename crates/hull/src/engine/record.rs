@@ -112,6 +112,10 @@ pub struct MountPoint {
     pub source: String,
     pub destination: String,
     pub rw: bool,
+    /// A volume made for this container alone (`-v DST`, an image's VOLUME): removed
+    /// with it under `--rm` and `rm -v`.
+    #[serde(default)]
+    pub anonymous: bool,
 }
 
 /// What the monitor reports, replaced atomically at each change.

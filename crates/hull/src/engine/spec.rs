@@ -210,11 +210,10 @@ pub fn build(i: &Input<'_>) -> Result<Value> {
         process["rlimits"] =
             i.ulimits.iter().map(|(t, s, h)| json!({"type": t, "soft": s, "hard": h})).collect::<Vec<_>>().into();
     }
-    if let Some(init) = i.init {
+    if i.init.is_some() {
         let mut args = vec![json!("/sbin/hull-init"), json!("--")];
         args.extend(i.rc.args.iter().map(|a| json!(a)));
         process["args"] = args.into();
-        let _ = init;
     }
     let ro_sys = if i.privileged { vec!["nosuid", "noexec", "nodev"] } else { vec!["nosuid", "noexec", "nodev", "ro"] };
     let mut mounts = vec![
