@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(name = "hull", version, about = "A daemonless container engine", disable_help_subcommand = true)]
 pub struct Cli {
-    /// Where images (and later containers) are stored [default: /var/lib/hull, or
+    /// Where images, containers and volumes are stored [default: /var/lib/hull, or
     /// ~/.local/share/hull for an ordinary user]
     #[arg(long, global = true, env = "HULL_ROOT")]
     pub root: Option<PathBuf>,
@@ -39,6 +39,38 @@ pub enum Command {
     Login(LoginArgs),
     /// Log out from a registry
     Logout(LogoutArgs),
+    /// The container verbs (run, ps, exec, …)
+    #[command(flatten)]
+    Containers(ContainerVerb),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(VolumeCommand),
+    /// Manage hull itself
+    #[command(subcommand)]
+    System(SystemCommand),
+    /// Display system-wide information
+    Info(InfoArgs),
+    /// Show the hull version information
+    Version(InfoArgs),
+    /// Manage containers (Docker's `container` verbs)
+    #[command(subcommand)]
+    Container(ContainerCommand),
+}
+
+/// `hull container VERB`: the container verbs under Docker's management command.
+#[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
+pub enum ContainerCommand {
+    #[command(flatten)]
+    Verb(ContainerVerb),
+    /// Remove all stopped containers
+    Prune(PruneArgs),
+}
+
+/// The verbs on containers, both at the top (`hull ps`) and under `hull container`
+/// (`hull container ls`).
+#[derive(Subcommand, Debug)]
+pub enum ContainerVerb {
     /// Create and run a new container from an image
     #[command(disable_help_flag = true)]
     Run(RunArgs),
@@ -50,7 +82,7 @@ pub enum Command {
     /// Attach to a running container's input and output
     Attach(AttachArgs),
     /// List containers
-    #[command(alias = "list")]
+    #[command(alias = "ls", alias = "list")]
     Ps(PsArgs),
     /// Fetch the logs of a container
     Logs(LogsArgs),
@@ -61,6 +93,7 @@ pub enum Command {
     /// Kill one or more running containers
     Kill(KillArgs),
     /// Remove one or more containers
+    #[command(alias = "remove")]
     Rm(RmArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(ContainersArgs),
@@ -76,9 +109,132 @@ pub enum Command {
     Rename(RenameArgs),
     /// Display the running processes of a container
     Top(TopArgs),
-    /// Manage volumes
-    #[command(subcommand)]
-    Volume(VolumeCommand),
+    /// Copy files between a container and the local filesystem
+    Cp(CpArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// List the changes to files in a container's filesystem
+    Diff(DiffArgs),
+    /// Make a new image from a container's changes
+    Commit(CommitArgs),
+    /// Display a live stream of containers' resource usage
+    Stats(StatsArgs),
+    /// List a container's port mappings
+    Port(PortArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SystemCommand {
+    /// Show disk usage
+    Df(DfArgs),
+    /// Remove stopped containers, unused volumes (with --volumes) and unused images
+    Prune(SystemPruneArgs),
+    /// Display system-wide information
+    Info(InfoArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CpArgs {
+    /// Archive mode: keep the files' owners (uid and gid)
+    #[arg(short, long)]
+    pub archive: bool,
+    /// Follow a symbolic link given as the source
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
+    /// Accepted for Docker's scripts (hull prints no progress)
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// CONTAINER:SRC_PATH, a local path, or `-` (a tar stream on standard input)
+    pub source: String,
+    /// CONTAINER:DEST_PATH, a local path, or `-` (a tar stream on standard output)
+    pub destination: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Write to a file instead of standard output
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    pub container: String,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    pub container: String,
+}
+
+#[derive(Args, Debug)]
+pub struct CommitArgs {
+    /// Author (e.g. "Jane Doe <jane@example.com>")
+    #[arg(short, long)]
+    pub author: Option<String>,
+    /// Apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, EXPOSE,
+    /// LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR)
+    #[arg(short, long)]
+    pub change: Vec<String>,
+    /// Commit message
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// Pause the container while committing
+    #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub pause: bool,
+    pub container: String,
+    /// REPOSITORY[:TAG]
+    pub reference: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Print one sample and exit
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Do not truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// `table` (default), `json` or a Go-style template
+    #[arg(long)]
+    pub format: Option<String>,
+    pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PortArgs {
+    pub container: String,
+    /// PRIVATE_PORT[/PROTO]
+    pub port: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct DfArgs {
+    /// Show detailed information on space usage
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// `table` (default), `json` or a Go-style template
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SystemPruneArgs {
+    /// Remove all unused images, not only unnamed ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not ask (hull never asks; accepted for Docker's scripts)
+    #[arg(short, long)]
+    pub force: bool,
+    /// Prune anonymous volumes too
+    #[arg(long)]
+    pub volumes: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    /// `json` or a Go-style template
+    #[arg(short, long)]
+    pub format: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 /// How layers are unpacked by this process.
 pub fn unpack_options() -> Options {
-    Options { rootless: !nix::unistd::geteuid().is_root() }
+    Options { rootless: !nix::unistd::geteuid().is_root(), ..Default::default() }
 }
 
 /// "3 days ago", as Docker's go-units HumanDuration.

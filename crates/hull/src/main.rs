@@ -8,14 +8,16 @@ mod cli;
 mod containers;
 mod engine;
 mod error;
+mod files;
 mod images;
 mod init;
 mod lifecycle;
 mod ps;
 mod registry;
+mod system;
 
 use clap::Parser;
-use cli::{Cli, Command, ImageCommand};
+use cli::{Cli, Command, ContainerCommand, ContainerVerb, ImageCommand, SystemCommand};
 use engine::Engine;
 use hull_image::store::Store;
 
@@ -26,11 +28,16 @@ fn main() {
     if std::path::Path::new(&argv0).file_name().is_some_and(|n| n == "hull-init") {
         std::process::exit(init::main(args.skip_while(|a| a == "--").collect()));
     }
-    // A container's monitor, spawned by run/start: no command line parsing.
-    if args.next().is_some_and(|a| a == "__monitor") {
-        let (Some(root), Some(id)) = (args.next(), args.next()) else { std::process::exit(2) };
-        let id = id.to_string_lossy().into_owned();
-        std::process::exit(engine::monitor::main(std::path::Path::new(&root), &id));
+    // A container's monitor, spawned by run/start, and cp's helper: no command line
+    // parsing.
+    match args.next() {
+        Some(a) if a == "__monitor" => {
+            let (Some(root), Some(id)) = (args.next(), args.next()) else { std::process::exit(2) };
+            let id = id.to_string_lossy().into_owned();
+            std::process::exit(engine::monitor::main(std::path::Path::new(&root), &id));
+        }
+        Some(a) if a == "__cp" => std::process::exit(files::helper_main(args.collect())),
+        _ => {}
     }
     raise_nofile();
     let cli = match Cli::try_parse() {
@@ -45,7 +52,21 @@ fn main() {
     let root = cli.root.clone().unwrap_or_else(Store::default_root);
     // run, create and start exit 125 for the engine's own errors, as Docker; a command
     // that cannot run (run, start, exec) 126 or 127; other failures exit 1.
-    let runs = matches!(cli.command, Command::Run(_) | Command::Create(_) | Command::Start(_));
+    let verb = match &cli.command {
+        Command::Containers(v) | Command::Container(ContainerCommand::Verb(v)) => Some(v),
+        _ => None,
+    };
+    let runs = matches!(verb, Some(ContainerVerb::Run(_) | ContainerVerb::Create(_) | ContainerVerb::Start(_)));
+    let session = matches!(
+        verb,
+        Some(ContainerVerb::Run(_) | ContainerVerb::Start(_) | ContainerVerb::Attach(_) | ContainerVerb::Exec(_))
+    );
+    if !session {
+        // Output into a closed pipe (`hull ps | head`) ends the command quietly, as
+        // for other Unix tools; sessions with a container keep handling EPIPE.
+        // SAFETY: restoring a signal's default disposition before any thread exists.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     let code = match dispatch(&root, cli) {
         Ok(code) => code,
         Err(e) => {
@@ -65,28 +86,46 @@ fn dispatch(root: &std::path::Path, cli: Cli) -> error::Result<i32> {
     let store = &engine.images;
     let e = &engine;
     Ok(match cli.command {
-        Command::Run(a) => containers::run(e, &a)?,
-        Command::Create(a) => containers::create(e, &a)?,
-        Command::Start(a) => containers::start(e, &a)?,
-        Command::Attach(a) => containers::attach(e, &a)?,
-        Command::Ps(a) => ps::ps(e, &a)?,
-        Command::Logs(a) => ps::logs(e, &a)?,
-        Command::Inspect(a) => ps::inspect(e, &a)?,
-        Command::Top(a) => ps::top(e, &a)?,
+        Command::Containers(v) | Command::Container(ContainerCommand::Verb(v)) => container_verb(e, v)?,
+        Command::Container(ContainerCommand::Prune(_)) => system::prune_containers(e).map(|_| 0)?,
         Command::Volume(c) => ps::volume(e, &c)?,
-        Command::Stop(a) => lifecycle::stop(e, &a)?,
-        Command::Restart(a) => lifecycle::restart(e, &a)?,
-        Command::Kill(a) => lifecycle::kill(e, &a)?,
-        Command::Rm(a) => lifecycle::rm(e, &a)?,
-        Command::Wait(a) => lifecycle::wait(e, &a)?,
-        Command::Pause(a) => lifecycle::pause(e, &a, true)?,
-        Command::Unpause(a) => lifecycle::pause(e, &a, false)?,
-        Command::Rename(a) => lifecycle::rename(e, &a)?,
-        Command::Exec(a) => lifecycle::exec(e, &a)?,
+        Command::System(SystemCommand::Df(a)) => system::df(e, &a)?,
+        Command::System(SystemCommand::Prune(a)) => system::prune(e, &a)?,
+        Command::System(SystemCommand::Info(a)) | Command::Info(a) => system::info(e, &a)?,
+        Command::Version(a) => system::version(&a)?,
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => images::remove(store, &a, &e.images_in_use()?)?,
         Command::Image(ImageCommand::Prune(a)) => images::prune(store, &a, &e.images_in_use()?)?,
         other => images_command(store, other)?,
     })
+}
+
+fn container_verb(e: &Engine, v: ContainerVerb) -> error::Result<i32> {
+    use ContainerVerb as V;
+    match v {
+        V::Run(a) => containers::run(e, &a),
+        V::Create(a) => containers::create(e, &a),
+        V::Start(a) => containers::start(e, &a),
+        V::Attach(a) => containers::attach(e, &a),
+        V::Ps(a) => ps::ps(e, &a),
+        V::Logs(a) => ps::logs(e, &a),
+        V::Inspect(a) => ps::inspect(e, &a),
+        V::Top(a) => ps::top(e, &a),
+        V::Stop(a) => lifecycle::stop(e, &a),
+        V::Restart(a) => lifecycle::restart(e, &a),
+        V::Kill(a) => lifecycle::kill(e, &a),
+        V::Rm(a) => lifecycle::rm(e, &a),
+        V::Wait(a) => lifecycle::wait(e, &a),
+        V::Pause(a) => lifecycle::pause(e, &a, true),
+        V::Unpause(a) => lifecycle::pause(e, &a, false),
+        V::Rename(a) => lifecycle::rename(e, &a),
+        V::Exec(a) => lifecycle::exec(e, &a),
+        V::Cp(a) => files::cp(e, &a),
+        V::Export(a) => files::export(e, &a),
+        V::Diff(a) => files::diff(e, &a),
+        V::Commit(a) => files::commit(e, &a),
+        V::Stats(a) => system::stats(e, &a),
+        V::Port(a) => system::port(e, &a),
+    }
 }
 
 fn images_command(store: &Store, command: Command) -> Result<i32, hull_image::Error> {

@@ -64,7 +64,7 @@ fn ps_fields(engine: &Engine, c: &Container, no_trunc: bool, size: bool) -> Valu
 }
 
 /// Bytes used under `p` (not following symlinks).
-fn du(p: &std::path::Path) -> u64 {
+pub(crate) fn du(p: &std::path::Path) -> u64 {
     let Ok(m) = std::fs::symlink_metadata(p) else { return 0 };
     if !m.is_dir() {
         return m.len();

@@ -563,3 +563,153 @@ fn concurrent_commands_on_one_container() {
     assert!(leftovers(&h, &id).is_empty(), "{:?}", leftovers(&h, &id));
     assert!(h.entries("containers").is_empty());
 }
+
+#[test]
+fn files_cp_export_diff_and_commit() {
+    let h = setup("files");
+    let dir = h.t.path().join("host");
+    std::fs::create_dir_all(dir.join("tree/sub")).unwrap();
+    std::fs::write(dir.join("tree/sub/f"), "in-tree\n").unwrap();
+    std::fs::write(dir.join("note"), "note\n").unwrap();
+    let host = |p: &str| dir.join(p).to_str().unwrap().to_string();
+    h.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "fc",
+        "-v",
+        "vol:/vol",
+        "busybox",
+        "sh",
+        "-c",
+        "echo changed > /etc/passwd; rm /data/seed; mkdir -p /new/deep; echo n > /new/deep/x; \
+         ln -s /etc /new/link; echo in-volume > /vol/v; exec sleep 1000",
+    ]);
+    wait_for("the container's changes", || h.run(&["exec", "fc", "cat", "/vol/v"]).status.success());
+
+    // diff: changes only, not the mount points the runtime made (/etc/hostname, /proc…).
+    let d = h.ok(&["diff", "fc"]);
+    let lines: Vec<&str> = d.lines().collect();
+    for want in
+        ["C /etc", "C /etc/passwd", "C /data", "D /data/seed", "A /new", "A /new/deep", "A /new/deep/x", "A /new/link"]
+    {
+        assert!(lines.contains(&want), "{want} missing in:\n{d}");
+    }
+    assert!(!d.contains("hostname") && !d.contains("/proc") && !d.contains("/vol"), "{d}");
+
+    // cp out: a file to a new name, a directory into a directory, a directory's
+    // contents, a symlink as a link, a volume's file (seen as the container sees it).
+    h.ok(&["cp", "fc:/etc/passwd", &host("passwd")]);
+    assert_eq!(std::fs::read_to_string(dir.join("passwd")).unwrap(), "changed\n");
+    h.ok(&["cp", "fc:/new", &host("tree")]);
+    assert_eq!(std::fs::read_to_string(dir.join("tree/new/deep/x")).unwrap(), "n\n");
+    assert_eq!(std::fs::read_link(dir.join("tree/new/link")).unwrap(), std::path::Path::new("/etc"));
+    h.ok(&["cp", "fc:/new/.", &host("contents")]);
+    assert!(dir.join("contents/deep/x").exists());
+    h.ok(&["cp", "fc:/vol/v", &host("v")]);
+    assert_eq!(std::fs::read_to_string(dir.join("v")).unwrap(), "in-volume\n");
+    // A link planted in the container resolves inside it, never on the host.
+    h.ok(&["cp", "fc:/new/link/hostname", &host("hn")]);
+    assert_ne!(std::fs::read_to_string(dir.join("hn")).unwrap(), std::fs::read_to_string("/etc/hostname").unwrap());
+    // To standard output: a tar stream.
+    let o = h.run(&["cp", "fc:/new/deep/x", "-"]);
+    let mut a = tar::Archive::new(&o.stdout[..]);
+    let names: Vec<String> = a.entries().unwrap().map(|e| e.unwrap().path().unwrap().display().to_string()).collect();
+    assert_eq!(names, ["x"]);
+    // Not found: exit 1, one line, nothing made.
+    let o = h.run(&["cp", "fc:/no/such", &host("nothing")]);
+    assert_eq!(code(&o), 1);
+    assert!(err(&o).contains("Could not find the file /no/such"), "{}", err(&o));
+    assert!(!dir.join("nothing").exists());
+
+    // cp in: a file into a directory, a tree under a new name, owned by root without -a.
+    h.ok(&["cp", &host("note"), "fc:/new/"]);
+    assert_eq!(h.ok(&["exec", "fc", "cat", "/new/note"]), "note\n");
+    h.ok(&["cp", &host("tree"), "fc:/copied"]);
+    assert_eq!(h.ok(&["exec", "fc", "cat", "/copied/sub/f"]), "in-tree\n");
+    // Through a symlink the container planted: lands in the container's /etc.
+    h.ok(&["cp", &host("note"), "fc:/new/link/planted"]);
+    assert_eq!(h.ok(&["exec", "fc", "cat", "/etc/planted"]), "note\n");
+    assert!(!std::path::Path::new("/etc/planted").exists());
+    // A tar stream on standard input.
+    let mut tarball = tar::Builder::new(Vec::new());
+    let mut hd = tar::Header::new_gnu();
+    hd.set_size(3);
+    hd.set_mode(0o644);
+    hd.set_cksum();
+    tarball.append_data(&mut hd, "from-stdin", &b"abc"[..]).unwrap();
+    let bytes = tarball.into_inner().unwrap();
+    let mut c = h.cmd();
+    c.args(["cp", "-", "fc:/new"]).stdin(Stdio::piped()).stdout(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(h.ok(&["exec", "fc", "cat", "/new/from-stdin"]), "abc");
+
+    // A stopped container: cp still works (its root filesystem), export too.
+    h.ok(&["stop", "-t", "0", "fc"]);
+    h.ok(&["cp", &host("note"), "fc:/stopped-note"]);
+    h.ok(&["cp", "fc:/stopped-note", &host("back")]);
+    assert_eq!(std::fs::read_to_string(dir.join("back")).unwrap(), "note\n");
+    let o = h.run(&["export", "fc"]);
+    assert!(o.status.success());
+    let mut a = tar::Archive::new(&o.stdout[..]);
+    let names: Vec<String> = a.entries().unwrap().map(|e| e.unwrap().path().unwrap().display().to_string()).collect();
+    assert!(names.contains(&"new/deep/x".to_string()) && names.contains(&"bin/busybox".to_string()));
+    assert!(!names.iter().any(|n| n == "data/seed"), "a deleted file is exported");
+    h.ok(&["export", "-o", &host("export.tar"), "fc"]);
+    assert!(std::fs::metadata(dir.join("export.tar")).unwrap().len() > 100_000);
+
+    // commit: a new image with the changes and the container's command; --change.
+    let id = h.ok(&[
+        "commit",
+        "-m",
+        "msg",
+        "-c",
+        "ENV COMMITTED=yes",
+        "-c",
+        "CMD [\"cat\", \"/new/deep/x\"]",
+        "fc",
+        "committed:1",
+    ]);
+    assert!(id.trim().starts_with("sha256:"), "{id}");
+    assert_eq!(h.ok(&["run", "--rm", "committed:1"]), "n\n");
+    let o = h.ok(&[
+        "run",
+        "--rm",
+        "committed:1",
+        "sh",
+        "-c",
+        "cat /etc/passwd; ls /data; echo $COMMITTED; cat /stopped-note",
+    ]);
+    assert_eq!(o, "changed\nyes\nnote\n");
+    let inspect = h.inspect("committed:1");
+    assert_eq!(inspect["RootFS"]["Layers"].as_array().map(Vec::len), Some(2), "{inspect}");
+    // The committed image is in use by nothing, the parent by the container.
+    let e = err(&h.run(&["rmi", "busybox"]));
+    assert!(e.contains("being used"), "{e}");
+
+    // stats of a running container, system df, info, version, port, prune.
+    h.ok(&["run", "-d", "--name", "sc", "--memory", "64m", "busybox", "sleep", "1000"]);
+    let s = h.ok(&["stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}} {{.PIDs}}", "sc"]);
+    assert!(s.starts_with("sc ") && s.contains(" / 64MiB 1"), "{s}");
+    let s = h.ok(&["stats", "--no-stream"]);
+    assert!(s.starts_with("CONTAINER ID") && s.contains(" sc "), "{s}");
+    let df = h.ok(&["system", "df"]);
+    assert!(df.contains("Images") && df.contains("Containers      2       1"), "{df}");
+    assert_eq!(h.ok(&["info", "--format", "{{.ContainersRunning}} {{.LoggingDriver}}"]).trim(), "1 json-file");
+    assert!(h.ok(&["version"]).contains("Version:"));
+    assert_eq!(h.ok(&["port", "sc"]), "");
+    assert_eq!(code(&h.run(&["port", "s", "80"])), 1);
+    assert_eq!(h.ok(&["container", "ls", "-q"]).lines().count(), 1);
+    let fid = full_id(&h, "fc");
+    let p = h.ok(&["container", "prune", "-f"]);
+    assert!(p.contains(&fid), "{p}");
+    assert_eq!(code(&h.run(&["inspect", "fc"])), 1, "the stopped container was pruned");
+    h.ok(&["system", "prune", "-a", "--volumes"]);
+    assert_eq!(h.ok(&["ps", "-q"]).lines().count(), 1, "the running one stays");
+    assert!(h.ok(&["images", "-q"]).lines().count() == 1, "only the image in use stays");
+    let id = full_id(&h, "sc");
+    h.ok(&["rm", "-f", "sc"]);
+    assert!(leftovers(&h, &id).is_empty(), "{:?}", leftovers(&h, &id));
+}

@@ -436,38 +436,16 @@ pub fn import(store: &Store, src: &Path, name: Option<&str>, opts: Options) -> R
         None => vec![],
     };
     let _content = store.content_lock(false)?;
-    // The layer blob: the source as an uncompressed tar, gzipped; diff ID on the way.
-    let tmp = store.tmp().join(format!("blob-{}-import", std::process::id()));
-    let result = (|| {
-        let out = File::create(&tmp).map_err(io(format!("create {}", tmp.display())))?;
-        let gz = flate2::write::GzEncoder::new(HashingWriter::new(out), flate2::Compression::fast());
-        let mut tee = HashingWriter::new(gz);
+    let (diff_id, digest, size) = write_layer(store, &mut |tee| {
         if src.is_dir() {
-            crate::pack::pack_dir(src, &mut tee)?;
+            crate::pack::pack_dir(src, tee)
         } else {
             let f = File::open(src).map_err(io(format!("open {}", src.display())))?;
             let mut plain = layer::decompress(BufReader::new(f))?;
-            std::io::copy(&mut plain, &mut tee).map_err(io(format!("read {}", src.display())))?;
+            std::io::copy(&mut plain, tee).map_err(io(format!("read {}", src.display())))?;
+            Ok(())
         }
-        let (diff_id, _) = tee.finish();
-        let gz = tee.inner;
-        let hw = gz.finish().map_err(io(format!("write {}", tmp.display())))?;
-        let (digest, size) = hw.finish();
-        hw.inner.sync_all().map_err(io(format!("fsync {}", tmp.display())))?;
-        Ok((diff_id, digest, size))
-    })();
-    let (diff_id, digest, size) = match result {
-        Ok(v) => v,
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
-    };
-    if store.blobs.contains(&digest) {
-        let _ = std::fs::remove_file(&tmp);
-    } else {
-        store.blobs.adopt(&tmp, &digest)?;
-    }
+    })?;
     let l = LayerRef { digest, size: Some(size), diff_id, chain_id: diff_id };
     let src_fn = || -> Result<Box<dyn Read>> { Err(Error::Missing(digest)) };
     layer::ingest(store, &l, &src_fn, opts, &|_| {})?;
@@ -492,6 +470,43 @@ pub fn import(store: &Store, src: &Path, name: Option<&str>, opts: Options) -> R
     let manifest_digest = store.blobs.put_bytes(&serde_json::to_vec(&manifest).expect("json"))?;
     store.add_image(&config_digest, &manifest_digest, &names, None)?;
     Ok(config_digest)
+}
+
+/// Makes a gzipped layer blob in the store of the uncompressed tar that `write`
+/// writes, hashing both on the way. Returns the diff ID, the blob's digest and size.
+/// The caller holds the content lock.
+pub(crate) fn write_layer(
+    store: &Store,
+    write: &mut dyn FnMut(&mut dyn Write) -> Result<()>,
+) -> Result<(Digest, Digest, u64)> {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = store.tmp().join(format!("blob-{}-{n}-layer", std::process::id()));
+    let result = (|| {
+        let out = File::create(&tmp).map_err(io(format!("create {}", tmp.display())))?;
+        let gz = flate2::write::GzEncoder::new(HashingWriter::new(out), flate2::Compression::fast());
+        let mut tee = HashingWriter::new(gz);
+        write(&mut tee)?;
+        let (diff_id, _) = tee.finish();
+        let gz = tee.inner;
+        let hw = gz.finish().map_err(io(format!("write {}", tmp.display())))?;
+        let (digest, size) = hw.finish();
+        hw.inner.sync_all().map_err(io(format!("fsync {}", tmp.display())))?;
+        Ok((diff_id, digest, size))
+    })();
+    let (diff_id, digest, size) = match result {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    if store.blobs.contains(&digest) {
+        let _ = std::fs::remove_file(&tmp);
+    } else {
+        store.blobs.adopt(&tmp, &digest)?;
+    }
+    Ok((diff_id, digest, size))
 }
 
 /// A writer that hashes and counts what passes through it.

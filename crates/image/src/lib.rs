@@ -7,6 +7,8 @@
 
 pub mod archive;
 pub mod blobs;
+pub mod changes;
+pub mod commit;
 pub mod digest;
 pub mod error;
 pub mod image;

@@ -131,7 +131,7 @@ fn is_opaque(p: &Path) -> bool {
     ["trusted.overlay.opaque", "user.overlay.opaque"].iter().any(|n| xattr_get(p, n).as_deref() == Some(b"y"))
 }
 
-fn xattr_get(p: &Path, name: &str) -> Option<Vec<u8>> {
+pub(crate) fn xattr_get(p: &Path, name: &str) -> Option<Vec<u8>> {
     let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).ok()?;
     let n = std::ffi::CString::new(name).ok()?;
     let mut buf = [0u8; 256];

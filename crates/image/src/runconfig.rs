@@ -176,6 +176,23 @@ pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<(u32, u32, Vec<u32>, Op
     Ok((uid, gid, additional, home))
 }
 
+/// A group by name or number, through the image's own /etc/group (`--group-add`).
+pub fn resolve_group(rootfs: &Path, group: &str) -> Result<u32> {
+    let groups = read_in_root(rootfs, "/etc/group")?.unwrap_or_default();
+    let found = groups
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 3 && f[0] == group)
+        .and_then(|f| f[2].parse().ok());
+    match found {
+        Some(g) => Ok(g),
+        None => {
+            group.parse().map_err(|_| bad(format!("unable to find group {group}: no matching entries in group file")))
+        }
+    }
+}
+
 /// A runtime config for `rc` with root `rootfs_path`, from oci-spec's defaults (runc's
 /// `spec` template: the default capabilities, mounts and masked paths).
 pub fn to_spec(rc: &RunConfig, rootfs_path: &str, hostname: Option<&str>) -> Result<oci_spec::runtime::Spec> {

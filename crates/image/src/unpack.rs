@@ -44,6 +44,13 @@ pub struct Options {
     /// Unpacking without privilege over the files' owners: ownership is not set, device
     /// nodes are skipped, the opaque marker is a `user.` xattr.
     pub rootless: bool,
+    /// Ordinary files only (`hull cp`): `.wh.` names are kept as they are, not turned
+    /// into whiteouts.
+    pub plain: bool,
+    /// Every entry gets this owner instead of the one in the tar (`hull cp` without -a).
+    pub owner: Option<(u32, u32)>,
+    /// Device nodes are skipped (`hull cp` out of a container onto the host).
+    pub no_devices: bool,
 }
 
 /// What an unpack did.
@@ -62,6 +69,13 @@ const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
 /// Unpacks the tar stream `r` into the directory `dest` (which should be empty).
 /// The stream is read to its end, so a hashing reader under it sees every byte.
 pub fn unpack(r: impl Read, dest: &Path, opts: Options) -> Result<Stats> {
+    unpack_renamed(r, dest, opts, None)
+}
+
+/// [`unpack`], with the first component of every name (and hardlink target) that is
+/// `from` renamed to `to`, or dropped when `to` is empty: `hull cp` copies `dir` as
+/// `other` or as its contents this way.
+pub fn unpack_renamed(r: impl Read, dest: &Path, opts: Options, rename: Option<(&[u8], &[u8])>) -> Result<Stats> {
     let root = nix::fcntl::open(dest, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(sys(format!("open {}", dest.display())))?;
     let mut u = Unpacker {
@@ -73,6 +87,7 @@ pub fn unpack(r: impl Read, dest: &Path, opts: Options) -> Result<Stats> {
         parent: None,
         stale: false,
         buf: vec![0; 256 * 1024],
+        rename,
     };
     let mut archive = tar::Archive::new(r);
     let entries = archive.entries().map_err(|e| format(format!("layer for {}", dest.display()), e))?;
@@ -100,6 +115,7 @@ struct Unpacker<'a> {
     parent: Option<(Vec<u8>, OwnedFd)>,
     stale: bool,
     buf: Vec<u8>,
+    rename: Option<(&'a [u8], &'a [u8])>,
 }
 
 #[derive(Clone, Copy)]
@@ -127,6 +143,20 @@ fn hostile(entry: &[u8], why: impl Into<String>) -> Error {
     Error::Hostile { entry: String::from_utf8_lossy(entry).into_owned(), why: why.into() }
 }
 
+/// Applies `rename` (see [`unpack_renamed`]) to cleaned components.
+fn renamed<'x>(mut comps: Vec<&'x [u8]>, rename: Option<(&'x [u8], &'x [u8])>) -> Vec<&'x [u8]> {
+    if let Some((from, to)) = rename {
+        if comps.first() == Some(&from) {
+            if to.is_empty() {
+                comps.remove(0);
+            } else {
+                comps[0] = to;
+            }
+        }
+    }
+    comps
+}
+
 fn os(b: &[u8]) -> &OsStr {
     OsStr::from_bytes(b)
 }
@@ -134,14 +164,14 @@ fn os(b: &[u8]) -> &OsStr {
 impl Unpacker<'_> {
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<R>) -> Result<()> {
         let raw = entry.path_bytes().into_owned();
-        let comps = clean(&raw).map_err(|why| hostile(&raw, why))?;
+        let comps = renamed(clean(&raw).map_err(|why| hostile(&raw, why))?, self.rename);
         let Some((leaf, parents)) = comps.split_last() else {
             return Ok(()); // the layer's root itself: the snapshot directory keeps its own
         };
         let leaf = leaf.to_vec();
         let parent_path = parents.join(&b'/');
         let kind = entry.header().entry_type();
-        if leaf.starts_with(WHITEOUT_PREFIX) {
+        if leaf.starts_with(WHITEOUT_PREFIX) && !self.opts.plain {
             return self.whiteout(&raw, &parent_path, &leaf);
         }
         let h = entry.header();
@@ -152,12 +182,15 @@ impl Unpacker<'_> {
             Err(_) if field.iter().all(|b| *b == 0 || *b == b' ') => Ok(0),
             Err(e) => Err(hostile(&raw, e.to_string())),
         };
-        let meta = DirMeta {
+        let mut meta = DirMeta {
             mode: num(&old.mode, h.mode().map(u64::from))? as u32 & 0o7777,
             uid: num(&old.uid, h.uid())? as u32,
             gid: num(&old.gid, h.gid())? as u32,
             mtime: num(&old.mtime, h.mtime())? as i64,
         };
+        if let Some((uid, gid)) = self.opts.owner {
+            (meta.uid, meta.gid) = (uid, gid);
+        }
         let xattrs = xattrs_of(entry, self.opts)?;
         let parent = self.take_parent(&raw, &parent_path)?;
         let p = parent.as_fd();
@@ -225,7 +258,10 @@ impl Unpacker<'_> {
             T::Link => {
                 let target =
                     entry.link_name_bytes().ok_or_else(|| hostile(&raw, "a hardlink without a target"))?.into_owned();
-                let tcomps = clean(&target).map_err(|why| hostile(&raw, format!("hardlink target: {why}")))?;
+                let tcomps = renamed(
+                    clean(&target).map_err(|why| hostile(&raw, format!("hardlink target: {why}")))?,
+                    self.rename,
+                );
                 let Some((tleaf, tparents)) = tcomps.split_last() else {
                     return Err(hostile(&raw, "a hardlink to the layer's root"));
                 };
@@ -253,7 +289,7 @@ impl Unpacker<'_> {
                 let (sflag, dev) = match kind {
                     T::Fifo => (SFlag::S_IFIFO, 0),
                     _ => {
-                        if self.opts.rootless {
+                        if self.opts.rootless || self.opts.no_devices {
                             self.stats.skipped_devices += 1;
                             return Ok(());
                         }
@@ -722,6 +758,35 @@ pub(crate) mod tests {
         // SAFETY: valid C strings and buffer.
         let r = unsafe { libc::lgetxattr(c.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
         (r >= 0).then(|| buf[..r as usize].to_vec())
+    }
+
+    /// `hull cp`: plain files (no whiteouts), one owner, the top name renamed or dropped.
+    #[test]
+    fn plain_renamed_and_owned() {
+        let layer = || {
+            Layer::new()
+                .dir("src", 0o755)
+                .file_owned("src/.wh.kept", b"k", 0o640, 7, 8)
+                .file("src/f", b"f")
+                .hardlink("src/h", "src/f")
+        };
+        let dir = tempdir("plain");
+        let opts = Options { plain: true, owner: Some((3, 4)), no_devices: true, ..Default::default() };
+        unpack_renamed(&layer().bytes()[..], &dir, opts, Some((b"src", b"dest"))).unwrap();
+        let kept = dir.join("dest/.wh.kept");
+        assert_eq!(std::fs::read(&kept).unwrap(), b"k");
+        let m = std::fs::metadata(&kept).unwrap();
+        assert_eq!((m.uid(), m.gid(), m.mode() & 0o777), (3, 4, 0o640));
+        assert_eq!(
+            std::fs::metadata(dir.join("dest/h")).unwrap().ino(),
+            std::fs::metadata(dir.join("dest/f")).unwrap().ino()
+        );
+        // Dropped: the contents land in the directory itself.
+        let dir2 = tempdir("plain-contents");
+        unpack_renamed(&layer().bytes()[..], &dir2, opts, Some((b"src", b""))).unwrap();
+        assert!(dir2.join("f").exists() && dir2.join("h").exists() && dir2.join(".wh.kept").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&dir2).unwrap();
     }
 
     #[test]

@@ -125,8 +125,47 @@ pub fn collect(p: &Placement) -> Value {
         }
     }
     data.insert("hugetlb".into(), Value::Object(huge));
-    data.insert("blkio".into(), json!({}));
+    data.insert("blkio".into(), blkio(p));
     Value::Object(data)
+}
+
+/// Bytes read and written per device, in runc's shape (`ioServiceBytesRecursive`).
+fn blkio(p: &Placement) -> Value {
+    let mut entries = Vec::new();
+    let dev = |d: &str| -> Option<(u64, u64)> {
+        let (a, b) = d.split_once(':')?;
+        Some((a.parse().ok()?, b.parse().ok()?))
+    };
+    if let Some(d) = p.v1("blkio") {
+        let text = read(d, "blkio.throttle.io_service_bytes_recursive")
+            .filter(|t| t.lines().count() > 1)
+            .or_else(|| read(d, "blkio.io_service_bytes_recursive"))
+            .unwrap_or_default();
+        for l in text.lines() {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if let [d, op, v] = f.as_slice() {
+                if let Some((major, minor)) = dev(d) {
+                    let value: u64 = v.parse().unwrap_or(0);
+                    entries.push(json!({"major": major, "minor": minor, "op": op, "value": value}));
+                }
+            }
+        }
+    } else if let Some(d) = p.v2("io") {
+        for l in read(d, "io.stat").unwrap_or_default().lines() {
+            let mut f = l.split_whitespace();
+            let Some((major, minor)) = f.next().and_then(dev) else { continue };
+            for kv in f {
+                let op = match kv.split_once('=') {
+                    Some(("rbytes", v)) => ("Read", v),
+                    Some(("wbytes", v)) => ("Write", v),
+                    _ => continue,
+                };
+                let value: u64 = op.1.parse().unwrap_or(0);
+                entries.push(json!({"major": major, "minor": minor, "op": op.0, "value": value}));
+            }
+        }
+    }
+    json!({"ioServiceBytesRecursive": entries})
 }
 
 /// How many times the kernel's OOM killer has killed in the container's cgroup.

@@ -1,0 +1,467 @@
+//! `hull stats`, `port`, `system df`, `system prune`, `container prune`, `info` and
+//! `version`: the engine as a whole, in Docker's shapes.
+
+use crate::cli::{DfArgs, InfoArgs, PortArgs, PruneArgs, StatsArgs, SystemPruneArgs};
+use crate::engine::record::Status;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::images::{human_size, print_table};
+use crate::ps::{du, template};
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+/// One container's figures at one moment.
+struct Sample {
+    id: String,
+    name: String,
+    at: Instant,
+    cpu_ns: u64,
+    data: Value,
+    pid: i32,
+    host_network: bool,
+}
+
+fn sample(engine: &Engine, id: &str) -> Sample {
+    let c = engine.container(id).ok();
+    let name = c.as_ref().map(|c| c.record.name.clone()).unwrap_or_default();
+    let host_network = c.as_ref().is_some_and(|c| c.record.host.network == "host");
+    let live = c.as_ref().is_some_and(|c| matches!(c.status, Status::Running | Status::Paused));
+    let data = if live {
+        hull_container::container::stats_event(&engine.runtime, id).map(|e| e["data"].clone()).unwrap_or_default()
+    } else {
+        Value::Null
+    };
+    let pid = if live { hull_container::container::state(&engine.runtime, id).map(|s| s.pid).unwrap_or(0) } else { 0 };
+    let cpu_ns = data["cpu"]["usage"]["total"].as_u64().unwrap_or(0);
+    Sample { id: id.to_owned(), name, at: Instant::now(), cpu_ns, data, pid, host_network }
+}
+
+fn mem_total() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines().find_map(|l| l.strip_prefix("MemTotal:")?.trim().strip_suffix("kB")?.trim().parse().ok())
+        })
+        .map_or(0, |kb: u64| kb * 1024)
+}
+
+/// Docker's binary units for memory (`1.5MiB`).
+fn binary_size(n: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < units.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        return format!("{n}B");
+    }
+    // Four significant digits, as Go's %.4g.
+    let decimals = 3usize.saturating_sub(v.log10().floor().max(0.0) as usize);
+    let s = format!("{v:.decimals$}");
+    let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { &s };
+    format!("{s}{}", units[i])
+}
+
+/// Bytes received and sent on the container's interfaces other than `lo`.
+fn net_io(pid: i32) -> (u64, u64) {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/net/dev")) else { return (0, 0) };
+    text.lines()
+        .skip(2)
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(i, _)| i.trim() != "lo")
+        .map(|(_, v)| {
+            let f: Vec<u64> = v.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+            (f.first().copied().unwrap_or(0), f.get(8).copied().unwrap_or(0))
+        })
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+}
+
+/// The row of `stats` for a sample, against the one before it.
+fn stats_row(now: &Sample, before: Option<&Sample>, no_trunc: bool) -> Value {
+    let d = &now.data;
+    let cpu = match before {
+        Some(b) if now.at > b.at && now.cpu_ns >= b.cpu_ns => {
+            (now.cpu_ns - b.cpu_ns) as f64 / now.at.duration_since(b.at).as_nanos() as f64 * 100.0
+        }
+        _ => 0.0,
+    };
+    let raw = &d["memory"]["raw"];
+    // As Docker: the page cache that can be dropped is not counted.
+    let cache = raw["total_inactive_file"].as_u64().or_else(|| raw["inactive_file"].as_u64()).unwrap_or(0);
+    let usage = d["memory"]["usage"]["usage"].as_u64().unwrap_or(0).saturating_sub(cache);
+    let host = mem_total();
+    let limit = match d["memory"]["usage"]["limit"].as_u64() {
+        Some(l) if l > 0 && l < host => l,
+        _ => host,
+    };
+    let mem_perc = if limit > 0 { usage as f64 / limit as f64 * 100.0 } else { 0.0 };
+    let (rx, tx) = if now.pid > 0 && !now.host_network { net_io(now.pid) } else { (0, 0) };
+    let (mut read, mut write) = (0u64, 0u64);
+    for e in d["blkio"]["ioServiceBytesRecursive"].as_array().into_iter().flatten() {
+        let v = e["value"].as_u64().unwrap_or(0);
+        match e["op"].as_str() {
+            Some("Read" | "read") => read += v,
+            Some("Write" | "write") => write += v,
+            _ => {}
+        }
+    }
+    let live = !d.is_null();
+    let dash = |s: String| if live { s } else { "--".into() };
+    json!({
+        "Container": if no_trunc { now.id.clone() } else { now.id[..12].to_string() },
+        "ID": if no_trunc { now.id.clone() } else { now.id[..12].to_string() },
+        "Name": now.name,
+        "CPUPerc": dash(format!("{cpu:.2}%")),
+        "MemUsage": dash(format!("{} / {}", binary_size(usage), binary_size(limit))),
+        "MemPerc": dash(format!("{mem_perc:.2}%")),
+        "NetIO": dash(format!("{} / {}", human_size(rx), human_size(tx))),
+        "BlockIO": dash(format!("{} / {}", human_size(read), human_size(write))),
+        "PIDs": d["pids"]["current"].as_u64().unwrap_or(0).to_string(),
+    })
+}
+
+pub fn stats(engine: &Engine, a: &StatsArgs) -> Result<i32> {
+    let named = !a.containers.is_empty();
+    let ids = |engine: &Engine| -> Result<Vec<String>> {
+        if named {
+            return a.containers.iter().map(|n| engine.resolve(n)).collect();
+        }
+        Ok(engine
+            .ids()?
+            .into_iter()
+            .filter(|id| a.all || engine.container(id).is_ok_and(|c| c.status.is_live()))
+            .collect())
+    };
+    let mut before: Vec<Sample> = ids(engine)?.iter().map(|id| sample(engine, id)).collect();
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let mut first = true;
+    loop {
+        // CPU use needs two samples: the first row waits half a second, as Docker's
+        // first frame waits for its second reading.
+        std::thread::sleep(if first { Duration::from_millis(500) } else { Duration::from_secs(1) });
+        let now: Vec<Sample> = ids(engine)?.iter().map(|id| sample(engine, id)).collect();
+        let rows: Vec<Value> =
+            now.iter().map(|s| stats_row(s, before.iter().find(|b| b.id == s.id), a.no_trunc)).collect();
+        let mut out = std::io::stdout().lock();
+        if terminal && !a.no_stream {
+            let _ = write!(out, "\x1b[2J\x1b[H");
+        }
+        print_stats(&mut out, &rows, a.format.as_deref());
+        let _ = out.flush();
+        if a.no_stream {
+            return Ok(0);
+        }
+        if named && now.iter().all(|s| s.data.is_null()) && !first {
+            return Ok(0);
+        }
+        first = false;
+        before = now;
+    }
+}
+
+fn print_stats(out: &mut dyn Write, rows: &[Value], format: Option<&str>) {
+    match format {
+        Some("json") => {
+            for r in rows {
+                let _ = writeln!(out, "{r}");
+            }
+        }
+        Some(t) if t != "table" => {
+            let (t, header) = match t.strip_prefix("table ") {
+                Some(t) => (t, true),
+                None => (t, false),
+            };
+            if header {
+                let names = template(
+                    t,
+                    &json!({
+                        "Container": "CONTAINER", "ID": "CONTAINER ID", "Name": "NAME", "CPUPerc": "CPU %",
+                        "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O", "PIDs": "PIDS"
+                    }),
+                );
+                let _ = writeln!(out, "{names}");
+            }
+            for r in rows {
+                let _ = writeln!(out, "{}", template(t, r));
+            }
+        }
+        _ => {
+            let mut table =
+                vec![["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"]
+                    .map(String::from)
+                    .to_vec()];
+            for r in rows {
+                table.push(
+                    ["ID", "Name", "CPUPerc", "MemUsage", "MemPerc", "NetIO", "BlockIO", "PIDs"]
+                        .iter()
+                        .map(|k| r[*k].as_str().unwrap_or_default().to_string())
+                        .collect(),
+                );
+            }
+            print_table(out, &table);
+        }
+    }
+}
+
+/// `hull port`: no container publishes ports until hull has bridge networks.
+pub fn port(engine: &Engine, a: &PortArgs) -> Result<i32> {
+    let id = engine.resolve(&a.container)?;
+    let name = engine.record(&id)?.name;
+    match &a.port {
+        Some(p) => {
+            let p = if p.contains('/') { p.clone() } else { format!("{p}/tcp") };
+            Err(Error::Conflict(format!("No public port '{p}' published for {name}")))
+        }
+        None => Ok(0),
+    }
+}
+
+/// Removes every container that is not live; returns their ids.
+pub fn prune_containers(engine: &Engine) -> Result<Vec<String>> {
+    let mut gone = Vec::new();
+    println!("Deleted Containers:");
+    for id in engine.ids()? {
+        let Ok(c) = engine.container(&id) else { continue };
+        if c.status.is_live() {
+            continue;
+        }
+        match crate::lifecycle::remove_one(engine, &id, false, false) {
+            Ok(()) => {
+                println!("{id}");
+                gone.push(id);
+            }
+            Err(e) => eprintln!("Error: {e}"),
+        }
+    }
+    println!();
+    Ok(gone)
+}
+
+pub fn prune(engine: &Engine, a: &SystemPruneArgs) -> Result<i32> {
+    prune_containers(engine)?;
+    if a.volumes {
+        crate::ps::volume(engine, &crate::cli::VolumeCommand::Prune(PruneArgs { all: false, force: true }))?;
+        println!();
+    }
+    let in_use = engine.images_in_use()?;
+    crate::images::prune(&engine.images, &PruneArgs { all: a.all, force: true }, &in_use)?;
+    Ok(0)
+}
+
+pub fn df(engine: &Engine, a: &DfArgs) -> Result<i32> {
+    let store = &engine.images;
+    let in_use: HashSet<String> = engine.images_in_use()?.into_iter().map(|(i, _)| i).collect();
+    // Images: their snapshots, each counted once; reclaimable is what no used image shares.
+    let mut all_snaps = HashSet::new();
+    let mut used_snaps = HashSet::new();
+    let images = store.images()?;
+    for r in &images {
+        let Ok(img) = store.load(r) else { continue };
+        for l in &img.layers {
+            all_snaps.insert(l.chain_id);
+            if in_use.contains(&r.id) {
+                used_snaps.insert(l.chain_id);
+            }
+        }
+    }
+    let size_of = |s: &HashSet<hull_image::Digest>| s.iter().map(|c| du(&store.snapshot_path(c))).sum::<u64>();
+    let images_size = size_of(&all_snaps);
+    let images_free = images_size.saturating_sub(size_of(&used_snaps));
+    let active_images = images.iter().filter(|r| in_use.contains(&r.id)).count();
+    // Containers: their writable layer.
+    let (mut n, mut running, mut csize, mut cfree) = (0, 0, 0u64, 0u64);
+    for id in engine.ids()? {
+        let Ok(c) = engine.container(&id) else { continue };
+        let rootfs = engine.dir(&id).join("rootfs");
+        let upper = rootfs.join("upper");
+        let s = du(if upper.is_dir() { &upper } else { &rootfs });
+        n += 1;
+        csize += s;
+        if c.status.is_live() {
+            running += 1;
+        } else {
+            cfree += s;
+        }
+    }
+    // Volumes.
+    let used_vols = engine.volumes_in_use()?;
+    let (mut vn, mut vused, mut vsize, mut vfree) = (0, 0, 0u64, 0u64);
+    for v in engine.volume_names()? {
+        let s = du(&engine.volumes_dir().join(&v).join("_data"));
+        vn += 1;
+        vsize += s;
+        if used_vols.contains(&v) {
+            vused += 1;
+        } else {
+            vfree += s;
+        }
+    }
+    let pct = |free: u64, total: u64| (free * 100).checked_div(total).unwrap_or(0);
+    let rows = [
+        (
+            "Images",
+            images.len(),
+            active_images,
+            images_size,
+            format!("{} ({}%)", human_size(images_free), pct(images_free, images_size)),
+        ),
+        ("Containers", n, running, csize, format!("{} ({}%)", human_size(cfree), pct(cfree, csize))),
+        ("Local Volumes", vn, vused, vsize, format!("{} ({}%)", human_size(vfree), pct(vfree, vsize))),
+        ("Build Cache", 0, 0, 0, "0B".to_string()),
+    ];
+    let values: Vec<Value> = rows
+        .iter()
+        .map(|(t, total, active, size, free)| {
+            json!({"Type": t, "TotalCount": total.to_string(), "Active": active.to_string(),
+                   "Size": human_size(*size), "Reclaimable": free})
+        })
+        .collect();
+    let mut out = std::io::stdout().lock();
+    match a.format.as_deref() {
+        Some("json") => {
+            for v in &values {
+                let _ = writeln!(out, "{v}");
+            }
+        }
+        Some(t) if t != "table" => {
+            for v in &values {
+                let _ = writeln!(out, "{}", template(t.strip_prefix("table ").unwrap_or(t), v));
+            }
+        }
+        _ => {
+            let mut table = vec![["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"].map(String::from).to_vec()];
+            for v in &values {
+                table.push(
+                    ["Type", "TotalCount", "Active", "Size", "Reclaimable"]
+                        .iter()
+                        .map(|k| v[*k].as_str().unwrap_or_default().to_string())
+                        .collect(),
+                );
+            }
+            print_table(&mut out, &table);
+        }
+    }
+    Ok(0)
+}
+
+fn version_value() -> Value {
+    let p = hull_image::image::Platform::host();
+    json!({"Client": {"Version": env!("CARGO_PKG_VERSION"), "Os": p.os, "Arch": p.arch,
+                      "Platform": {"Name": "hull"}, "Daemonless": true}})
+}
+
+pub fn version(a: &InfoArgs) -> Result<i32> {
+    let v = version_value();
+    match a.format.as_deref() {
+        Some("json") => println!("{v}"),
+        Some(t) => println!("{}", template(t, &v)),
+        None => {
+            println!("Client: hull");
+            println!(" Version:    {}", env!("CARGO_PKG_VERSION"));
+            println!(
+                " OS/Arch:    {}/{}",
+                v["Client"]["Os"].as_str().unwrap_or(""),
+                v["Client"]["Arch"].as_str().unwrap_or("")
+            );
+            println!(" Daemonless: true (each container has its own monitor process)");
+        }
+    }
+    Ok(0)
+}
+
+pub fn info(engine: &Engine, a: &InfoArgs) -> Result<i32> {
+    let (mut running, mut paused, mut stopped) = (0, 0, 0);
+    let ids = engine.ids()?;
+    for id in &ids {
+        match engine.container(id).map(|c| c.status) {
+            Ok(Status::Running | Status::Restarting) => running += 1,
+            Ok(Status::Paused) => paused += 1,
+            _ => stopped += 1,
+        }
+    }
+    let uts = nix::sys::utsname::uname().ok();
+    let kernel = uts.as_ref().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
+    let hostname = uts.as_ref().map(|u| u.nodename().to_string_lossy().into_owned()).unwrap_or_default();
+    let os = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string())))
+        .unwrap_or_else(|| "Linux".into());
+    let cgroup_version = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "2" } else { "1" };
+    let rootless = !nix::unistd::geteuid().is_root();
+    let mut security = vec!["name=seccomp,profile=builtin".to_string()];
+    if rootless {
+        security.push("name=rootless".into());
+    }
+    let v = json!({
+        "ID": "",
+        "Containers": ids.len(), "ContainersRunning": running, "ContainersPaused": paused, "ContainersStopped": stopped,
+        "Images": engine.images.images()?.len(),
+        "Driver": if rootless { "copy" } else { "overlay" },
+        "LoggingDriver": "json-file",
+        "CgroupDriver": "cgroupfs",
+        "CgroupVersion": cgroup_version,
+        "KernelVersion": kernel,
+        "OperatingSystem": os,
+        "OSType": "linux",
+        "Architecture": std::env::consts::ARCH,
+        "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "MemTotal": mem_total(),
+        "Name": hostname,
+        "DockerRootDir": engine.root().display().to_string(),
+        "ServerVersion": env!("CARGO_PKG_VERSION"),
+        "SecurityOptions": security,
+        "DefaultRuntime": "hull (in-process)",
+    });
+    match a.format.as_deref() {
+        Some("json") => println!("{v}"),
+        Some(t) => println!("{}", template(t, &v)),
+        None => {
+            let s = |k: &str| match &v[k] {
+                Value::String(s) => s.clone(),
+                x => x.to_string(),
+            };
+            println!("Client: hull {}", env!("CARGO_PKG_VERSION"));
+            println!("Engine (daemonless):");
+            println!(" Containers: {}", s("Containers"));
+            println!("  Running: {}", s("ContainersRunning"));
+            println!("  Paused: {}", s("ContainersPaused"));
+            println!("  Stopped: {}", s("ContainersStopped"));
+            println!(" Images: {}", s("Images"));
+            println!(" Storage Driver: {}", s("Driver"));
+            println!(" Logging Driver: {}", s("LoggingDriver"));
+            println!(" Cgroup Driver: {}", s("CgroupDriver"));
+            println!(" Cgroup Version: {}", s("CgroupVersion"));
+            println!(" Runtime: {}", s("DefaultRuntime"));
+            println!(" Security Options:");
+            for o in &security {
+                println!("  {o}");
+            }
+            println!(" Kernel Version: {}", s("KernelVersion"));
+            println!(" Operating System: {}", s("OperatingSystem"));
+            println!(" OSType: linux");
+            println!(" Architecture: {}", s("Architecture"));
+            println!(" CPUs: {}", s("NCPU"));
+            println!(" Total Memory: {}", binary_size(mem_total()));
+            println!(" Name: {}", s("Name"));
+            println!(" Root Dir: {}", s("DockerRootDir"));
+        }
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_in_binary_units() {
+        assert_eq!(binary_size(512), "512B");
+        assert_eq!(binary_size(1536), "1.5KiB");
+        assert_eq!(binary_size(64 * 1024 * 1024), "64MiB");
+        assert_eq!(binary_size(23_456_789_012), "21.85GiB");
+    }
+}
