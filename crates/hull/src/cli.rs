@@ -504,6 +504,63 @@ pub struct CreateArgs {
     /// Automatically remove the container when it exits
     #[arg(long)]
     pub rm: bool,
+    /// Write the container ID to the file
+    #[arg(long)]
+    pub cidfile: Option<PathBuf>,
+    /// Add a custom host-to-IP mapping (HOST:IP)
+    #[arg(long)]
+    pub add_host: Vec<String>,
+    /// Set custom DNS servers
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long)]
+    pub dns_search: Vec<String>,
+    /// Set DNS options
+    #[arg(long, alias = "dns-opt")]
+    pub dns_option: Vec<String>,
+    /// Size of /dev/shm (e.g. 128m)
+    #[arg(long)]
+    pub shm_size: Option<String>,
+    /// Namespaced kernel parameters (e.g. net.ipv4.ip_forward=1)
+    #[arg(long)]
+    pub sysctl: Vec<String>,
+    /// Add additional groups to join
+    #[arg(long)]
+    pub group_add: Vec<String>,
+    /// Tune the host's OOM preferences (-1000 to 1000)
+    #[arg(long, allow_hyphen_values = true)]
+    pub oom_score_adj: Option<i32>,
+    /// Disable the OOM killer
+    #[arg(long)]
+    pub oom_kill_disable: bool,
+    /// Memory soft limit
+    #[arg(long)]
+    pub memory_reservation: Option<String>,
+    /// Limit the CPU CFS (Completely Fair Scheduler) period
+    #[arg(long)]
+    pub cpu_period: Option<u64>,
+    /// Limit the CPU CFS quota (-1 for none)
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// Memory nodes in which to allow execution (0-3, 0,1)
+    #[arg(long)]
+    pub cpuset_mems: Option<String>,
+    /// Block IO weight (10 to 1000)
+    #[arg(long)]
+    pub blkio_weight: Option<u16>,
+    /// IPC mode: private, shareable, host or container:NAME
+    #[arg(long)]
+    pub ipc: Option<String>,
+    /// PID namespace: host or container:NAME (default: its own)
+    #[arg(long)]
+    pub pid: Option<String>,
+    /// UTS namespace: host (default: its own)
+    #[arg(long)]
+    pub uts: Option<String>,
+    /// User namespace: host (a rootful container shares the host's)
+    #[arg(long)]
+    pub userns: Option<String>,
     /// The image
     pub image: String,
     /// The command and its arguments

@@ -305,6 +305,12 @@ fn send_size(sock: &mut UnixStream) {
 
 /// Makes a container: everything on disk, no process yet. Undone on any failure.
 fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
+    if let Some(p) = a.cidfile.as_deref().filter(|p| p.exists()) {
+        return Err(Error::Invalid(format!(
+            "Container ID file found, make sure the other container isn't running or delete {}",
+            p.display()
+        )));
+    }
     let store = &engine.images;
     let record = match a.pull.as_str() {
         "always" => None,
@@ -329,6 +335,20 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
         }
     };
     let opts = Options::parse(a)?;
+    let sharing = spec::Sharing {
+        ipc: namespace(engine, "ipc", a.ipc.as_deref(), &["private", "shareable"])?,
+        pid: namespace(engine, "pid", a.pid.as_deref(), &["private"])?,
+        uts: namespace(engine, "uts", a.uts.as_deref(), &["private"])?,
+    };
+    if matches!(sharing.uts, spec::Ns::Path(_)) {
+        return Err(Error::Invalid("--uts: only host is supported".into()));
+    }
+    if sharing.uts == spec::Ns::Host && a.hostname.is_some() {
+        return Err(Error::Invalid("Conflicting options: hostname and the UTS mode".into()));
+    }
+    for (k, _) in &opts.sysctls {
+        spec::check_sysctl(k, &opts.network, &sharing.ipc)?;
+    }
     // Held until the record names the image: GC keeps what containers use.
     let _content = store.content_lock(false)?;
     let image = store.load(&record)?;
@@ -362,9 +382,15 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
         user: a.user.clone(),
         workdir: a.workdir.clone(),
     };
-    let rc = runconfig::resolve(&image.config, &rootfs.path, &overrides)?;
+    let mut rc = runconfig::resolve(&image.config, &rootfs.path, &overrides)?;
+    for g in &a.group_add {
+        let gid = runconfig::resolve_group(&rootfs.path, g)?;
+        if !rc.additional_gids.contains(&gid) {
+            rc.additional_gids.push(gid);
+        }
+    }
     let hostname = a.hostname.clone().unwrap_or_else(|| {
-        if opts.network == "host" {
+        if opts.network == "host" || sharing.uts == spec::Ns::Host {
             nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_default()
         } else {
             id[..12].to_string()
@@ -397,7 +423,7 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
         }
         m.source = data.to_string_lossy().into_owned();
     }
-    spec::write_etc_files(&dir, &hostname, &opts.network)?;
+    spec::write_etc_files(&dir, &hostname, &opts.network, &opts.etc)?;
     let init = if a.init { Some(std::env::current_exe().map_err(Error::at("find hull's own binary"))?) } else { None };
     let stop_signal = a.stop_signal.clone().or(rc.stop_signal.clone()).unwrap_or_else(|| "SIGTERM".into());
     hull_container::signal::parse(&stop_signal)?;
@@ -421,6 +447,10 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
         resources: &opts.resources,
         ulimits: &opts.ulimits,
         init: init.as_deref(),
+        sharing: &sharing,
+        shm_size: opts.shm_size,
+        sysctls: &opts.sysctls,
+        oom_score_adj: a.oom_score_adj,
     })?;
     crate::engine::write_atomic(&dir.join("config.json"), &serde_json::to_vec_pretty(&config)?)?;
     let mut labels = rc.labels.clone();
@@ -472,8 +502,33 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
         mounts,
     };
     engine.save_record(&rec)?;
+    if let Some(p) = &a.cidfile {
+        std::fs::write(p, &id).map_err(Error::at(format!("write the container ID file {}", p.display())))?;
+    }
     undo.disarm();
     Ok(id)
+}
+
+/// `--ipc`/`--pid`/`--uts`: `host`, `container:NAME` (its init's namespace; the
+/// container must be running), or one of `own` (its own namespace).
+fn namespace(engine: &Engine, kind: &str, mode: Option<&str>, own: &[&str]) -> Result<spec::Ns> {
+    match mode {
+        None | Some("") => Ok(spec::Ns::Own),
+        Some(m) if own.contains(&m) => Ok(spec::Ns::Own),
+        Some("host") => Ok(spec::Ns::Host),
+        Some(m) => match m.strip_prefix("container:") {
+            Some(other) => {
+                let id = engine.resolve(other)?;
+                let pid = hull_container::container::state(&engine.runtime, &id)
+                    .ok()
+                    .filter(|s| s.status == hull_container::status::Status::Running)
+                    .map(|s| s.pid)
+                    .ok_or_else(|| Error::Conflict(format!("--{kind}: container {other} is not running")))?;
+                Ok(spec::Ns::Path(PathBuf::from(format!("/proc/{pid}/ns/{kind}"))))
+            }
+            None => Err(Error::Invalid(format!("invalid --{kind} {m:?}: host or container:NAME"))),
+        },
+    }
 }
 
 /// Removes a half-made container.
@@ -538,6 +593,9 @@ struct Options {
     network: String,
     log_max_size: Option<u64>,
     log_max_file: u32,
+    etc: spec::EtcOptions,
+    shm_size: Option<i64>,
+    sysctls: Vec<(String, String)>,
 }
 
 impl Options {
@@ -601,7 +659,18 @@ impl Options {
             cpu_shares: a.cpu_shares,
             cpuset_cpus: a.cpuset_cpus.clone(),
             pids_limit: a.pids_limit.filter(|p| *p > 0),
+            memory_reservation: a.memory_reservation.as_deref().map(bytes).transpose()?,
+            oom_kill_disable: a.oom_kill_disable,
+            cpu_period: a.cpu_period,
+            cpu_quota: a.cpu_quota.filter(|q| *q != 0),
+            cpuset_mems: a.cpuset_mems.clone(),
+            blkio_weight: a.blkio_weight,
         };
+        if a.cpus.is_some() && (a.cpu_period.is_some() || a.cpu_quota.is_some()) {
+            return Err(Error::Invalid(
+                "Conflicting options: Nano CPUs and CPU Period/Quota cannot both be set".into(),
+            ));
+        }
         if let (Some(m), Some(s)) = (resources.memory, resources.memory_swap) {
             if s != -1 && s < m {
                 return Err(Error::Invalid(
@@ -649,7 +718,41 @@ impl Options {
                 _ => return Err(Error::Invalid(format!("unknown log opt {o:?} for json-file log driver"))),
             }
         }
+        let mut etc = spec::EtcOptions {
+            dns: a.dns.clone(),
+            dns_search: a.dns_search.clone(),
+            dns_options: a.dns_option.clone(),
+            ..Default::default()
+        };
+        for h in &a.add_host {
+            match h.split_once([':', '=']) {
+                Some((host, addr)) if !host.is_empty() && addr.parse::<std::net::IpAddr>().is_ok() => {
+                    etc.hosts.push((host.to_owned(), addr.to_owned()))
+                }
+                _ => return Err(Error::Invalid(format!("invalid --add-host {h:?}: HOST:IP expected"))),
+            }
+        }
+        for d in &a.dns {
+            if d.parse::<std::net::IpAddr>().is_err() {
+                return Err(Error::Invalid(format!("invalid --dns {d:?}: an IP address expected")));
+            }
+        }
+        let mut sysctls = Vec::new();
+        for kv in &a.sysctl {
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| Error::Invalid(format!("invalid --sysctl {kv:?}: KEY=VALUE expected")))?;
+            sysctls.push((k.to_owned(), v.to_owned()));
+        }
+        if let Some(u) = a.userns.as_deref().filter(|u| !u.is_empty() && *u != "host") {
+            return Err(Error::Invalid(format!(
+                "--userns {u}: only host is supported (rootful containers share the host's user namespace)"
+            )));
+        }
         Ok(Options {
+            etc,
+            shm_size: a.shm_size.as_deref().map(bytes).transpose()?,
+            sysctls,
             env,
             labels,
             mounts,

@@ -713,3 +713,106 @@ fn files_cp_export_diff_and_commit() {
     h.ok(&["rm", "-f", "sc"]);
     assert!(leftovers(&h, &id).is_empty(), "{:?}", leftovers(&h, &id));
 }
+
+#[test]
+fn namespaces_dns_hosts_sysctls_and_more_limits() {
+    let h = setup("more-flags");
+    let cid = h.t.path().join("cid");
+    let cid_s = cid.to_str().unwrap();
+    let o = h.ok(&[
+        "run",
+        "--rm",
+        "--cidfile",
+        cid_s,
+        "--add-host",
+        "db:10.0.0.5",
+        "--dns",
+        "192.0.2.53",
+        "--dns-search",
+        "example.com",
+        "--dns-option",
+        "ndots:2",
+        "--shm-size",
+        "128m",
+        "--sysctl",
+        "net.ipv4.ip_forward=1",
+        "--sysctl",
+        "kernel.shmmni=1000",
+        "--group-add",
+        "10",
+        "--oom-score-adj",
+        "300",
+        "busybox",
+        "sh",
+        "-c",
+        "tail -1 /etc/hosts; grep -v '^#' /etc/resolv.conf; df -k /dev/shm | tail -1 | tr -s ' ' | cut -d' ' -f2; \
+         cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni; id -G; cat /proc/self/oom_score_adj",
+    ]);
+    assert_eq!(
+        o,
+        "10.0.0.5\tdb\nnameserver 192.0.2.53\nsearch example.com\noptions ndots:2\n131072\n1\n1000\n0 10\n300\n"
+    );
+    assert_eq!(std::fs::read_to_string(&cid).unwrap().len(), 64, "the cidfile holds the id");
+    // The cidfile exists: refused before anything is made.
+    assert_eq!(code(&h.run(&["run", "--rm", "--cidfile", cid_s, "busybox", "true"])), 125);
+    // Resource flags reach the cgroup (v1 or v2 files).
+    let id = h
+        .ok(&[
+            "run",
+            "-d",
+            "--cpu-period",
+            "50000",
+            "--cpu-quota",
+            "25000",
+            "--memory",
+            "64m",
+            "--memory-reservation",
+            "32m",
+            "busybox",
+            "sleep",
+            "100",
+        ])
+        .trim()
+        .to_string();
+    let files = |v1: &str, v2: &str| {
+        [format!("/sys/fs/cgroup/{v1}"), format!("/sys/fs/cgroup/hull/{id}/{v2}")]
+            .into_iter()
+            .find_map(|p| std::fs::read_to_string(p.replace("ID", &id)).ok())
+            .unwrap_or_default()
+    };
+    let quota = files("cpu/hull/ID/cpu.cfs_quota_us", "cpu.max");
+    assert!(quota.trim() == "25000" || quota.trim() == "25000 50000", "{quota}");
+    let low = files("memory/hull/ID/memory.soft_limit_in_bytes", "memory.low");
+    assert_eq!(low.trim(), "33554432");
+    h.ok(&["rm", "-f", &id]);
+    // Sharing: another container's pid and ipc namespaces, the host's pid and uts.
+    h.ok(&["run", "-d", "--name", "target", "busybox", "sleep", "100"]);
+    let ps = h.ok(&["run", "--rm", "--pid", "container:target", "--ipc", "container:target", "busybox", "ps"]);
+    assert!(ps.contains("sleep 100"), "{ps}");
+    let host_name = nix::unistd::gethostname().unwrap().into_string().unwrap();
+    let o =
+        h.ok(&["run", "--rm", "--pid", "host", "--uts", "host", "busybox", "sh", "-c", "hostname; cat /proc/1/comm"]);
+    let host_init = std::fs::read_to_string("/proc/1/comm").unwrap();
+    assert_eq!(o, format!("{host_name}\n{host_init}"));
+    // Refused, one line each, exit 125, nothing made.
+    for bad in [
+        &["--userns", "keep-id"][..],
+        &["--sysctl", "kernel.hostname=x"],
+        &["--network", "host", "--sysctl", "net.ipv4.ip_forward=1"],
+        &["--add-host", "nohost"],
+        &["--dns", "not-an-ip"],
+        &["--oom-score-adj", "2000"],
+        &["--cpus", "1", "--cpu-quota", "1000"],
+        &["--ipc", "container:nonexistent"],
+        &["--uts", "host", "--hostname", "x"],
+        &["--blkio-weight", "5"],
+    ] {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(bad);
+        args.extend_from_slice(&["busybox", "true"]);
+        let o = h.run(&args);
+        assert_eq!(code(&o), 125, "{bad:?}: {}", err(&o));
+        assert_eq!(err(&o).lines().count(), 1, "{bad:?}: {}", err(&o));
+    }
+    assert_eq!(h.entries("containers").len(), 1, "only the target is left");
+}

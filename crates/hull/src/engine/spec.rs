@@ -61,6 +61,42 @@ pub struct Resources {
     pub cpu_shares: Option<u64>,
     pub cpuset_cpus: Option<String>,
     pub pids_limit: Option<i64>,
+    pub memory_reservation: Option<i64>,
+    pub oom_kill_disable: bool,
+    pub cpu_period: Option<u64>,
+    pub cpu_quota: Option<i64>,
+    pub cpuset_mems: Option<String>,
+    pub blkio_weight: Option<u16>,
+}
+
+/// Whose namespace a container uses (`--ipc`, `--pid`, `--uts`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Ns {
+    /// Its own (Docker's default).
+    #[default]
+    Own,
+    /// The host's.
+    Host,
+    /// Another container's: `/proc/PID/ns/KIND` of its init.
+    Path(PathBuf),
+}
+
+/// `--ipc`, `--pid`, `--uts`.
+#[derive(Debug, Clone, Default)]
+pub struct Sharing {
+    pub ipc: Ns,
+    pub pid: Ns,
+    pub uts: Ns,
+}
+
+/// What goes into the container's /etc/hosts and /etc/resolv.conf besides the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct EtcOptions {
+    /// (host name, address) from `--add-host`.
+    pub hosts: Vec<(String, String)>,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
 }
 
 /// A `--device HOST[:CONTAINER[:PERMS]]`.
@@ -95,6 +131,37 @@ pub struct Input<'a> {
     pub ulimits: &'a [(String, u64, u64)],
     /// The program bind-mounted as the container's init (`--init`).
     pub init: Option<&'a Path>,
+    pub sharing: &'a Sharing,
+    /// `--shm-size` in bytes.
+    pub shm_size: Option<i64>,
+    pub sysctls: &'a [(String, String)],
+    pub oom_score_adj: Option<i32>,
+}
+
+/// Docker's rule for `--sysctl`: only namespaced parameters, and none of a namespace
+/// shared with the host.
+pub fn check_sysctl(key: &str, network: &str, ipc: &Ns) -> Result<()> {
+    const IPC: &[&str] = &[
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    let ipc_key = IPC.contains(&key) || key.starts_with("fs.mqueue.");
+    if ipc_key && *ipc == Ns::Host {
+        return Err(Error::Invalid(format!("sysctl {key:?} is not allowed with the host's IPC namespace")));
+    }
+    if key.starts_with("net.") && network == "host" {
+        return Err(Error::Invalid(format!("sysctl {key:?} is not allowed with the host's network namespace")));
+    }
+    if !ipc_key && !key.starts_with("net.") {
+        return Err(Error::Invalid(format!("sysctl {key:?} is not allowed: it is not namespaced")));
+    }
+    Ok(())
 }
 
 /// Docker's capability spelling: `NET_ADMIN`, `cap_net_admin` and `ALL` are accepted.
@@ -206,6 +273,12 @@ pub fn build(i: &Input<'_>) -> Result<Value> {
         "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
         "noNewPrivileges": i.no_new_privileges,
     });
+    if let Some(adj) = i.oom_score_adj {
+        if !(-1000..=1000).contains(&adj) {
+            return Err(Error::Invalid(format!("invalid --oom-score-adj {adj}: it must be between -1000 and 1000")));
+        }
+        process["oomScoreAdj"] = adj.into();
+    }
     if !i.ulimits.is_empty() {
         process["rlimits"] =
             i.ulimits.iter().map(|(t, s, h)| json!({"type": t, "soft": s, "hard": h})).collect::<Vec<_>>().into();
@@ -223,8 +296,20 @@ pub fn build(i: &Input<'_>) -> Result<Value> {
         json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ro_sys}),
         json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}),
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}),
     ];
+    let shm = i.shm_size.unwrap_or(64 << 20);
+    if shm <= 0 {
+        return Err(Error::Invalid(format!("invalid --shm-size {shm}: it must be positive")));
+    }
+    if i.sharing.ipc == Ns::Host {
+        // The host's IPC: its /dev/shm too, as Docker.
+        mounts.push(
+            json!({"destination": "/dev/shm", "type": "bind", "source": "/dev/shm", "options": ["rbind", "rprivate"]}),
+        );
+    } else {
+        let size = format!("size={}k", (shm + 1023) / 1024);
+        mounts.push(json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", size]}));
+    }
     for f in ["hosts", "hostname", "resolv.conf"] {
         mounts.push(json!({"destination": format!("/etc/{f}"), "type": "bind",
             "source": i.dir.join(f), "options": ["rbind", "rprivate"]}));
@@ -245,8 +330,14 @@ pub fn build(i: &Input<'_>) -> Result<Value> {
         o.extend(opts.split(',').filter(|s| !s.is_empty()).map(str::to_string));
         mounts.push(json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": o}));
     }
-    let mut namespaces =
-        vec![json!({"type": "pid"}), json!({"type": "ipc"}), json!({"type": "uts"}), json!({"type": "mount"})];
+    let mut namespaces = vec![json!({"type": "mount"})];
+    for (kind, ns) in [("pid", &i.sharing.pid), ("ipc", &i.sharing.ipc), ("uts", &i.sharing.uts)] {
+        match ns {
+            Ns::Own => namespaces.push(json!({"type": kind})),
+            Ns::Host => {}
+            Ns::Path(p) => namespaces.push(json!({"type": kind, "path": p})),
+        }
+    }
     if i.network != "host" {
         namespaces.push(json!({"type": "network"}));
     }
@@ -289,7 +380,31 @@ pub fn build(i: &Input<'_>) -> Result<Value> {
     if let Some(p) = r.pids_limit {
         resources["pids"] = json!({"limit": p});
     }
+    if let Some(v) = r.memory_reservation {
+        resources["memory"]["reservation"] = v.into();
+    }
+    if r.oom_kill_disable {
+        resources["memory"]["disableOOMKiller"] = true.into();
+    }
+    if let Some(p) = r.cpu_period {
+        resources["cpu"]["period"] = p.into();
+    }
+    if let Some(q) = r.cpu_quota {
+        resources["cpu"]["quota"] = q.into();
+    }
+    if let Some(m) = &r.cpuset_mems {
+        resources["cpu"]["mems"] = m.clone().into();
+    }
+    if let Some(w) = r.blkio_weight {
+        if !(10..=1000).contains(&w) {
+            return Err(Error::Invalid(format!("invalid --blkio-weight {w}: it must be between 10 and 1000")));
+        }
+        resources["blockIO"] = json!({"weight": w});
+    }
     let mut linux = json!({"namespaces": namespaces, "resources": resources});
+    if !i.sysctls.is_empty() {
+        linux["sysctl"] = i.sysctls.iter().map(|(k, v)| (k.clone(), Value::from(v.clone()))).collect();
+    }
     if !i.privileged {
         linux["maskedPaths"] = json!(MASKED);
         linux["readonlyPaths"] = json!(READONLY);
@@ -318,15 +433,17 @@ pub fn build(i: &Input<'_>) -> Result<Value> {
         }
         linux["devices"] = devs.into();
     }
-    let spec = json!({
+    let mut spec = json!({
         "ociVersion": "1.2.0",
         "process": process,
         "root": {"path": i.rootfs, "readonly": i.read_only},
-        "hostname": i.hostname,
         "mounts": mounts,
         "linux": linux,
         "annotations": {"io.hull.container.id": i.id},
     });
+    if i.sharing.uts == Ns::Own {
+        spec["hostname"] = i.hostname.into();
+    }
     let typed: oci_spec::runtime::Spec =
         serde_json::from_value(spec.clone()).map_err(|e| Error::Invalid(format!("container config: {e}")))?;
     hull_container::spec::validate(&typed)?;
@@ -404,8 +521,8 @@ fn env_with_hostname(env: &[String], hostname: &str, tty: bool) -> Vec<String> {
 }
 
 /// Writes `hosts`, `hostname` and `resolv.conf` into the container's directory.
-pub fn write_etc_files(dir: &Path, hostname: &str, network: &str) -> Result<()> {
-    let (hosts, resolv) = if network == "host" {
+pub fn write_etc_files(dir: &Path, hostname: &str, network: &str, etc: &EtcOptions) -> Result<()> {
+    let (mut hosts, mut resolv) = if network == "host" {
         (
             std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
             std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
@@ -426,6 +543,25 @@ pub fn write_etc_files(dir: &Path, hostname: &str, network: &str) -> Result<()> 
             .collect();
         (hosts, resolv)
     };
+    for (host, addr) in &etc.hosts {
+        hosts.push_str(&format!("{addr}\t{host}\n"));
+    }
+    // --dns* replace what the host's file says about that part, as Docker.
+    let keep = |resolv: &str, key: &str| -> String {
+        resolv.lines().filter(|l| l.split_whitespace().next() != Some(key)).map(|l| format!("{l}\n")).collect()
+    };
+    if !etc.dns.is_empty() {
+        resolv = keep(&resolv, "nameserver");
+        resolv.extend(etc.dns.iter().map(|d| format!("nameserver {d}\n")));
+    }
+    if !etc.dns_search.is_empty() {
+        resolv = keep(&keep(&resolv, "search"), "domain");
+        resolv.push_str(&format!("search {}\n", etc.dns_search.join(" ")));
+    }
+    if !etc.dns_options.is_empty() {
+        resolv = keep(&resolv, "options");
+        resolv.push_str(&format!("options {}\n", etc.dns_options.join(" ")));
+    }
     for (name, text) in [("hosts", hosts), ("hostname", format!("{hostname}\n")), ("resolv.conf", resolv)] {
         let p = dir.join(name);
         std::fs::write(&p, text).map_err(Error::at(format!("write {}", p.display())))?;
