@@ -241,7 +241,7 @@ pub fn inspect_json(engine: &Engine, c: &Container) -> Value {
             "Running": matches!(c.status, Status::Running | Status::Paused),
             "Paused": c.status == Status::Paused,
             "Restarting": c.status == Status::Restarting,
-            "OOMKilled": false,
+            "OOMKilled": c.run.oom_killed,
             "Dead": c.status == Status::Dead,
             "Pid": if c.status.is_live() { c.run.pid } else { 0 },
             "ExitCode": c.run.exit_code.unwrap_or(0),

@@ -816,3 +816,32 @@ fn namespaces_dns_hosts_sysctls_and_more_limits() {
     }
     assert_eq!(h.entries("containers").len(), 1, "only the target is left");
 }
+
+#[test]
+fn oom_kills_are_reported_and_lost_runtime_state_is_removable() {
+    let h = setup("oom");
+    let o = h.run(&[
+        "run",
+        "--name",
+        "oom",
+        "--memory",
+        "8m",
+        "--memory-swap",
+        "8m",
+        "busybox",
+        "sh",
+        "-c",
+        "x=$(head -c 50000000 /dev/zero | tr '\\0' a); echo survived",
+    ]);
+    assert_eq!(code(&o), 137, "{}", err(&o));
+    assert_eq!(h.ok(&["inspect", "--format", "{{.State.OOMKilled}} {{.State.ExitCode}}", "oom"]), "true 137\n");
+    // A container whose runtime state was lost (its monitor alive) is still removed
+    // whole: the init is found by pid and start time, its cgroups by path.
+    let id = h.ok(&["run", "-d", "busybox", "sleep", "1000"]).trim().to_string();
+    let pid: i32 = h.ok(&["inspect", "--format", "{{.State.Pid}}", &id]).trim().parse().unwrap();
+    assert!(pid > 0);
+    std::fs::remove_dir_all(h.root.join("runtime").join(&id)).unwrap();
+    h.ok(&["rm", "-f", &id]);
+    assert!(leftovers(&h, &id).is_empty(), "{:?}", leftovers(&h, &id));
+    wait_for("the init to be gone", || !std::path::Path::new(&format!("/proc/{pid}")).exists());
+}

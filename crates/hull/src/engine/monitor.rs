@@ -244,6 +244,8 @@ impl Monitor {
             return Err(e.into());
         }
         self.state.pid = created.pid;
+        self.state.pid_start = hull_container::process::start_time(created.pid).unwrap_or(0);
+        self.state.oom_killed = false;
         self.state.started_at = Some(super::now());
         self.state.finished_at = None;
         self.state.exit_code = None;
@@ -390,6 +392,11 @@ impl Monitor {
         self.state.pid = 0;
         self.state.exit_code = Some(code);
         self.state.finished_at = Some(super::now());
+        // Read before the cgroups go.
+        if let Ok(l) = container::load(&self.engine.runtime, &self.id) {
+            let placement = hull_container::cgroups::resources::Placement::of(&l.state.cgroup_dirs);
+            self.state.oom_killed = hull_container::cgroups::stats::oom_kills(&placement) > 0;
+        }
         self.save();
         // Removes the cgroups and the runtime's state (the init is gone already).
         let _ = container::delete(&self.engine.runtime, &self.id, true);

@@ -123,8 +123,14 @@ pub struct MountPoint {
 pub struct RunState {
     pub monitor_pid: i32,
     pub monitor_start: u64,
-    /// The init's host pid while it runs (0 otherwise).
+    /// The init's host pid while it runs (0 otherwise), and its start time (to tell
+    /// it from a later process with the same pid).
     pub pid: i32,
+    #[serde(default)]
+    pub pid_start: u64,
+    /// The kernel's OOM killer killed a process of the container during its last run.
+    #[serde(default)]
+    pub oom_killed: bool,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub exit_code: Option<i32>,
