@@ -31,7 +31,13 @@ pub(crate) fn send(pid: i32, start: u64, signal: i32) -> std::io::Result<OwnedFd
     // SAFETY: pidfd_open takes a pid and flags.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if fd < 0 {
-        return Err(std::io::Error::last_os_error());
+        let e = std::io::Error::last_os_error();
+        // EINVAL for a positive pid: the pid is still known but its process is gone
+        // (an init SIGKILLed through its cgroup a moment ago and being reaped): as ESRCH.
+        if e.raw_os_error() == Some(libc::EINVAL) && pid > 0 {
+            return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+        }
+        return Err(e);
     }
     // SAFETY: a new descriptor we own.
     let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
