@@ -121,20 +121,17 @@ fn commit_locked(engine: &Engine, id: &str, a: &CommitArgs) -> Result<String> {
     if !config.is_object() {
         config = serde_json::json!({});
     }
-    let set = |config: &mut serde_json::Value, k: &str, v: serde_json::Value| {
-        config[k] = v;
-    };
-    set(&mut config, "Env", serde_json::json!(r.config.env));
-    set(&mut config, "Cmd", serde_json::json!(r.config.cmd));
-    set(&mut config, "Entrypoint", serde_json::json!(r.config.entrypoint));
-    set(&mut config, "WorkingDir", serde_json::json!(r.config.working_dir));
-    set(&mut config, "User", serde_json::json!(r.config.user));
+    config["Env"] = serde_json::json!(r.config.env);
+    config["Cmd"] = serde_json::json!(r.config.cmd);
+    config["Entrypoint"] = serde_json::json!(r.config.entrypoint);
+    config["WorkingDir"] = serde_json::json!(r.config.working_dir);
+    config["User"] = serde_json::json!(r.config.user);
     if !r.config.labels.is_empty() {
         let mut labels = config["Labels"].as_object().cloned().unwrap_or_default();
         for (k, v) in &r.config.labels {
             labels.insert(k.clone(), v.clone().into());
         }
-        set(&mut config, "Labels", labels.into());
+        config["Labels"] = labels.into();
     }
     for ch in &a.change {
         apply_change(&mut config, ch)?;
@@ -145,7 +142,6 @@ fn commit_locked(engine: &Engine, id: &str, a: &CommitArgs) -> Result<String> {
         created_by.push_str(arg);
     }
     let m = merged(engine, id);
-    let commit = hull_image::changes::pack_changes;
     let digest = hull_image::commit::commit(
         &engine.images,
         hull_image::commit::Commit {
@@ -156,7 +152,7 @@ fn commit_locked(engine: &Engine, id: &str, a: &CommitArgs) -> Result<String> {
             author: a.author.clone(),
             names: a.reference.iter().cloned().collect(),
         },
-        &mut |w| commit(&m, &changes, w),
+        &mut |w| changes::pack_changes(&m, &changes, w),
         crate::images::unpack_options(),
     )?;
     Ok(digest.to_string())
@@ -386,16 +382,9 @@ fn cp_in(engine: &Engine, a: &CpArgs, src: &str, name: &str, dest: &str) -> Resu
         return Err(Error::Invalid(format!("{src}: not a directory")));
     }
     let kind = if meta.is_dir() { "d" } else { "f" };
-    let top = if contents { OsString::from(".") } else { base.clone() };
+    let top = if contents { OsString::from(".") } else { base };
     let mut child = helper(
-        &[
-            OsStr::new("in"),
-            OsStr::new(&t),
-            OsStr::new(dest),
-            OsStr::new(kind),
-            &base_or_dot(&base, contents),
-            OsStr::new(archive),
-        ],
+        &[OsStr::new("in"), OsStr::new(&t), OsStr::new(dest), OsStr::new(kind), &top, OsStr::new(archive)],
         Stdio::piped(),
         Stdio::inherit(),
     )?;
@@ -413,14 +402,6 @@ fn cp_in(engine: &Engine, a: &CpArgs, src: &str, name: &str, dest: &str) -> Resu
     }
     packed?;
     Ok(0)
-}
-
-fn base_or_dot(base: &OsStr, contents: bool) -> OsString {
-    if contents {
-        OsString::from(".")
-    } else {
-        base.to_owned()
-    }
 }
 
 /// The name a source is copied under, and whether its contents are wanted (`dir/.`).

@@ -102,20 +102,6 @@ pub fn kill(engine: &Engine, a: &KillArgs) -> Result<i32> {
     })
 }
 
-/// SIGKILLs the container's init (and so its pid namespace) through a pidfd, if the
-/// process with its pid is still the one that was started.
-fn kill_init(run: &crate::engine::record::RunState) {
-    if run.pid <= 0 || run.pid_start == 0 {
-        return;
-    }
-    let Ok(fd) = hull_container::process::clone::pidfd_of_child(run.pid) else { return };
-    if hull_container::process::is_alive(run.pid, run.pid_start) {
-        use std::os::fd::AsRawFd;
-        // SAFETY: pidfd_send_signal on a pidfd we own, no siginfo.
-        unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), libc::SIGKILL, std::ptr::null::<u8>(), 0) };
-    }
-}
-
 /// Removes one container (`force`: a live one is killed first).
 pub fn remove_one(engine: &Engine, id: &str, force: bool, volumes: bool) -> Result<()> {
     let _lock = engine.lock(id)?;
@@ -132,8 +118,12 @@ pub fn remove_one(engine: &Engine, id: &str, force: bool, volumes: bool) -> Resu
         // without a monitor.
         match container::delete(&engine.runtime, id, true) {
             Ok(_) => {}
-            // The runtime's state is lost: the init is still known by pid and start time.
-            Err(hull_container::Error::NotFound(_)) => kill_init(&c.run),
+            // The runtime's state is lost: the init is still known by pid and start time
+            // (killing it ends its pid namespace).
+            Err(hull_container::Error::NotFound(_)) if c.run.pid > 0 && c.run.pid_start > 0 => {
+                let _ = hull_container::process::signal(c.run.pid, c.run.pid_start, libc::SIGKILL);
+            }
+            Err(hull_container::Error::NotFound(_)) => {}
             Err(e) => return Err(e.into()),
         }
     }
@@ -154,13 +144,9 @@ pub fn remove_one(engine: &Engine, id: &str, force: bool, volumes: bool) -> Resu
         Err(hull_container::Error::NotFound(_)) if c.status.is_live() => {
             // Its state was lost: the cgroups the runtime made for it, at the path it
             // uses for engine containers (empty now that the init is dead and reaped).
-            let path = hull_container::cgroups::container_path(None, id);
-            for d in hull_container::cgroups::dirs(&hull_container::cgroups::hierarchies(), &path) {
-                let until = Instant::now() + Duration::from_secs(2);
-                while d.exists() && std::fs::remove_dir(&d).is_err() && Instant::now() < until {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-            }
+            use hull_container::cgroups;
+            let dirs = cgroups::dirs(&cgroups::hierarchies(), &cgroups::container_path(None, id));
+            cgroups::remove(&dirs)?;
         }
         Err(hull_container::Error::NotFound(_)) => {}
         Err(e) => return Err(e.into()),

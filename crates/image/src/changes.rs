@@ -14,13 +14,14 @@
 
 use crate::error::{io, sys, Result};
 use crate::pack::Packer;
+use crate::rootfs::{is_opaque, is_whiteout};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use std::collections::{BTreeSet, HashSet};
 use std::ffi::OsString;
 use std::io::Write;
 use std::os::fd::AsFd;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// What happened to a path (`docker diff`'s A, C and D).
@@ -131,16 +132,6 @@ pub fn pack_changes(merged: &Path, changes: &[Change], out: &mut dyn Write) -> R
 
 fn lstat(p: &Path) -> Option<std::fs::Metadata> {
     std::fs::symlink_metadata(p).ok()
-}
-
-fn is_whiteout(m: &std::fs::Metadata) -> bool {
-    m.file_type().is_char_device() && m.rdev() == 0
-}
-
-fn is_opaque(p: &Path) -> bool {
-    ["trusted.overlay.opaque", "user.overlay.opaque"]
-        .iter()
-        .any(|n| crate::rootfs::xattr_get(p, n).as_deref() == Some(b"y"))
 }
 
 fn sorted_names(dir: &Path) -> Result<Vec<OsString>> {

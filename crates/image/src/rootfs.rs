@@ -123,15 +123,15 @@ pub fn release(dir: &Path) -> Result<()> {
     remove_tree(dir)
 }
 
-fn is_whiteout(m: &std::fs::Metadata) -> bool {
+pub(crate) fn is_whiteout(m: &std::fs::Metadata) -> bool {
     m.file_type().is_char_device() && m.rdev() == 0
 }
 
-fn is_opaque(p: &Path) -> bool {
+pub(crate) fn is_opaque(p: &Path) -> bool {
     ["trusted.overlay.opaque", "user.overlay.opaque"].iter().any(|n| xattr_get(p, n).as_deref() == Some(b"y"))
 }
 
-pub(crate) fn xattr_get(p: &Path, name: &str) -> Option<Vec<u8>> {
+fn xattr_get(p: &Path, name: &str) -> Option<Vec<u8>> {
     let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).ok()?;
     let n = std::ffi::CString::new(name).ok()?;
     let mut buf = [0u8; 256];

@@ -32,7 +32,7 @@ pub fn delete(store: &StateStore, id: &str, force: bool) -> Result<Vec<Error>> {
         thaw(&state.cgroup_dirs);
     }
     if status != Status::Stopped {
-        match super::kill::send(state.pid, state.pid_start, libc::SIGKILL) {
+        match crate::process::signal(state.pid, state.pid_start, libc::SIGKILL) {
             // Wait on the same pidfd: a reused pid can never be mistaken for the init.
             Ok(pidfd) => {
                 if !hooks::poll_readable(std::os::fd::AsFd::as_fd(&pidfd), 10_000) {

@@ -17,6 +17,7 @@ pub mod sealed_exe;
 pub mod sync;
 
 use crate::error::Error;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 /// The end of a cloned child whose setup failed: one message to the parent (which
@@ -52,6 +53,34 @@ pub fn start_time(pid: i32) -> Option<u64> {
 /// Whether `pid` is still the process that started at `start` and has not exited.
 pub fn is_alive(pid: i32, start: u64) -> bool {
     pid > 0 && matches!(stat(pid), Some((state, t)) if t == start && state != b'Z' && state != b'X')
+}
+
+/// Sends a signal to `pid` if it is still the process that started at `start`; returns
+/// the pidfd used, so the caller can wait for that very process.
+pub fn signal(pid: i32, start: u64, signal: i32) -> std::io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        let e = std::io::Error::last_os_error();
+        // EINVAL for a positive pid: the pid is still known but its process is gone
+        // (an init SIGKILLed through its cgroup a moment ago and being reaped): as ESRCH.
+        if e.raw_os_error() == Some(libc::EINVAL) && pid > 0 {
+            return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+        }
+        return Err(e);
+    }
+    // SAFETY: a new descriptor we own.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    // The pidfd pins the process: if it is still ours now, the signal reaches it.
+    if !is_alive(pid, start) {
+        return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+    }
+    // SAFETY: pidfd_send_signal with a valid pidfd, no siginfo.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), signal, std::ptr::null::<u8>(), 0) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(fd)
 }
 
 /// The user name of `uid` from the host's /etc/passwd, or the number. Read directly
