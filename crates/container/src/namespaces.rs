@@ -133,6 +133,12 @@ pub fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
     let linux = spec.linux().as_ref();
     let uids = linux.and_then(|l| l.uid_mappings().as_deref()).unwrap_or_default();
     let gids = linux.and_then(|l| l.gid_mappings().as_deref()).unwrap_or_default();
+    write_maps(pid, uids, gids)
+}
+
+/// Writes the uid and gid maps of process `pid`'s new user namespace: directly as
+/// root or for the caller's own id alone, through newuidmap/newgidmap otherwise.
+pub fn write_maps(pid: i32, uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> Result<()> {
     let (euid, egid) = (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw());
     if euid == 0 {
         std::fs::write(format!("/proc/{pid}/uid_map"), map_text(uids))

@@ -374,7 +374,7 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
     let mut undo = Undo { engine, id: &id, name: &name, volumes: Vec::new(), armed: true };
     std::fs::create_dir_all(&dir).map_err(Error::at(format!("create {}", dir.display())))?;
     std::fs::write(dir.join("lock"), b"").map_err(Error::at(format!("create {}/lock", dir.display())))?;
-    let rootfs = hull_image::rootfs::prepare(store, &image, &dir.join("rootfs"), false)?;
+    let rootfs = engine.prepare_rootfs(&image, &dir.join("rootfs"))?;
     let overrides = Overrides {
         entrypoint: a.entrypoint.as_ref().map(|e| if e.is_empty() { vec![String::new()] } else { vec![e.clone()] }),
         cmd: (!a.command.is_empty()).then(|| a.command.clone()),
@@ -451,6 +451,7 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
         shm_size: opts.shm_size,
         sysctls: &opts.sysctls,
         oom_score_adj: a.oom_score_adj,
+        userns: engine.userns(),
     })?;
     crate::engine::write_atomic(&dir.join("config.json"), &serde_json::to_vec_pretty(&config)?)?;
     let mut labels = rc.labels.clone();
@@ -551,7 +552,7 @@ impl Drop for Undo<'_> {
     fn drop(&mut self) {
         if self.armed {
             let dir = self.engine.dir(self.id);
-            let _ = hull_image::rootfs::release(&dir.join("rootfs"));
+            let _ = self.engine.remove_tree(&dir.join("rootfs"));
             let _ = hull_image::store::remove_tree(&dir);
             self.engine.release_name(self.name, self.id);
             for v in &self.volumes {

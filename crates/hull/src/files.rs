@@ -12,7 +12,10 @@
 //!
 //! `export`, `diff` and `commit` read the root filesystem from the host: its overlay
 //! upper directory and merged view (hull-image's `changes` and `pack`, which never
-//! follow a symlink out of the tree).
+//! follow a symlink out of the tree). Rootless with subordinate ids they read it in a
+//! helper (`hull __tree`) in the containers' user namespace, which sees the owners the
+//! container sees and may read every file. Rootless, `cp` joins the container's user
+//! namespace too.
 
 use crate::cli::{CommitArgs, CpArgs, DiffArgs, ExportArgs};
 use crate::engine::record::{Record, Status};
@@ -52,32 +55,106 @@ fn mount_points(engine: &Engine, id: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-fn container_changes(engine: &Engine, id: &str) -> Result<(Record, hull_image::image::Image, Vec<Change>)> {
+/// What `export`, `diff` and `commit` read from a container's root filesystem.
+#[derive(Clone, Copy)]
+enum Tree {
+    /// The whole tree as a tar.
+    Export,
+    /// The changes against the image, one `K /path` line each.
+    Diff,
+    /// The changes as a layer tar.
+    Changes,
+}
+
+/// Writes what `op` reads from container `id`'s root filesystem to `out`: from this
+/// process, or (rootless with subordinate ids) from a helper in the containers' user
+/// namespace, which sees the owners the container sees and may read every file.
+fn read_tree(engine: &Engine, id: &str, op: Tree, out: &mut dyn Write) -> Result<()> {
     let r = engine.record(id)?;
-    let (image, lowers) = lowers(engine, &r)?;
-    let c = changes::changes(&lowers, &engine.dir(id).join("rootfs"), &mount_points(engine, id))?;
-    Ok((r, image, c))
+    let (_, lowers) = lowers(engine, &r)?;
+    let mut args: Vec<OsString> = vec![
+        match op {
+            Tree::Export => "export",
+            Tree::Diff => "diff",
+            Tree::Changes => "changes",
+        }
+        .into(),
+        engine.dir(id).join("rootfs").into(),
+    ];
+    args.extend(lowers.into_iter().map(OsString::from));
+    args.push("--".into());
+    args.extend(mount_points(engine, id).into_iter().map(OsString::from));
+    let Some(m) = engine.userns().filter(|m| m.wide()) else {
+        return Ok(tree_work(&args, out)?);
+    };
+    let mut c = crate::engine::userns::hull_command("__tree");
+    c.args(&args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = crate::engine::userns::spawn(m, c)?;
+    let copied = std::io::copy(&mut child.stdout.take().expect("piped"), out);
+    let done = child.wait_with_output().map_err(Error::at("wait for the helper reading the container's files"))?;
+    if !done.status.success() {
+        let msg = String::from_utf8_lossy(&done.stderr);
+        return Err(Error::Conflict(msg.trim().trim_start_matches("Error: ").to_string()));
+    }
+    copied.map_err(Error::at("write the container's files"))?;
+    Ok(())
+}
+
+/// `ROOTFS_DIR LOWER… -- MOUNT_POINT…` after the operation's name.
+fn tree_work(args: &[OsString], out: &mut dyn Write) -> hull_image::Result<()> {
+    let bad = || hull_image::Error::Reference("__tree: bad arguments".into());
+    let (op, rest) = args.split_first().ok_or_else(bad)?;
+    let (dir, rest) = rest.split_first().ok_or_else(bad)?;
+    let dir = Path::new(dir);
+    let sep = rest.iter().position(|a| a == "--").ok_or_else(bad)?;
+    let lowers: Vec<PathBuf> = rest[..sep].iter().map(PathBuf::from).collect();
+    let mount_points: Vec<PathBuf> = rest[sep + 1..].iter().map(PathBuf::from).collect();
+    let write_err = |e| hull_image::Error::Io { what: "write the output".into(), source: e };
+    match op.to_str() {
+        Some("export") => hull_image::pack::pack_dir(&dir.join("merged"), out),
+        Some("diff") => {
+            for c in changes::changes(&lowers, dir, &mount_points)? {
+                writeln!(out, "{} /{}", c.kind.letter(), c.path.display()).map_err(write_err)?;
+            }
+            Ok(())
+        }
+        Some("changes") => {
+            let c: Vec<Change> = changes::changes(&lowers, dir, &mount_points)?;
+            changes::pack_changes(&dir.join("merged"), &c, out)
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// `hull __tree OP …`: [`tree_work`] to standard output, run in a user namespace.
+pub fn tree_main(args: Vec<OsString>) -> i32 {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match tree_work(&args, &mut out)
+        .and_then(|()| out.flush().map_err(|e| hull_image::Error::Io { what: "write the output".into(), source: e }))
+    {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            1
+        }
+    }
 }
 
 pub fn diff(engine: &Engine, a: &DiffArgs) -> Result<i32> {
     let id = engine.resolve(&a.container)?;
-    let (_, _, c) = container_changes(engine, &id)?;
     let mut out = std::io::stdout().lock();
-    for c in c {
-        let _ = writeln!(out, "{} /{}", c.kind.letter(), c.path.display());
-    }
+    read_tree(engine, &id, Tree::Diff, &mut out)?;
     Ok(0)
 }
 
 pub fn export(engine: &Engine, a: &ExportArgs) -> Result<i32> {
     let id = engine.resolve(&a.container)?;
-    let m = merged(engine, &id);
     match &a.output {
         Some(p) => {
             let tmp = p.with_file_name(format!(".{}.hull-tmp", p.file_name().unwrap_or_default().to_string_lossy()));
             let result = (|| {
                 let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(Error::at(tmp.display()))?);
-                hull_image::pack::pack_dir(&m, &mut f)?;
+                read_tree(engine, &id, Tree::Export, &mut f)?;
                 f.into_inner().map_err(|e| Error::io(tmp.display().to_string(), e.into_error()))?;
                 std::fs::rename(&tmp, p).map_err(Error::at(p.display()))
             })();
@@ -92,7 +169,7 @@ pub fn export(engine: &Engine, a: &ExportArgs) -> Result<i32> {
                 return Err(Error::Invalid("cowardly refusing to write a tar archive to a terminal (use -o)".into()));
             }
             let mut w = std::io::BufWriter::new(out.lock());
-            hull_image::pack::pack_dir(&m, &mut w)?;
+            read_tree(engine, &id, Tree::Export, &mut w)?;
             w.flush().map_err(Error::at("write to standard output"))?;
         }
     }
@@ -116,7 +193,8 @@ pub fn commit(engine: &Engine, a: &CommitArgs) -> Result<i32> {
 }
 
 fn commit_locked(engine: &Engine, id: &str, a: &CommitArgs) -> Result<String> {
-    let (r, image, changes) = container_changes(engine, id)?;
+    let r = engine.record(id)?;
+    let (image, _) = lowers(engine, &r)?;
     let mut config = image.config.config().as_ref().map(serde_json::to_value).transpose()?.unwrap_or_default();
     if !config.is_object() {
         config = serde_json::json!({});
@@ -141,7 +219,6 @@ fn commit_locked(engine: &Engine, id: &str, a: &CommitArgs) -> Result<String> {
         created_by.push(' ');
         created_by.push_str(arg);
     }
-    let m = merged(engine, id);
     let digest = hull_image::commit::commit(
         &engine.images,
         hull_image::commit::Commit {
@@ -152,7 +229,12 @@ fn commit_locked(engine: &Engine, id: &str, a: &CommitArgs) -> Result<String> {
             author: a.author.clone(),
             names: a.reference.iter().cloned().collect(),
         },
-        &mut |w| changes::pack_changes(&m, &changes, w),
+        &mut |w| {
+            read_tree(engine, id, Tree::Changes, w).map_err(|e| hull_image::Error::Io {
+                what: format!("read the changes of container {id}"),
+                source: std::io::Error::other(e.to_string()),
+            })
+        },
         crate::images::unpack_options(),
     )?;
     Ok(digest.to_string())
@@ -291,8 +373,16 @@ fn target(engine: &Engine, id: &str) -> Result<String> {
     Ok(format!("root:{}", m.display()))
 }
 
-fn helper(args: &[&OsStr], stdin: Stdio, stdout: Stdio) -> Result<std::process::Child> {
+fn helper(engine: &Engine, args: &[&OsStr], stdin: Stdio, stdout: Stdio) -> Result<std::process::Child> {
     use std::os::unix::process::CommandExt;
+    // Rootless, a stopped container's files are reached from a user namespace with
+    // its mapping (a running one's by joining its own).
+    let chroot = args.get(1).is_some_and(|t| t.as_encoded_bytes().starts_with(b"root:"));
+    if let Some(m) = engine.userns().filter(|_| chroot) {
+        let mut c = crate::engine::userns::hull_command("__cp");
+        c.args(args).stdin(stdin).stdout(stdout);
+        return crate::engine::userns::spawn(m, c);
+    }
     Command::new("/proc/self/exe")
         .arg0("hull")
         .arg("__cp")
@@ -322,6 +412,7 @@ fn cp_out(engine: &Engine, a: &CpArgs, name: &str, src: &str, dest: &str) -> Res
     let follow = if a.follow_link { "1" } else { "0" };
     let src = if src.is_empty() { "/" } else { src };
     let mut child = helper(
+        engine,
         &[OsStr::new("out"), OsStr::new(&t), OsStr::new(src), OsStr::new(follow)],
         Stdio::null(),
         Stdio::piped(),
@@ -360,6 +451,7 @@ fn cp_in(engine: &Engine, a: &CpArgs, src: &str, name: &str, dest: &str) -> Resu
     if src == "-" {
         // A tar stream on standard input, unpacked as it is into the directory DEST.
         let mut child = helper(
+            engine,
             &[
                 OsStr::new("in"),
                 OsStr::new(&t),
@@ -384,6 +476,7 @@ fn cp_in(engine: &Engine, a: &CpArgs, src: &str, name: &str, dest: &str) -> Resu
     let kind = if meta.is_dir() { "d" } else { "f" };
     let top = if contents { OsString::from(".") } else { base };
     let mut child = helper(
+        engine,
         &[OsStr::new("in"), OsStr::new(&t), OsStr::new(dest), OsStr::new(kind), &top, OsStr::new(archive)],
         Stdio::piped(),
         Stdio::inherit(),
@@ -540,7 +633,12 @@ fn enter(target: &str) -> Result<()> {
         if !hull_container::process::is_alive(pid, start) {
             return Err(Error::Conflict("the container stopped".into()));
         }
-        nix::sched::setns(&fd, nix::sched::CloneFlags::CLONE_NEWNS)
+        // Rootless, the container's user namespace first (its owner may join it).
+        let mut ns = nix::sched::CloneFlags::CLONE_NEWNS;
+        if !nix::unistd::geteuid().is_root() {
+            ns |= nix::sched::CloneFlags::CLONE_NEWUSER;
+        }
+        nix::sched::setns(&fd, ns)
             .map_err(|e| Error::io(format!("enter the mount namespace of process {pid}"), e.into()))?;
     } else if let Some(root) = target.strip_prefix("root:") {
         nix::unistd::chroot(root).map_err(|e| Error::io(format!("chroot {root}"), e.into()))?;

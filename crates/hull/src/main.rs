@@ -37,6 +37,12 @@ fn main() {
             std::process::exit(engine::monitor::main(std::path::Path::new(&root), &id));
         }
         Some(a) if a == "__cp" => std::process::exit(files::helper_main(args.collect())),
+        Some(a) if a == "__tree" => std::process::exit(files::tree_main(args.collect())),
+        Some(a) if a == "__userns" => std::process::exit(engine::userns::helper_main(args.collect())),
+        Some(a) if a == "__rootfs" || a == "__rm" => {
+            let verb = a.to_string_lossy().into_owned();
+            std::process::exit(engine::userns::work_main(&verb, args.collect()))
+        }
         _ => {}
     }
     raise_nofile();

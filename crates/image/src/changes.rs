@@ -242,14 +242,14 @@ fn walk_upper(upper: &Path, rel: &Path, lower: &Lower, added: bool, out: &mut Ve
             }
             continue;
         }
-        let Some((_, lm)) = below else {
+        let Some((lp, lm)) = below else {
             out.push(Change { path: p.clone(), kind: Kind::Added, own: true });
             if m.is_dir() {
                 walk_upper(upper, &p, lower, true, out)?;
             }
             continue;
         };
-        let own = !m.is_dir() || !lm.is_dir() || !same_owner_and_mode(&m, &lm);
+        let own = !m.is_dir() || !lm.is_dir() || !same_owner_and_mode(&m, &lm, &lp);
         out.push(Change { path: p.clone(), kind: Kind::Changed, own });
         if m.is_dir() {
             if lm.is_dir() && is_opaque(&full) {
@@ -300,14 +300,22 @@ fn walk_copy(merged: &Path, rel: &Path, lower: &Lower, added: bool, out: &mut Ve
     Ok(())
 }
 
-fn same_owner_and_mode(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
-    a.mode() == b.mode() && a.uid() == b.uid() && a.gid() == b.gid()
+/// Whether an entry (`a`) has the mode and owner of the layers' (`b` at `bpath`). The
+/// layers' owner is the one a copy made by root gets (see `rootfs::set_meta`): a
+/// rootless snapshot's recorded owner where this process may chown, else its own.
+fn same_owner_and_mode(a: &std::fs::Metadata, b: &std::fs::Metadata, bpath: &Path) -> bool {
+    let owner = if nix::unistd::geteuid().is_root() {
+        crate::rootfs::recorded_owner(bpath).unwrap_or((b.uid(), b.gid()))
+    } else {
+        (b.uid(), b.gid())
+    };
+    a.mode() == b.mode() && (a.uid(), a.gid()) == owner
 }
 
 /// Whether an entry of the copy differs from the layers' (a directory: only its own
 /// mode and owner, as its times follow its children).
 fn differs(path: &Path, m: &std::fs::Metadata, lpath: &Path, lm: &std::fs::Metadata) -> bool {
-    if !same_owner_and_mode(m, lm) {
+    if !same_owner_and_mode(m, lm, lpath) {
         return true;
     }
     if m.is_dir() {

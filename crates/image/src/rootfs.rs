@@ -58,6 +58,11 @@ pub fn overlay_options(lowers: &[PathBuf], upper: &Path, work: &Path, userxattr:
 /// Prepares the root filesystem of `image` under `dir` (created; must not exist).
 /// `copy` forces the copy even where overlay would do.
 pub fn prepare(store: &Store, image: &Image, dir: &Path, copy: bool) -> Result<Rootfs> {
+    prepare_from(&lowers(store, image)?, dir, copy)
+}
+
+/// The snapshot directories of `image`, bottom layer first; all must exist.
+pub fn lowers(store: &Store, image: &Image) -> Result<Vec<PathBuf>> {
     let lowers: Vec<PathBuf> = image.layers.iter().map(|l| store.snapshot_path(&l.chain_id)).collect();
     for (l, p) in image.layers.iter().zip(&lowers) {
         if !p.is_dir() {
@@ -67,13 +72,18 @@ pub fn prepare(store: &Store, image: &Image, dir: &Path, copy: bool) -> Result<R
             });
         }
     }
+    Ok(lowers)
+}
+
+/// [`prepare`] from snapshot directories (bottom layer first).
+pub fn prepare_from(lowers: &[PathBuf], dir: &Path, copy: bool) -> Result<Rootfs> {
     if let Some(parent) = dir.parent() {
         std::fs::create_dir_all(parent).map_err(io(format!("create {}", parent.display())))?;
     }
     // A new directory only: on failure everything in it is removed, which must never
     // be a running container's.
     std::fs::create_dir(dir).map_err(io(format!("create {}", dir.display())))?;
-    let result = prepare_in(&lowers, dir, copy);
+    let result = prepare_in(lowers, dir, copy);
     if result.is_err() {
         let _ = release(dir);
     }
@@ -118,9 +128,22 @@ pub fn release(dir: &Path) -> Result<()> {
     let merged = dir.join("merged");
     match nix::mount::umount2(&merged, nix::mount::MntFlags::MNT_DETACH) {
         Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => {}
+        // An ordinary user made no mount here (its root filesystems are copies).
+        Err(nix::errno::Errno::EPERM) if !nix::unistd::geteuid().is_root() => {}
         Err(e) => return Err(sys(format!("unmount {}", merged.display()))(e)),
     }
     remove_tree(dir)
+}
+
+/// Where a rootless unpack keeps an entry's owner from the layer (`UID:GID`), as it
+/// cannot chown: the copy made for a container in a user namespace applies it.
+pub const OWNER_XATTR: &str = "user.hull.owner";
+
+/// The owner a rootless snapshot's entry `p` had in its layer ([`OWNER_XATTR`]).
+pub fn recorded_owner(p: &Path) -> Option<(u32, u32)> {
+    let v = xattr_get(p, OWNER_XATTR)?;
+    let (u, g) = std::str::from_utf8(&v).ok()?.split_once(':')?;
+    Some((u.parse().ok()?, g.parse().ok()?))
 }
 
 pub(crate) fn is_whiteout(m: &std::fs::Metadata) -> bool {
@@ -147,7 +170,7 @@ pub fn apply(src: &Path, dest: &Path) -> Result<()> {
     let mut links = std::collections::HashMap::new();
     apply_dir(src, dest, &mut links)?;
     let m = std::fs::metadata(src).map_err(io(format!("stat {}", src.display())))?;
-    set_meta(dest, &m)
+    set_meta(src, dest, &m)
 }
 
 fn apply_dir(src: &Path, dest: &Path, links: &mut std::collections::HashMap<u64, PathBuf>) -> Result<()> {
@@ -183,7 +206,7 @@ fn apply_dir(src: &Path, dest: &Path, links: &mut std::collections::HashMap<u64,
                 None => std::fs::create_dir(&d).map_err(io(format!("create {}", d.display())))?,
             }
             apply_dir(&s, &d, links)?;
-            set_meta(&d, &m)?;
+            set_meta(&s, &d, &m)?;
             continue;
         }
         if existing.is_some() {
@@ -214,7 +237,7 @@ fn apply_dir(src: &Path, dest: &Path, links: &mut std::collections::HashMap<u64,
             nix::sys::stat::mknod(&d, kind, nix::sys::stat::Mode::from_bits_truncate(0o600), m.rdev())
                 .map_err(sys(format!("mknod {}", d.display())))?;
         }
-        set_meta(&d, &m)?;
+        set_meta(&s, &d, &m)?;
         if ft.is_file() {
             // After chown, which drops file capabilities.
             copy_xattrs(&s, &d);
@@ -232,9 +255,13 @@ fn copy_xattrs(s: &Path, d: &Path) {
     }
 }
 
-fn set_meta(d: &Path, m: &std::fs::Metadata) -> Result<()> {
+/// Owner, mode and times of `d` from its source `s` (stat `m`). A rootless snapshot's
+/// files belong to the user; the owner the layer gave them is in [`OWNER_XATTR`],
+/// applied where this process may chown (root, or root of a user namespace).
+fn set_meta(s: &Path, d: &Path, m: &std::fs::Metadata) -> Result<()> {
     if nix::unistd::geteuid().is_root() {
-        std::os::unix::fs::lchown(d, Some(m.uid()), Some(m.gid())).map_err(io(format!("chown {}", d.display())))?;
+        let (uid, gid) = recorded_owner(s).unwrap_or((m.uid(), m.gid()));
+        std::os::unix::fs::lchown(d, Some(uid), Some(gid)).map_err(io(format!("chown {}", d.display())))?;
     }
     if !m.file_type().is_symlink() {
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(m.mode() & 0o7777))

@@ -464,6 +464,15 @@ impl Unpacker<'_> {
         if !self.opts.rootless {
             fchown(fd, Some(Uid::from_raw(meta.uid)), Some(Gid::from_raw(meta.gid)))
                 .map_err(sys(self.what(raw, "chown")))?;
+        } else if (meta.uid, meta.gid) != (0, 0) && self.opts.owner.is_none() && !self.opts.plain {
+            // Kept for the copy a container gets in a user namespace (symlinks and
+            // special files cannot hold a user xattr: they stay the user's).
+            let owner = format!("{}:{}", meta.uid, meta.gid);
+            match fsetxattr(fd, crate::rootfs::OWNER_XATTR, owner.as_bytes()) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => {}
+                Err(e) => return Err(io(self.what(raw, "record the owner of"))(e)),
+            }
         }
         // After chown, which clears set-id bits.
         fchmod(fd, Mode::from_bits_truncate(meta.mode)).map_err(sys(self.what(raw, "chmod")))
@@ -552,7 +561,9 @@ fn xattrs_of<R: Read>(entry: &mut tar::Entry<R>, opts: Options) -> Result<Xattrs
         } else {
             [&b"user."[..], b"security.", b"trusted.", b"system."].iter().any(|p| name.starts_with(p))
         };
-        let forged = name.starts_with(b"trusted.overlay.") || name.starts_with(b"user.overlay.");
+        let forged = name.starts_with(b"trusted.overlay.")
+            || name.starts_with(b"user.overlay.")
+            || name.starts_with(crate::rootfs::OWNER_XATTR.as_bytes());
         if allowed && !forged {
             if let Ok(n) = CString::new(name) {
                 out.push((n, ext.value_bytes().to_vec()));
@@ -703,6 +714,35 @@ pub(crate) mod tests {
             Err(Error::Hostile { why, .. }) => why,
             other => panic!("expected a refusal, got {other:?}"),
         }
+    }
+
+    /// Rootless (as root here, with `rootless` set): owners are not set but recorded
+    /// for the copy a container gets in a user namespace; a layer cannot forge the
+    /// record; a copy made by root applies it.
+    #[test]
+    fn a_rootless_unpack_records_owners_that_a_copy_applies() {
+        let layer = Layer::new()
+            .dir("home/app", 0o750)
+            .file_owned("home/app/f", b"x", 0o4755, 1234, 2345)
+            .file("root-file", b"r")
+            .xattr_file("forged", &[("user.hull.owner", b"7:7")]);
+        let dir = tempdir("rootless-owners");
+        let snap = dir.join("snap");
+        std::fs::create_dir(&snap).unwrap();
+        unpack(&layer.bytes()[..], &snap, Options { rootless: true, ..Default::default() }).unwrap();
+        let me = (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw());
+        let m = std::fs::metadata(snap.join("home/app/f")).unwrap();
+        assert_eq!((m.uid(), m.gid()), me, "not chowned");
+        assert_eq!(crate::rootfs::recorded_owner(&snap.join("home/app/f")), Some((1234, 2345)));
+        assert_eq!(crate::rootfs::recorded_owner(&snap.join("root-file")), None, "root's entries need no record");
+        assert_eq!(crate::rootfs::recorded_owner(&snap.join("forged")), None, "a layer's own record is dropped");
+        let dest = dir.join("copy");
+        std::fs::create_dir(&dest).unwrap();
+        crate::rootfs::apply(&snap, &dest).unwrap();
+        let m = std::fs::metadata(dest.join("home/app/f")).unwrap();
+        assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (1234, 2345, 0o4755), "set-id bits survive the chown");
+        assert_eq!(xattr(&dest.join("home/app/f"), crate::rootfs::OWNER_XATTR), None, "the record stays behind");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

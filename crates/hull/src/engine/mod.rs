@@ -21,6 +21,7 @@ pub mod monitor;
 pub mod record;
 pub mod seccomp_profile;
 pub mod spec;
+pub mod userns;
 pub mod volumes;
 
 use crate::error::{Error, Result};
@@ -35,6 +36,8 @@ pub struct Engine {
     pub images: Store,
     pub runtime: StateStore,
     root: PathBuf,
+    /// Rootless: the user namespace of this user's containers.
+    userns: Option<userns::Mapping>,
 }
 
 /// A container's directory, locked against other commands while held.
@@ -44,7 +47,58 @@ impl Engine {
     pub fn open(root: &Path) -> Result<Engine> {
         let images = Store::open(root)?;
         let root = images.root().to_owned();
-        Ok(Engine { runtime: StateStore::new(root.join("runtime")), images, root })
+        Ok(Engine {
+            runtime: StateStore::new(root.join("runtime")),
+            images,
+            root,
+            userns: userns::Mapping::of_caller(),
+        })
+    }
+
+    /// Rootless: the mapping of this user's containers (None as root).
+    pub fn userns(&self) -> Option<&userns::Mapping> {
+        self.userns.as_ref()
+    }
+
+    /// Prepares a container's root filesystem from `image` under `dir`. Rootless with
+    /// subordinate ids, the copy is made inside the containers' user namespace, so that
+    /// files get the owners the layers gave them.
+    pub fn prepare_rootfs(&self, image: &hull_image::image::Image, dir: &Path) -> Result<hull_image::rootfs::Rootfs> {
+        let Some(m) = self.userns.as_ref().filter(|m| m.wide()) else {
+            return Ok(hull_image::rootfs::prepare(&self.images, image, dir, false)?);
+        };
+        let lowers = hull_image::rootfs::lowers(&self.images, image)?;
+        if !userns::keeps_owners(&self.images.tmp()) {
+            eprintln!(
+                "warning: the filesystem of {} keeps no user xattrs (tmpfs before Linux 6.6): the files of \
+                 rootless images all belong to the container's root",
+                self.root.display()
+            );
+        }
+        let mut cmd = userns::hull_command("__rootfs");
+        cmd.arg(dir).args(&lowers);
+        userns::run(m, cmd, &format!("prepare the root filesystem {}", dir.display()))?;
+        Ok(hull_image::rootfs::Rootfs {
+            kind: hull_image::rootfs::Kind::Copy,
+            path: dir.join("merged"),
+            dir: dir.into(),
+        })
+    }
+
+    /// Removes a tree of a container's (its root filesystem, a volume). Rootless, files
+    /// a container user made are removed from inside the containers' user namespace.
+    pub fn remove_tree(&self, p: &Path) -> Result<()> {
+        match hull_image::rootfs::release(p) {
+            Ok(()) => Ok(()),
+            Err(e) => match self.userns.as_ref().filter(|m| m.wide()) {
+                Some(m) => {
+                    let mut cmd = userns::hull_command("__rm");
+                    cmd.arg(p);
+                    userns::run(m, cmd, &format!("remove {}", p.display()))
+                }
+                None => Err(e.into()),
+            },
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -135,7 +189,7 @@ impl Engine {
     /// anonymous volumes (when `volumes`), its directory and its name. The caller holds its lock.
     pub fn remove_container_files(&self, r: &record::Record, volumes: bool) -> Result<()> {
         let dir = self.dir(&r.id);
-        hull_image::rootfs::release(&dir.join("rootfs"))?;
+        self.remove_tree(&dir.join("rootfs"))?;
         for m in &r.mounts {
             if let Some(v) = m.name.as_ref().filter(|_| volumes && m.anonymous) {
                 let _ = self.remove_volume(v, true);

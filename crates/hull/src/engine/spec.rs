@@ -136,6 +136,8 @@ pub struct Input<'a> {
     pub shm_size: Option<i64>,
     pub sysctls: &'a [(String, String)],
     pub oom_score_adj: Option<i32>,
+    /// Rootless: the user namespace the container runs in.
+    pub userns: Option<&'a super::userns::Mapping>,
 }
 
 /// Docker's rule for `--sysctl`: only namespaced parameters, and none of a namespace
@@ -297,6 +299,31 @@ pub fn build(i: &Input<'_>) -> Result<Value> {
         json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}),
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
     ];
+    if let Some(m) = i.userns {
+        if !m.maps_id(i.rc.uid, i.rc.gid) {
+            return Err(Error::Invalid(format!(
+                "user {}:{} does not exist in the rootless user namespace (only root does without \
+                 subordinate ids for you in /etc/subuid and /etc/subgid)",
+                i.rc.uid, i.rc.gid
+            )));
+        }
+        if !m.maps_id(0, 5) {
+            // No tty group to give the terminals.
+            mounts[2]["options"] = json!(["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]);
+        }
+        if i.sharing.pid == Ns::Host {
+            // A new proc needs a pid namespace of the user's own: the host's is bound.
+            mounts[0] = json!({"destination": "/proc", "type": "bind", "source": "/proc", "options": ["rbind", "nosuid", "noexec", "nodev"]});
+        }
+        if i.network == "host" {
+            // A new sysfs needs a network namespace of the user's own: the host's is bound.
+            let mut o = vec!["rbind", "nosuid", "noexec", "nodev"];
+            if !i.privileged {
+                o.push("ro");
+            }
+            mounts[3] = json!({"destination": "/sys", "type": "bind", "source": "/sys", "options": o});
+        }
+    }
     let shm = i.shm_size.unwrap_or(64 << 20);
     if shm <= 0 {
         return Err(Error::Invalid(format!("invalid --shm-size {shm}: it must be positive")));
@@ -402,6 +429,12 @@ pub fn build(i: &Input<'_>) -> Result<Value> {
         resources["blockIO"] = json!({"weight": w});
     }
     let mut linux = json!({"namespaces": namespaces, "resources": resources});
+    if let Some(m) = i.userns {
+        let (uids, gids) = m.to_json();
+        linux["namespaces"].as_array_mut().expect("a list").push(json!({"type": "user"}));
+        linux["uidMappings"] = uids;
+        linux["gidMappings"] = gids;
+    }
     if !i.sysctls.is_empty() {
         linux["sysctl"] = i.sysctls.iter().map(|(k, v)| (k.clone(), Value::from(v.clone()))).collect();
     }

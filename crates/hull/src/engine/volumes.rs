@@ -80,6 +80,6 @@ impl Engine {
         if !dir.join("volume.json").exists() {
             return Err(Error::Invalid(format!("get {name}: no such volume")));
         }
-        Ok(hull_image::store::remove_tree(&dir)?)
+        self.remove_tree(&dir)
     }
 }

@@ -1,0 +1,280 @@
+//! The engine run by ordinary users (rootless), through the `hull` binary:
+//! - a user the test creates with useradd and subordinate ids gets Podman's mapping
+//!   (root is the user, ids from 1 on are its subordinate ids), its store under
+//!   ~/.local/share/hull, image owners kept (recorded at unpack, applied to the
+//!   container's copy inside the user namespace), and run, exec, top, cp (both ways,
+//!   running and stopped), diff, commit, export, stop and rm -f, which removes files a
+//!   container user made;
+//! - cgroup limits without a delegated cgroup are refused with one line and leave
+//!   nothing; --network host and none work;
+//! - a uid with no passwd entry and no subordinate ids runs containers as their root
+//!   only, and a user that does not exist there is refused.
+
+mod common;
+
+use common::*;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+/// A system user made with useradd plus 65536 subordinate uids and gids; userdel on
+/// drop (which also drops its /etc/subuid and /etc/subgid lines).
+struct CreatedUser {
+    name: String,
+    uid: u32,
+    gid: u32,
+    sub: u32,
+}
+
+impl CreatedUser {
+    fn new() -> CreatedUser {
+        let name = format!("hullen{}", std::process::id());
+        let sub = 400_000_000 + (std::process::id() % 1000) * 65536;
+        let st = Command::new("useradd")
+            .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--user-group", &name])
+            .status()
+            .expect("useradd (Debian's passwd package) is needed for the rootless tests");
+        assert!(st.success(), "useradd {name}");
+        let mut user = CreatedUser { name, uid: 0, gid: 0, sub };
+        let range = format!("{}-{}", sub, sub + 65535);
+        let st = Command::new("usermod")
+            .args(["--add-subuids", &range, "--add-subgids", &range, &user.name])
+            .status()
+            .unwrap();
+        assert!(st.success(), "usermod --add-subuids {range}");
+        let id = |flag: &str| -> u32 {
+            let o = Command::new("id").args([flag, &user.name]).output().unwrap();
+            String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
+        };
+        (user.uid, user.gid) = (id("-u"), id("-g"));
+        user
+    }
+}
+
+impl Drop for CreatedUser {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel").arg(&self.name).status();
+    }
+}
+
+/// `hull` as an ordinary user: a copy of the binary it can reach, a home directory
+/// (the store is the default one under it), a clean environment.
+struct UserHull {
+    uid: u32,
+    gid: u32,
+    bin: PathBuf,
+    home: PathBuf,
+    _fs: Option<Ext4>,
+    t: TempDir,
+}
+
+/// Whether files in `dir` can hold `user.` xattrs (where a rootless store records the
+/// layers' owners; tmpfs cannot before Linux 6.6, as in the test VM).
+fn user_xattrs(dir: &std::path::Path) -> bool {
+    let p = dir.join("probe");
+    std::fs::write(&p, "").unwrap();
+    let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: valid NUL-terminated strings and a one-byte value.
+    let r = unsafe { libc::setxattr(c.as_ptr(), c"user.probe".as_ptr(), b"1".as_ptr().cast(), 1, 0) };
+    std::fs::remove_file(&p).unwrap();
+    r == 0
+}
+
+/// An ext4 filesystem on a loop device, unmounted on drop: a home where user xattrs
+/// work when the temporary directory's filesystem has none.
+struct Ext4(PathBuf);
+
+impl Ext4 {
+    fn at(dir: &std::path::Path, img: &std::path::Path) -> Ext4 {
+        let run = |cmd: &mut Command| {
+            let o = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+            assert!(o.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&o.stderr));
+        };
+        std::fs::File::create(img).unwrap().set_len(64 << 20).unwrap();
+        run(Command::new("mkfs.ext4").args(["-q", "-F"]).arg(img));
+        run(Command::new("mount").args(["-o", "loop"]).arg(img).arg(dir));
+        Ext4(dir.to_owned())
+    }
+}
+
+impl Drop for Ext4 {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+impl UserHull {
+    fn new(name: &str, uid: u32, gid: u32) -> UserHull {
+        require_root();
+        need("newuidmap", "uidmap");
+        let t = TempDir::new(name);
+        let bin = t.path().join("hull");
+        std::fs::copy(BIN, &bin).unwrap();
+        let home = t.path().join("home");
+        std::fs::create_dir(&home).unwrap();
+        let fs = (!user_xattrs(t.path())).then(|| Ext4::at(&home, &t.path().join("home.img")));
+        let st = Command::new("chown").arg("-R").arg(format!("{uid}:{gid}")).arg(t.path()).status().unwrap();
+        assert!(st.success());
+        UserHull { uid, gid, bin, home, _fs: fs, t }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(&self.bin)
+            .args(args)
+            .env_clear()
+            .env("HOME", &self.home)
+            .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
+            .current_dir(&self.home)
+            .uid(self.uid)
+            .gid(self.gid)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "hull {args:?} as uid {}: {}{}",
+            self.uid,
+            String::from_utf8_lossy(&o.stderr),
+            String::from_utf8_lossy(&o.stdout)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    /// Runs and requires exit status `code`; returns stderr.
+    fn fails(&self, code: i32, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert_eq!(o.status.code(), Some(code), "hull {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stderr).unwrap()
+    }
+
+    fn store(&self) -> PathBuf {
+        self.home.join(".local/share/hull")
+    }
+
+    /// The busybox image, with a home directory that belongs to `app` (1234:2345).
+    fn import_busybox(&self) {
+        let r = rootfs(self.t.path());
+        for a in ["mkdir", "chmod", "chown", "stat", "rm", "ps", "head"] {
+            std::os::unix::fs::symlink("busybox", r.join("bin").join(a)).unwrap();
+        }
+        std::fs::create_dir_all(r.join("home/app")).unwrap();
+        std::os::unix::fs::chown(r.join("home/app"), Some(1234), Some(2345)).unwrap();
+        self.ok(&["import", r.to_str().unwrap(), "busybox"]);
+    }
+}
+
+impl Drop for UserHull {
+    fn drop(&mut self) {
+        // A failed test's containers go first (their files, processes and the
+        // subordinate-id files only the user's namespace may remove).
+        let o = self.run(&["ps", "-aq", "--no-trunc"]);
+        for id in String::from_utf8_lossy(&o.stdout).lines() {
+            let _ = self.run(&["rm", "-f", "-v", id]);
+        }
+    }
+}
+
+fn lines(s: &str) -> Vec<&str> {
+    s.lines().map(str::trim).filter(|l| !l.is_empty()).collect()
+}
+
+#[test]
+fn a_user_with_subordinate_ids_runs_the_engine() {
+    let user = CreatedUser::new();
+    let h = UserHull::new("rootless-wide", user.uid, user.gid);
+    h.import_busybox();
+    assert!(h.store().join("snapshots").is_dir(), "the store is under ~/.local/share/hull");
+
+    // Root is the user; the image's owners are kept; the image's user exists.
+    let o = h.ok(&["run", "--rm", "busybox", "sh", "-c", "id -u; stat -c %u:%g /home/app; cat /proc/self/uid_map"]);
+    let l = lines(&o);
+    assert_eq!(l[0], "0");
+    assert_eq!(l[1], "1234:2345", "the layer's owner inside the container");
+    let maps: Vec<String> = l[2..].iter().map(|m| m.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+    assert_eq!(maps, vec![format!("0 {} 1", user.uid), format!("1 {} 65536", user.sub)]);
+    assert_eq!(h.ok(&["run", "--rm", "-u", "app", "busybox", "id", "-u"]).trim(), "1234");
+    assert!(h.ok(&["info"]).contains("rootless"));
+
+    // A running container: exec, top, files a container user makes, cp both ways.
+    h.ok(&["run", "-d", "--name", "web", "busybox", "sleep", "1000"]);
+    assert_eq!(h.ok(&["exec", "web", "id", "-u"]).trim(), "0");
+    assert!(h.ok(&["top", "web"]).contains("sleep 1000"), "top lists the container's processes without a cgroup");
+    h.ok(&[
+        "exec",
+        "-u",
+        "app",
+        "web",
+        "sh",
+        "-c",
+        "mkdir /home/app/d && echo x > /home/app/d/f && chmod 700 /home/app/d",
+    ]);
+    let file = h.home.join("in.txt");
+    std::fs::write(&file, "from the host\n").unwrap();
+    std::os::unix::fs::chown(&file, Some(user.uid), Some(user.gid)).unwrap();
+    h.ok(&["cp", file.to_str().unwrap(), "web:/tmp/"]);
+    assert_eq!(h.ok(&["exec", "web", "cat", "/tmp/in.txt"]), "from the host\n");
+    let tar = h.run(&["cp", "web:/etc/motd", "-"]);
+    assert!(tar.status.success() && tar.stdout.len() >= 1024, "a tar on standard output");
+
+    // Stopped: cp through a namespace of its own; diff, commit and export see the
+    // container's owners and read the container user's private files.
+    h.ok(&["stop", "-t", "0", "web"]);
+    h.ok(&["cp", file.to_str().unwrap(), "web:/home/app/"]);
+    let diff = h.ok(&["diff", "web"]);
+    for want in ["A /home/app/d", "A /home/app/d/f", "A /home/app/in.txt", "A /tmp/in.txt"] {
+        assert!(diff.lines().any(|l| l == want), "{want} in diff:\n{diff}");
+    }
+    h.ok(&["commit", "web", "snap:1"]);
+    let o =
+        h.ok(&["run", "--rm", "snap:1", "sh", "-c", "stat -c %u:%g:%a /home/app/d /home/app/d/f; cat /home/app/d/f"]);
+    assert_eq!(lines(&o), vec!["1234:2345:700", "1234:2345:644", "x"], "committed with the container's owners");
+    let tar = h.run(&["export", "web"]);
+    assert!(tar.status.success(), "{}", String::from_utf8_lossy(&tar.stderr));
+    let mut a = tar::Archive::new(&tar.stdout[..]);
+    let owner = a
+        .entries()
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().unwrap().to_string_lossy().trim_end_matches('/').ends_with("home/app/d/f"))
+        .map(|e| (e.header().uid().unwrap(), e.header().gid().unwrap()));
+    assert_eq!(owner, Some((1234, 2345)), "export shows the container's owners");
+
+    // rm -f removes what the container user made (owned by a subordinate id).
+    h.ok(&["rm", "-f", "web"]);
+    let containers = h.store().join("containers");
+    assert_eq!(std::fs::read_dir(&containers).map(|d| d.count()).unwrap_or(0), 0, "rm -f left files");
+
+    // Limits need a delegated cgroup: refused with one line, nothing made.
+    let e = h.fails(125, &["run", "--rm", "--memory", "64m", "busybox", "true"]);
+    assert!(e.contains("not delegated"), "{e}");
+    assert_eq!(lines(&e).len(), 1, "{e}");
+    assert_eq!(h.ok(&["ps", "-aq"]), "");
+
+    for net in ["host", "none"] {
+        h.ok(&["run", "--rm", "--network", net, "busybox", "ls", "/sys/class"]);
+    }
+    h.ok(&["rmi", "snap:1"]);
+}
+
+#[test]
+fn a_uid_without_subordinate_ids_has_root_only() {
+    // No passwd entry, no /etc/subuid line: the kernel allows one mapping, root to it.
+    let uid = 4_000_000 + std::process::id() % 100_000;
+    let h = UserHull::new("rootless-own", uid, uid);
+    h.import_busybox();
+    let o = h.ok(&["run", "--rm", "busybox", "sh", "-c", "id -u; cat /proc/self/uid_map"]);
+    let l = lines(&o);
+    assert_eq!(l[0], "0");
+    assert_eq!(l[1].split_whitespace().collect::<Vec<_>>().join(" "), format!("0 {uid} 1"));
+    assert_eq!(l.len(), 2, "one mapping: {o}");
+    let e = h.fails(125, &["run", "--rm", "-u", "app", "busybox", "true"]);
+    assert!(e.contains("does not exist in the rootless user namespace"), "{e}");
+    h.ok(&["run", "-d", "--name", "one", "busybox", "sleep", "1000"]);
+    assert_eq!(h.ok(&["exec", "one", "id", "-u"]).trim(), "0");
+    h.ok(&["rm", "-f", "one"]);
+    assert_eq!(h.ok(&["ps", "-aq"]), "");
+}
