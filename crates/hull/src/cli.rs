@@ -107,6 +107,8 @@ pub enum ContainerVerb {
     Inspect(InspectContainerArgs),
     /// Rename a container
     Rename(RenameArgs),
+    /// Update the resource limits and restart policy of containers
+    Update(UpdateArgs),
     /// Display the running processes of a container
     Top(TopArgs),
     /// Copy files between a container and the local filesystem
@@ -438,24 +440,8 @@ pub struct CreateArgs {
     /// Mount the container's root filesystem as read only
     #[arg(long)]
     pub read_only: bool,
-    /// Memory limit (e.g. 64m)
-    #[arg(short, long)]
-    pub memory: Option<String>,
-    /// Memory plus swap limit; -1 for unlimited swap
-    #[arg(long)]
-    pub memory_swap: Option<String>,
-    /// Number of CPUs
-    #[arg(long)]
-    pub cpus: Option<f64>,
-    /// CPU shares (relative weight)
-    #[arg(short = 'c', long)]
-    pub cpu_shares: Option<u64>,
-    /// CPUs in which to allow execution (0-3, 0,1)
-    #[arg(long)]
-    pub cpuset_cpus: Option<String>,
-    /// Tune container pids limit (-1 for unlimited)
-    #[arg(long, allow_hyphen_values = true)]
-    pub pids_limit: Option<i64>,
+    #[command(flatten)]
+    pub resources: ResourceArgs,
     /// Ulimit options (nofile=1024:2048)
     #[arg(long)]
     pub ulimit: Vec<String>,
@@ -534,21 +520,30 @@ pub struct CreateArgs {
     /// Disable the OOM killer
     #[arg(long)]
     pub oom_kill_disable: bool,
-    /// Memory soft limit
+    /// Block IO weight for one device (PATH:WEIGHT)
     #[arg(long)]
-    pub memory_reservation: Option<String>,
-    /// Limit the CPU CFS (Completely Fair Scheduler) period
+    pub blkio_weight_device: Vec<String>,
+    /// Limit read rate (bytes per second) from a device (PATH:RATE, e.g. /dev/sda:1mb)
     #[arg(long)]
-    pub cpu_period: Option<u64>,
-    /// Limit the CPU CFS quota (-1 for none)
-    #[arg(long, allow_hyphen_values = true)]
-    pub cpu_quota: Option<i64>,
-    /// Memory nodes in which to allow execution (0-3, 0,1)
+    pub device_read_bps: Vec<String>,
+    /// Limit write rate (bytes per second) to a device (PATH:RATE)
     #[arg(long)]
-    pub cpuset_mems: Option<String>,
-    /// Block IO weight (10 to 1000)
+    pub device_write_bps: Vec<String>,
+    /// Limit read rate (IO per second) from a device (PATH:RATE)
     #[arg(long)]
-    pub blkio_weight: Option<u16>,
+    pub device_read_iops: Vec<String>,
+    /// Limit write rate (IO per second) to a device (PATH:RATE)
+    #[arg(long)]
+    pub device_write_iops: Vec<String>,
+    /// Kernel memory limit (deprecated: accepted and ignored, as Docker 23 does)
+    #[arg(long)]
+    pub kernel_memory: Option<String>,
+    /// Parent cgroup of the container's cgroup (default /hull)
+    #[arg(long)]
+    pub cgroup_parent: Option<String>,
+    /// Cgroup namespace: private or host (default: private on cgroup v2, host on v1)
+    #[arg(long)]
+    pub cgroupns: Option<String>,
     /// IPC mode: private, shareable, host or container:NAME
     #[arg(long)]
     pub ipc: Option<String>,
@@ -806,4 +801,54 @@ mod tests {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
     }
+}
+
+/// The resource flags of `run`/`create`, which `update` changes.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ResourceArgs {
+    /// Memory limit (e.g. 64m)
+    #[arg(short, long)]
+    pub memory: Option<String>,
+    /// Memory plus swap limit; -1 for unlimited swap
+    #[arg(long)]
+    pub memory_swap: Option<String>,
+    /// Number of CPUs
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long)]
+    pub cpu_shares: Option<u64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long)]
+    pub cpuset_cpus: Option<String>,
+    /// Tune container pids limit (-1 for unlimited)
+    #[arg(long, allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Memory soft limit
+    #[arg(long)]
+    pub memory_reservation: Option<String>,
+    /// Limit the CPU CFS (Completely Fair Scheduler) period
+    #[arg(long)]
+    pub cpu_period: Option<u64>,
+    /// Limit the CPU CFS quota (-1 for none)
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// Memory nodes in which to allow execution (0-3, 0,1)
+    #[arg(long)]
+    pub cpuset_mems: Option<String>,
+    /// Block IO weight (10 to 1000)
+    #[arg(long)]
+    pub blkio_weight: Option<u16>,
+}
+
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    #[command(flatten)]
+    pub resources: ResourceArgs,
+    /// Restart policy to apply when the container exits
+    #[arg(long)]
+    pub restart: Option<String>,
+    /// The containers
+    #[arg(required = true)]
+    pub containers: Vec<String>,
 }

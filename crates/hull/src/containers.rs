@@ -97,10 +97,20 @@ pub fn start(engine: &Engine, a: &StartArgs) -> Result<i32> {
 
 /// Starts a stopped container without attaching (`restart`, `start` without -a).
 pub fn start_detached(engine: &Engine, id: &str) -> Result<()> {
-    let lock = engine.lock(id)?;
-    let c = engine.container(id)?;
+    let mut lock = engine.lock(id)?;
+    let mut c = engine.container(id)?;
     if c.status.is_live() {
         return Ok(());
+    }
+    if c.monitored {
+        // A container that has just exited: its monitor is recording the exit.
+        drop(lock);
+        crate::lifecycle::wait_finished(engine, id, std::time::Duration::from_secs(10));
+        lock = engine.lock(id)?;
+        c = engine.container(id)?;
+        if c.status.is_live() {
+            return Ok(());
+        }
     }
     if c.monitored {
         return Err(Error::Conflict(format!("container {id} is being started or stopped")));
@@ -271,6 +281,10 @@ impl Session {
                         let _ = std::io::stderr().write_all(&data);
                     }
                     Ok(Some((attach::EXIT, code))) => {
+                        // To the end: the monitor closes its side by exiting (or at once
+                        // when it restarts the container).
+                        let _ = sock.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                        let _ = std::io::copy(&mut sock, &mut std::io::sink());
                         return Ok(String::from_utf8_lossy(&code).trim().parse().unwrap_or(125));
                     }
                     Ok(Some((attach::ERROR, msg))) => {
@@ -452,6 +466,8 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
         sysctls: &opts.sysctls,
         oom_score_adj: a.oom_score_adj,
         userns: engine.userns(),
+        cgroup_parent: a.cgroup_parent.as_deref(),
+        cgroupns: opts.cgroupns,
     })?;
     crate::engine::write_atomic(&dir.join("config.json"), &serde_json::to_vec_pretty(&config)?)?;
     let mut labels = rc.labels.clone();
@@ -597,6 +613,74 @@ struct Options {
     etc: spec::EtcOptions,
     shm_size: Option<i64>,
     sysctls: Vec<(String, String)>,
+    cgroupns: Option<bool>,
+}
+
+/// The limits of `run`, `create` and `update` (Docker's units converted, its
+/// conflicts refused).
+pub(crate) fn resources(a: &crate::cli::ResourceArgs) -> Result<Resources> {
+    let r = Resources {
+        memory: a.memory.as_deref().map(bytes).transpose()?,
+        memory_swap: a.memory_swap.as_deref().map(|s| if s == "-1" { Ok(-1) } else { bytes(s) }).transpose()?,
+        nano_cpus: a
+            .cpus
+            .map(|c| {
+                if c <= 0.0 || !c.is_finite() {
+                    Err(Error::Invalid(format!("invalid --cpus {c}: must be positive")))
+                } else {
+                    Ok((c * 1e9) as u64)
+                }
+            })
+            .transpose()?,
+        cpu_shares: a.cpu_shares,
+        cpuset_cpus: a.cpuset_cpus.clone(),
+        pids_limit: a.pids_limit.filter(|p| *p > 0),
+        memory_reservation: a.memory_reservation.as_deref().map(bytes).transpose()?,
+        cpu_period: a.cpu_period,
+        cpu_quota: a.cpu_quota.filter(|q| *q != 0),
+        cpuset_mems: a.cpuset_mems.clone(),
+        blkio_weight: a.blkio_weight,
+        ..Default::default()
+    };
+    if a.cpus.is_some() && (a.cpu_period.is_some() || a.cpu_quota.is_some()) {
+        return Err(Error::Invalid("Conflicting options: Nano CPUs and CPU Period/Quota cannot both be set".into()));
+    }
+    if let (Some(m), Some(s)) = (r.memory, r.memory_swap) {
+        if s != -1 && s < m {
+            return Err(Error::Invalid(
+                "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
+            ));
+        }
+    }
+    Ok(r)
+}
+
+/// `PATH:VALUE` of a per-device flag.
+fn device_pair<'a>(flag: &str, v: &'a str) -> Result<(&'a str, &'a str)> {
+    v.rsplit_once(':')
+        .filter(|(p, v)| !p.is_empty() && !v.is_empty())
+        .ok_or_else(|| Error::Invalid(format!("invalid --{flag} {v:?}: PATH:VALUE")))
+}
+
+/// `--device-{read,write}-{bps,iops}`.
+fn throttles(a: &CreateArgs) -> Result<Vec<spec::Throttle>> {
+    let mut out = Vec::new();
+    for (flag, field, list, in_bytes) in [
+        ("device-read-bps", "throttleReadBpsDevice", &a.device_read_bps, true),
+        ("device-write-bps", "throttleWriteBpsDevice", &a.device_write_bps, true),
+        ("device-read-iops", "throttleReadIOPSDevice", &a.device_read_iops, false),
+        ("device-write-iops", "throttleWriteIOPSDevice", &a.device_write_iops, false),
+    ] {
+        for v in list {
+            let (path, rate) = device_pair(flag, v)?;
+            let rate =
+                if in_bytes { bytes(rate).ok().and_then(|r| u64::try_from(r).ok()) } else { rate.parse::<u64>().ok() }
+                    .ok_or_else(|| Error::Invalid(format!("invalid --{flag} {v:?}: bad rate")))?;
+            let (major, minor) = spec::block_device(flag, path)?;
+            out.push(spec::Throttle { field, major, minor, rate });
+        }
+    }
+    Ok(out)
 }
 
 impl Options {
@@ -644,41 +728,30 @@ impl Options {
             let perms = parts.next().unwrap_or("rwm").to_owned();
             devices.push(Device { host, container, perms });
         }
-        let resources = Resources {
-            memory: a.memory.as_deref().map(bytes).transpose()?,
-            memory_swap: a.memory_swap.as_deref().map(|s| if s == "-1" { Ok(-1) } else { bytes(s) }).transpose()?,
-            nano_cpus: a
-                .cpus
-                .map(|c| {
-                    if c <= 0.0 || !c.is_finite() {
-                        Err(Error::Invalid(format!("invalid --cpus {c}: must be positive")))
-                    } else {
-                        Ok((c * 1e9) as u64)
-                    }
-                })
-                .transpose()?,
-            cpu_shares: a.cpu_shares,
-            cpuset_cpus: a.cpuset_cpus.clone(),
-            pids_limit: a.pids_limit.filter(|p| *p > 0),
-            memory_reservation: a.memory_reservation.as_deref().map(bytes).transpose()?,
-            oom_kill_disable: a.oom_kill_disable,
-            cpu_period: a.cpu_period,
-            cpu_quota: a.cpu_quota.filter(|q| *q != 0),
-            cpuset_mems: a.cpuset_mems.clone(),
-            blkio_weight: a.blkio_weight,
+        let mut resources = resources(&a.resources)?;
+        resources.oom_kill_disable = a.oom_kill_disable;
+        resources.blkio_weight_devices = a
+            .blkio_weight_device
+            .iter()
+            .map(|w| {
+                let (path, weight) = device_pair("blkio-weight-device", w)?;
+                let weight = weight
+                    .parse()
+                    .map_err(|_| Error::Invalid(format!("invalid --blkio-weight-device {w}: bad weight")))?;
+                let (major, minor) = spec::block_device("blkio-weight-device", path)?;
+                Ok(spec::DeviceWeight { major, minor, weight })
+            })
+            .collect::<Result<_>>()?;
+        resources.throttles = throttles(a)?;
+        if a.kernel_memory.is_some() {
+            eprintln!("WARNING: Specifying a kernel memory limit is deprecated and has no effect");
+        }
+        let cgroupns = match a.cgroupns.as_deref() {
+            None => None,
+            Some("private") => Some(true),
+            Some("host") => Some(false),
+            Some(o) => return Err(Error::Invalid(format!("invalid --cgroupns {o:?}: private or host"))),
         };
-        if a.cpus.is_some() && (a.cpu_period.is_some() || a.cpu_quota.is_some()) {
-            return Err(Error::Invalid(
-                "Conflicting options: Nano CPUs and CPU Period/Quota cannot both be set".into(),
-            ));
-        }
-        if let (Some(m), Some(s)) = (resources.memory, resources.memory_swap) {
-            if s != -1 && s < m {
-                return Err(Error::Invalid(
-                    "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
-                ));
-            }
-        }
         let mut ulimits = Vec::new();
         for u in &a.ulimit {
             ulimits.push(ulimit(u)?);
@@ -766,6 +839,7 @@ impl Options {
             network,
             log_max_size,
             log_max_file,
+            cgroupns,
         })
     }
 }

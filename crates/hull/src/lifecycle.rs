@@ -2,7 +2,7 @@
 //! commands that act on an existing container. Each takes the container's lock for as
 //! long as it changes it, so two commands on one container are serialised.
 
-use crate::cli::{ContainersArgs, ExecArgs, KillArgs, RenameArgs, RmArgs, StopArgs};
+use crate::cli::{ContainersArgs, ExecArgs, KillArgs, RenameArgs, RmArgs, StopArgs, UpdateArgs};
 use crate::engine::record::{Status, STOPPED_BY_USER};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -27,10 +27,26 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<i32> 
 
 /// Waits until the container is no longer live (or gone); true if it stopped in time.
 fn wait_stopped(engine: &Engine, id: &str, timeout: Duration) -> bool {
+    wait_until(engine, id, timeout, |c| !c.status.is_live())
+}
+
+/// Waits until the container's monitor has finished with it (its exit recorded, its
+/// runtime state deleted, under --rm the container removed), so that it can be started
+/// again. Not under the container's lock, which the removal takes.
+pub(crate) fn wait_finished(engine: &Engine, id: &str, timeout: Duration) -> bool {
+    wait_until(engine, id, timeout, |c| !c.status.is_live() && !c.monitored)
+}
+
+fn wait_until(
+    engine: &Engine,
+    id: &str,
+    timeout: Duration,
+    done: impl Fn(&crate::engine::record::Container) -> bool,
+) -> bool {
     let until = Instant::now() + timeout;
     loop {
         match engine.container(id) {
-            Ok(c) if c.status.is_live() => {}
+            Ok(c) if !done(&c) => {}
             _ => return true,
         }
         if Instant::now() >= until {
@@ -47,6 +63,13 @@ fn mark_stopped(engine: &Engine, id: &str) {
 /// Stops one container: its stop signal, then SIGKILL after `timeout` seconds (a
 /// negative timeout waits for ever).
 pub fn stop_one(engine: &Engine, id: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<()> {
+    stop_locked(engine, id, timeout, signal)?;
+    // Docker's stop returns once the container is stopped for good.
+    wait_finished(engine, id, Duration::from_secs(10));
+    Ok(())
+}
+
+fn stop_locked(engine: &Engine, id: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<()> {
     let _lock = engine.lock(id)?;
     let c = engine.container(id)?;
     mark_stopped(engine, id);
@@ -112,6 +135,8 @@ pub fn remove_one(engine: &Engine, id: &str, force: bool, volumes: bool) -> Resu
             c.status.word()
         )));
     }
+    // A --rm monitor waiting for the lock leaves the removal to us.
+    let _ = std::fs::write(engine.dir(id).join(crate::engine::record::REMOVING), b"");
     mark_stopped(engine, id);
     if c.status.is_live() {
         // Kills every process of the container and removes its cgroups: works with or
@@ -142,10 +167,15 @@ pub fn remove_one(engine: &Engine, id: &str, force: bool, volumes: bool) -> Resu
     match container::delete(&engine.runtime, id, true) {
         Ok(_) => {}
         Err(hull_container::Error::NotFound(_)) if c.status.is_live() => {
-            // Its state was lost: the cgroups the runtime made for it, at the path it
-            // uses for engine containers (empty now that the init is dead and reaped).
+            // Its state was lost: the cgroups the runtime made for it, at the path its
+            // config gives (empty now that the init is dead and reaped).
             use hull_container::cgroups;
-            let dirs = cgroups::dirs(&cgroups::hierarchies(), &cgroups::container_path(None, id));
+            let config: serde_json::Value = std::fs::read(engine.dir(id).join("config.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default();
+            let path = config.pointer("/linux/cgroupsPath").and_then(|p| p.as_str()).map(std::path::Path::new);
+            let dirs = cgroups::dirs(&cgroups::hierarchies(), &cgroups::container_path(path, id));
             cgroups::remove(&dirs)?;
         }
         Err(hull_container::Error::NotFound(_)) => {}
@@ -225,6 +255,59 @@ pub fn rename(engine: &Engine, a: &RenameArgs) -> Result<i32> {
     }
     engine.release_name(&old, &id);
     Ok(0)
+}
+
+/// `hull update`: new limits go into the container's config (kept across restarts)
+/// and, while it runs, into its cgroups; a new restart policy into its record, which
+/// the monitor reads when the container exits.
+pub fn update(engine: &Engine, a: &UpdateArgs) -> Result<i32> {
+    let mut limits = crate::engine::spec::limits(&crate::containers::resources(&a.resources)?)?;
+    if a.resources.pids_limit.is_some_and(|p| p <= 0) {
+        limits["pids"] = serde_json::json!({"limit": -1});
+    }
+    let policy = a.restart.as_deref().map(crate::engine::record::RestartPolicy::parse).transpose()?;
+    if limits.as_object().is_some_and(|o| o.is_empty()) && policy.is_none() {
+        return Err(Error::Invalid("you must provide one or more flags when using this command".into()));
+    }
+    let typed: oci_spec::runtime::LinuxResources =
+        serde_json::from_value(limits.clone()).map_err(|e| Error::Invalid(format!("resources: {e}")))?;
+    each(&a.containers, |n| {
+        let id = engine.resolve(n)?;
+        let _lock = engine.lock(&id)?;
+        let mut r = engine.record(&id)?;
+        if let Some(p) = &policy {
+            if r.host.auto_remove && p.name != "no" {
+                return Err(Error::Conflict(
+                    "Restart policy cannot be updated because AutoRemove is enabled for the container".into(),
+                ));
+            }
+        }
+        let path = engine.dir(&id).join("config.json");
+        let mut config: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).map_err(Error::at(format!("read {}", path.display())))?)?;
+        merge(&mut config["linux"]["resources"], &limits);
+        if engine.container(&id)?.status.is_live() {
+            container::update(&engine.runtime, &id, &typed)?;
+        }
+        crate::engine::write_atomic(&path, &serde_json::to_vec_pretty(&config)?)?;
+        if let Some(p) = &policy {
+            r.host.restart = p.clone();
+            engine.save_record(&r)?;
+        }
+        Ok(())
+    })
+}
+
+/// Merges the objects of `from` into `into`, replacing everything else.
+fn merge(into: &mut serde_json::Value, from: &serde_json::Value) {
+    match (into.as_object_mut(), from.as_object()) {
+        (Some(i), Some(f)) => {
+            for (k, v) in f {
+                merge(i.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+            }
+        }
+        _ => *into = from.clone(),
+    }
 }
 
 /// `hull exec`: the process runs as a child of this command (which must therefore be

@@ -124,6 +124,7 @@ fn container_verb(e: &Engine, v: ContainerVerb) -> error::Result<i32> {
         V::Pause(a) => lifecycle::pause(e, &a, true),
         V::Unpause(a) => lifecycle::pause(e, &a, false),
         V::Rename(a) => lifecycle::rename(e, &a),
+        V::Update(a) => lifecycle::update(e, &a),
         V::Exec(a) => lifecycle::exec(e, &a),
         V::Cp(a) => files::cp(e, &a),
         V::Export(a) => files::export(e, &a),

@@ -845,3 +845,113 @@ fn oom_kills_are_reported_and_lost_runtime_state_is_removable() {
     assert!(leftovers(&h, &id).is_empty(), "{:?}", leftovers(&h, &id));
     wait_for("the init to be gone", || !std::path::Path::new(&format!("/proc/{pid}")).exists());
 }
+
+/// A block device of this machine (`/dev/NAME` for the first entry of /sys/block that
+/// exists): the block I/O flags need one. The VM loads brd, so it has /dev/ram0.
+fn block_device() -> (String, u64, u64) {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    for e in std::fs::read_dir("/sys/block").unwrap().flatten() {
+        let p = format!("/dev/{}", e.file_name().to_string_lossy());
+        if let Ok(m) = std::fs::metadata(&p) {
+            if m.file_type().is_block_device() {
+                return (p, nix::sys::stat::major(m.rdev()), nix::sys::stat::minor(m.rdev()));
+            }
+        }
+    }
+    panic!("no block device in /sys/block: the block I/O flags cannot be tested");
+}
+
+/// A cgroup file of the container with cgroup path `path`: v1 `CONTROLLER/PATH/v1`, or
+/// v2 `PATH/v2` under /sys/fs/cgroup.
+fn cgroup_file(path: &str, controller: &str, v1: &str, v2: &str) -> Option<String> {
+    [format!("/sys/fs/cgroup/{controller}{path}/{v1}"), format!("/sys/fs/cgroup{path}/{v2}")]
+        .into_iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+}
+
+#[test]
+fn update_cgroup_parent_cgroupns_and_block_io_limits() {
+    let h = setup("update");
+    let (dev, major, minor) = block_device();
+    let parent = format!("hull-test-parent-{}", std::process::id());
+    let id = h
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "limited",
+            "--cgroup-parent",
+            &parent,
+            "--device-read-bps",
+            &format!("{dev}:1mb"),
+            "--device-write-iops",
+            &format!("{dev}:100"),
+            "--memory",
+            "64m",
+            "busybox",
+            "sleep",
+            "1000",
+        ])
+        .trim()
+        .to_string();
+    let path = format!("/{parent}/{id}");
+    let read_bps = cgroup_file(&path, "blkio", "blkio.throttle.read_bps_device", "io.max").expect("the cgroup");
+    let want = format!("{major}:{minor}");
+    assert!(
+        read_bps.contains(&format!("{want} 1048576")) || read_bps.contains(&format!("{want} rbps=1048576")),
+        "{read_bps}"
+    );
+    let iops = cgroup_file(&path, "blkio", "blkio.throttle.write_iops_device", "io.max").unwrap();
+    assert!(iops.contains(&format!("{want} 100")) || iops.contains("wiops=100"), "{iops}");
+    assert!(!std::path::Path::new("/sys/fs/cgroup/memory/hull").join(&id).exists(), "not under /hull");
+
+    // update: a running container's cgroup, its config (kept by a restart), its policy.
+    let mem = || cgroup_file(&path, "memory", "memory.limit_in_bytes", "memory.max").unwrap().trim().to_string();
+    assert_eq!(mem(), "67108864");
+    assert_eq!(
+        h.ok(&["update", "--memory", "32m", "--memory-swap", "64m", "--restart", "on-failure:3", "limited"]),
+        "limited\n"
+    );
+    assert_eq!(mem(), "33554432");
+    let v = h.ok(&["inspect", "--format", "{{json .HostConfig.RestartPolicy}}", "limited"]);
+    assert!(v.contains("on-failure") && v.contains('3'), "{v}");
+    h.ok(&["restart", "-t", "0", "limited"]);
+    assert_eq!(mem(), "33554432", "kept across a restart");
+    let e = h.fails(&["update", "limited"]);
+    assert!(e.contains("one or more flags"), "{e}");
+    let e = h.fails(&["update", "--cpus", "1", "--cpu-quota", "5000", "limited"]);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    h.ok(&["rm", "-f", "limited"]);
+    assert!(leftovers(&h, &id).is_empty(), "{:?}", leftovers(&h, &id));
+    for base in ["/sys/fs/cgroup", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/blkio"] {
+        assert!(!std::path::Path::new(base).join(&parent).exists(), "the parent hull made is gone from {base}");
+    }
+
+    // The cgroup namespace: private shows the container's cgroup as its root.
+    let own = h.ok(&["run", "--rm", "--cgroupns", "private", "busybox", "cat", "/proc/self/cgroup"]);
+    assert!(own.lines().all(|l| l.ends_with(":/")), "{own}");
+    let host = h.ok(&["run", "--rm", "--cgroupns", "host", "busybox", "cat", "/proc/self/cgroup"]);
+    assert!(host.lines().any(|l| l.contains("/hull/")), "{host}");
+
+    // Refused, one line each, exit 125, nothing made.
+    for bad in [
+        &["--device-read-bps", "/dev/null:1mb"][..],
+        &["--device-read-bps", &format!("{dev}:fast")],
+        &["--device-write-iops", "nocolon"],
+        &["--blkio-weight-device", &format!("{dev}:5")],
+        &["--cgroupns", "shared"],
+        &["--cgroup-parent", "../escape"],
+    ] {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(bad);
+        args.extend_from_slice(&["busybox", "true"]);
+        let o = h.run(&args);
+        assert_eq!(code(&o), 125, "{bad:?}: {}", err(&o));
+        assert_eq!(err(&o).lines().count(), 1, "{bad:?}: {}", err(&o));
+    }
+    assert!(h.entries("containers").is_empty());
+    // --kernel-memory is accepted with Docker's warning and has no effect.
+    let o = h.run(&["run", "--rm", "--kernel-memory", "50m", "busybox", "true"]);
+    assert_eq!(code(&o), 0);
+    assert!(err(&o).contains("kernel memory limit is deprecated"), "{}", err(&o));
+}

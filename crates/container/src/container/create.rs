@@ -142,7 +142,10 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
     if ns.new_time {
         namespaces::unshare_time(spec)?;
     }
-    let plan = Plan {
+    let cgroupns = ns.clone_flags & libc::CLONE_NEWCGROUP as u64 != 0;
+    let unified = hierarchies.iter().zip(&cgroup_dirs).find(|(h, _)| h.unified).map(|(_, d)| d.clone());
+    let unified_fd = unified.as_ref().filter(|_| early_cgroups).and_then(|d| File::open(d).ok());
+    let mut plan = Plan {
         id: opts.id,
         bundle: &bundle,
         ns: &ns,
@@ -157,25 +160,29 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
         seccomp: filter.as_ref(),
         seccomp_agent: agent.as_ref().map(|a| a.as_raw_fd()),
         idmapped: &idmapped,
+        // Born in its cgroups only on pure v2 through CLONE_INTO_CGROUP.
+        defer_cgroupns: cgroupns && !cgroup_dirs.is_empty() && !(early_cgroups && unified_fd.is_some()),
     };
+    let flags = |defer: bool| if defer { ns.clone_flags & !(libc::CLONE_NEWCGROUP as u64) } else { ns.clone_flags };
     // On cgroup v2 the init is born in its cgroup (CLONE_INTO_CGROUP): no cgroup.procs
     // write, no wait for an RCU grace period. A kernel that refuses gets the write.
-    let unified = hierarchies.iter().zip(&cgroup_dirs).find(|(h, _)| h.unified).map(|(_, d)| d.clone());
-    let unified_fd = unified.as_ref().filter(|_| early_cgroups).and_then(|d| File::open(d).ok());
-    let (forked, born_in_unified) = match clone_child(ns.clone_flags, unified_fd.as_ref().map(|f| f.as_raw_fd())) {
-        Ok(f) => (f, unified_fd.is_some()),
-        Err(Error::Io { source, .. })
-            if unified_fd.is_some()
-                && matches!(
-                    source.raw_os_error(),
-                    Some(libc::EINVAL | libc::EOPNOTSUPP | libc::EBUSY | libc::E2BIG)
-                ) =>
-        {
-            (clone_child(ns.clone_flags, None)?, false)
-        }
-        Err(e) => return Err(e),
-    };
+    let (forked, born_in_unified) =
+        match clone_child(flags(plan.defer_cgroupns), unified_fd.as_ref().map(|f| f.as_raw_fd())) {
+            Ok(f) => (f, unified_fd.is_some()),
+            Err(Error::Io { source, .. })
+                if unified_fd.is_some()
+                    && matches!(
+                        source.raw_os_error(),
+                        Some(libc::EINVAL | libc::EOPNOTSUPP | libc::EBUSY | libc::E2BIG)
+                    ) =>
+            {
+                plan.defer_cgroupns = cgroupns && !cgroup_dirs.is_empty();
+                (clone_child(flags(plan.defer_cgroupns), None)?, false)
+            }
+            Err(e) => return Err(e),
+        };
     drop(unified_fd);
+    let defer_cgroupns = plan.defer_cgroupns;
     let (pid, pidfd) = match forked {
         Forked::Child => {
             drop(parent);
@@ -240,6 +247,9 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
             return Err(Error::Init(msg));
         }
         return Err(e);
+    }
+    if defer_cgroupns {
+        parent.send(&Msg::Go)?;
     }
     loop {
         match parent.recv()? {

@@ -52,6 +52,10 @@ pub struct Plan<'a> {
     pub seccomp_agent: Option<RawFd>,
     /// Idmapped trees, one slot per entry of `mounts` (see [`rootfs::idmap`]).
     pub idmapped: &'a [Option<OwnedFd>],
+    /// The init was not born in its cgroups (cgroup v1, or a kernel without
+    /// CLONE_INTO_CGROUP): its new cgroup namespace is made only once the parent has
+    /// placed it (a second go), so that its cgroups are the namespace's root.
+    pub defer_cgroupns: bool,
 }
 
 /// The seccomp step of a container process: the filter and, with SCMP_ACT_NOTIFY, the
@@ -147,6 +151,10 @@ fn setup(plan: &Plan<'_>, chan: &Channel) -> Result<Infallible> {
         p.write_oom_score_adj(adj)?;
     }
 
+    if plan.defer_cgroupns {
+        expect_go(chan)?;
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare the cgroup namespace".into())?;
+    }
     let in_userns = plan.ns.new_user || joins_user;
     let cwd = process.cwd();
     let mut root = None;

@@ -145,6 +145,10 @@ impl Monitor {
             };
             let _ = self.log.finish();
             let stopped = self.engine.dir(&self.id).join(STOPPED_BY_USER).exists();
+            // `hull update --restart` may have changed the policy since the start.
+            if let Ok(r) = self.engine.record(&self.id) {
+                self.record.host.restart = r.host.restart;
+            }
             let again = self.record.host.restart.restarts(code, self.state.restart_count, stopped);
             if !again && self.record.host.auto_remove {
                 self.remove();
@@ -152,10 +156,14 @@ impl Monitor {
             for c in clients.iter_mut() {
                 let _ = write_frame(&mut c.sock, attach::EXIT, code.to_string().as_bytes());
             }
-            clients.clear();
             if !again {
+                // The sockets are closed by the exit itself, after the monitor's memory
+                // is released: a client that reads to the end (a foreground `run`) then
+                // returns with no monitor left.
+                std::mem::forget(std::mem::take(clients));
                 return 0;
             }
+            clients.clear();
             // Docker's back-off: doubling from 100 ms, reset after 10 s of running.
             if started.elapsed() > std::time::Duration::from_secs(10) {
                 delay_ms = 100;
@@ -403,10 +411,25 @@ impl Monitor {
         code
     }
 
-    /// `--rm`: removes the container, unless a command (`rm -f`) is already at it.
+    /// `--rm`: removes the container, unless `rm` is already at it. Another command
+    /// holding the lock (a `kill` or `stop` that caused this exit) is waited for.
     fn remove(&self) {
-        let Ok(Some(_lock)) = self.engine.try_lock(&self.id) else { return };
-        let _ = self.engine.remove_container_files(&self.record, true);
+        let dir = self.engine.dir(&self.id);
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match self.engine.try_lock(&self.id) {
+                Ok(Some(_lock)) => {
+                    if !dir.join(super::record::REMOVING).exists() {
+                        let _ = self.engine.remove_container_files(&self.record, true);
+                    }
+                    return;
+                }
+                Ok(None) if !dir.join(super::record::REMOVING).exists() && std::time::Instant::now() < until => {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                _ => return,
+            }
+        }
     }
 }
 

@@ -13,6 +13,8 @@ pub const RUN_STATE: &str = "state.json";
 /// Present while the user wants the container stopped (`stop`, `kill`): the monitor
 /// does not restart it.
 pub const STOPPED_BY_USER: &str = "stopped-by-user";
+/// Made by `rm` under the container's lock: a `--rm` monitor leaves the removal to it.
+pub const REMOVING: &str = "removing";
 
 /// The container as created.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -67,6 +67,37 @@ pub struct Resources {
     pub cpu_quota: Option<i64>,
     pub cpuset_mems: Option<String>,
     pub blkio_weight: Option<u16>,
+    pub blkio_weight_devices: Vec<DeviceWeight>,
+    /// `--device-{read,write}-{bps,iops}`.
+    pub throttles: Vec<Throttle>,
+}
+
+/// A `--blkio-weight-device PATH:WEIGHT`, the path resolved to its device numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceWeight {
+    pub major: u64,
+    pub minor: u64,
+    pub weight: u16,
+}
+
+/// A `--device-read-bps` and the like: `field` is the runtime-spec list
+/// (`throttleReadBpsDevice`, …).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Throttle {
+    pub field: &'static str,
+    pub major: u64,
+    pub minor: u64,
+    pub rate: u64,
+}
+
+/// The device numbers of the block device at `path` (`flag` names it in errors).
+pub fn block_device(flag: &str, path: &str) -> Result<(u64, u64)> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let m = std::fs::metadata(path).map_err(|e| Error::Invalid(format!("invalid --{flag} {path}: {e}")))?;
+    if !m.file_type().is_block_device() {
+        return Err(Error::Invalid(format!("invalid --{flag} {path}: not a block device")));
+    }
+    Ok((nix::sys::stat::major(m.rdev()), nix::sys::stat::minor(m.rdev())))
 }
 
 /// Whose namespace a container uses (`--ipc`, `--pid`, `--uts`).
@@ -136,6 +167,10 @@ pub struct Input<'a> {
     pub shm_size: Option<i64>,
     pub sysctls: &'a [(String, String)],
     pub oom_score_adj: Option<i32>,
+    /// `--cgroup-parent`: the container's cgroup is PARENT/ID instead of /hull/ID.
+    pub cgroup_parent: Option<&'a str>,
+    /// `--cgroupns`: Some(true) private, Some(false) the host's, None Docker's default.
+    pub cgroupns: Option<bool>,
     /// Rootless: the user namespace the container runs in.
     pub userns: Option<&'a super::userns::Mapping>,
 }
@@ -263,6 +298,84 @@ pub fn capabilities(privileged: bool, add: &[String], drop: &[String]) -> Result
     Ok(caps)
 }
 
+/// The `linux.resources` limits (no device rules) the flags in `r` ask for: only the
+/// fields given, so that `update` changes nothing else.
+pub fn limits(r: &Resources) -> Result<Value> {
+    let mut resources = json!({});
+    if r.memory.is_some() || r.memory_swap.is_some() {
+        let mut m = json!({});
+        if let Some(v) = r.memory {
+            m["limit"] = v.into();
+        }
+        if let Some(v) = r.memory_swap {
+            m["swap"] = v.into();
+        } else if let Some(v) = r.memory {
+            // Docker: without --memory-swap, as much swap as memory.
+            m["swap"] = (v * 2).into();
+        }
+        resources["memory"] = m;
+    }
+    let mut cpu = json!({});
+    if let Some(n) = r.nano_cpus {
+        cpu["period"] = 100_000.into();
+        cpu["quota"] = ((n as u128 * 100_000 / 1_000_000_000) as i64).into();
+    }
+    if let Some(s) = r.cpu_shares {
+        cpu["shares"] = s.into();
+    }
+    if let Some(c) = &r.cpuset_cpus {
+        cpu["cpus"] = c.clone().into();
+    }
+    if cpu.as_object().is_some_and(|o| !o.is_empty()) {
+        resources["cpu"] = cpu;
+    }
+    if let Some(p) = r.pids_limit {
+        resources["pids"] = json!({"limit": p});
+    }
+    if let Some(v) = r.memory_reservation {
+        resources["memory"]["reservation"] = v.into();
+    }
+    if r.oom_kill_disable {
+        resources["memory"]["disableOOMKiller"] = true.into();
+    }
+    if let Some(p) = r.cpu_period {
+        resources["cpu"]["period"] = p.into();
+    }
+    if let Some(q) = r.cpu_quota {
+        resources["cpu"]["quota"] = q.into();
+    }
+    if let Some(m) = &r.cpuset_mems {
+        resources["cpu"]["mems"] = m.clone().into();
+    }
+    if let Some(w) = r.blkio_weight {
+        if !(10..=1000).contains(&w) {
+            return Err(Error::Invalid(format!("invalid --blkio-weight {w}: it must be between 10 and 1000")));
+        }
+        resources["blockIO"] = json!({"weight": w});
+    }
+    for d in &r.blkio_weight_devices {
+        if !(10..=1000).contains(&d.weight) {
+            return Err(Error::Invalid(format!(
+                "invalid --blkio-weight-device weight {}: it must be between 10 and 1000",
+                d.weight
+            )));
+        }
+        let list = &mut resources["blockIO"]["weightDevice"];
+        if !list.is_array() {
+            *list = json!([]);
+        }
+        list.as_array_mut().expect("a list").push(json!({"major": d.major, "minor": d.minor, "weight": d.weight}));
+    }
+    for t in &r.throttles {
+        let list = &mut resources["blockIO"][t.field];
+        if !list.is_array() {
+            *list = json!([]);
+        }
+        list.as_array_mut().expect("a list").push(json!({"major": t.major, "minor": t.minor, "rate": t.rate}));
+    }
+    Ok(resources)
+}
+
 /// Builds the config, checked by oci-spec's types and hull's validation.
 pub fn build(i: &Input<'_>) -> Result<Value> {
     let caps = capabilities(i.privileged, i.cap_add, i.cap_drop)?;
@@ -369,66 +482,22 @@ pub fn build(i: &Input<'_>) -> Result<Value> {
         namespaces.push(json!({"type": "network"}));
     }
     // Docker's default on cgroup v2: a private cgroup namespace (v1: the host's).
-    if hull_container::cgroups::hierarchies().iter().all(|h| h.unified) {
+    if i.cgroupns.unwrap_or_else(|| hull_container::cgroups::hierarchies().iter().all(|h| h.unified)) {
         namespaces.push(json!({"type": "cgroup"}));
     }
-    let mut resources = json!({"devices": [{"allow": false, "access": "rwm"}]});
-    if i.privileged {
-        resources["devices"] = json!([{"allow": true, "access": "rwm"}]);
-    }
-    let r = i.resources;
-    if r.memory.is_some() || r.memory_swap.is_some() {
-        let mut m = json!({});
-        if let Some(v) = r.memory {
-            m["limit"] = v.into();
-        }
-        if let Some(v) = r.memory_swap {
-            m["swap"] = v.into();
-        } else if let Some(v) = r.memory {
-            // Docker: without --memory-swap, as much swap as memory.
-            m["swap"] = (v * 2).into();
-        }
-        resources["memory"] = m;
-    }
-    let mut cpu = json!({});
-    if let Some(n) = r.nano_cpus {
-        cpu["period"] = 100_000.into();
-        cpu["quota"] = ((n as u128 * 100_000 / 1_000_000_000) as i64).into();
-    }
-    if let Some(s) = r.cpu_shares {
-        cpu["shares"] = s.into();
-    }
-    if let Some(c) = &r.cpuset_cpus {
-        cpu["cpus"] = c.clone().into();
-    }
-    if cpu.as_object().is_some_and(|o| !o.is_empty()) {
-        resources["cpu"] = cpu;
-    }
-    if let Some(p) = r.pids_limit {
-        resources["pids"] = json!({"limit": p});
-    }
-    if let Some(v) = r.memory_reservation {
-        resources["memory"]["reservation"] = v.into();
-    }
-    if r.oom_kill_disable {
-        resources["memory"]["disableOOMKiller"] = true.into();
-    }
-    if let Some(p) = r.cpu_period {
-        resources["cpu"]["period"] = p.into();
-    }
-    if let Some(q) = r.cpu_quota {
-        resources["cpu"]["quota"] = q.into();
-    }
-    if let Some(m) = &r.cpuset_mems {
-        resources["cpu"]["mems"] = m.clone().into();
-    }
-    if let Some(w) = r.blkio_weight {
-        if !(10..=1000).contains(&w) {
-            return Err(Error::Invalid(format!("invalid --blkio-weight {w}: it must be between 10 and 1000")));
-        }
-        resources["blockIO"] = json!({"weight": w});
-    }
+    let mut resources = limits(i.resources)?;
+    resources["devices"] = if i.privileged {
+        json!([{"allow": true, "access": "rwm"}])
+    } else {
+        json!([{"allow": false, "access": "rwm"}])
+    };
     let mut linux = json!({"namespaces": namespaces, "resources": resources});
+    if let Some(parent) = i.cgroup_parent.map(|p| p.trim_matches('/')).filter(|p| !p.is_empty()) {
+        if parent.split('/').any(|c| c == ".." || c == ".") {
+            return Err(Error::Invalid(format!("invalid --cgroup-parent {parent:?}: no . or .. components")));
+        }
+        linux["cgroupsPath"] = format!("/{parent}/{}", i.id).into();
+    }
     if let Some(m) = i.userns {
         let (uids, gids) = m.to_json();
         linux["namespaces"].as_array_mut().expect("a list").push(json!({"type": "user"}));
