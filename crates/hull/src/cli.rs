@@ -520,6 +520,24 @@ pub struct CreateArgs {
     /// Disable the OOM killer
     #[arg(long)]
     pub oom_kill_disable: bool,
+    /// Command to run to check health
+    #[arg(long)]
+    pub health_cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h)
+    #[arg(long)]
+    pub health_interval: Option<String>,
+    /// Maximum time to allow one check to run (ms|s|m|h)
+    #[arg(long)]
+    pub health_timeout: Option<String>,
+    /// Start period for the container to initialize before failures count (ms|s|m|h)
+    #[arg(long)]
+    pub health_start_period: Option<String>,
+    /// Consecutive failures needed to report unhealthy
+    #[arg(long)]
+    pub health_retries: Option<u32>,
+    /// Disable any container-specified HEALTHCHECK
+    #[arg(long)]
+    pub no_healthcheck: bool,
     /// Block IO weight for one device (PATH:WEIGHT)
     #[arg(long)]
     pub blkio_weight_device: Vec<String>,

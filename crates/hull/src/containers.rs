@@ -4,6 +4,7 @@
 
 use crate::cli::{AttachArgs, CreateArgs, PullArgs, RunArgs, StartArgs};
 use crate::engine::attach::{self, read_frame, write_frame};
+use crate::engine::health::{self, Healthcheck};
 use crate::engine::record::{Config, HostConfig, MountPoint, Record, RestartPolicy, Status, STOPPED_BY_USER};
 use crate::engine::spec::{self, Device, Resources, Seccomp};
 use crate::engine::{monitor, Engine};
@@ -500,6 +501,7 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
             open_stdin: a.interactive,
             stop_signal,
             stop_timeout: a.stop_timeout,
+            healthcheck: healthcheck(a, &image.config_bytes)?,
         },
         host: HostConfig {
             auto_remove: a.rm,
@@ -653,6 +655,50 @@ pub(crate) fn resources(a: &crate::cli::ResourceArgs) -> Result<Resources> {
         }
     }
     Ok(r)
+}
+
+/// The image's HEALTHCHECK (Docker's `config.Healthcheck`, which the OCI types leave
+/// out) with the `--health-*` flags on top; None when there is no check.
+fn healthcheck(a: &CreateArgs, image_config: &[u8]) -> Result<Option<Healthcheck>> {
+    let duration = |flag: &str, v: &Option<String>| -> Result<Option<u64>> {
+        v.as_deref()
+            .map(|s| {
+                health::parse_duration(s)
+                    .ok_or_else(|| Error::Invalid(format!("invalid --{flag} {s:?}: a duration such as 30s or 1m30s")))
+            })
+            .transpose()
+    };
+    let mut h: Option<Healthcheck> = serde_json::from_slice::<serde_json::Value>(image_config)
+        .ok()
+        .and_then(|v| v.pointer("/config/Healthcheck").cloned())
+        .and_then(|v| serde_json::from_value(v).ok());
+    if a.no_healthcheck {
+        if a.health_cmd.is_some() {
+            return Err(Error::Invalid("--no-healthcheck conflicts with --health-* options".into()));
+        }
+        return Ok(Some(Healthcheck { test: vec!["NONE".into()], ..Default::default() }));
+    }
+    let flags = [
+        duration("health-interval", &a.health_interval)?,
+        duration("health-timeout", &a.health_timeout)?,
+        duration("health-start-period", &a.health_start_period)?,
+    ];
+    if a.health_cmd.is_none() && flags.iter().all(Option::is_none) && a.health_retries.is_none() {
+        return Ok(h);
+    }
+    let c = h.get_or_insert_with(Healthcheck::default);
+    if let Some(cmd) = &a.health_cmd {
+        c.test = vec!["CMD-SHELL".into(), cmd.clone()];
+    }
+    for (slot, v) in [&mut c.interval, &mut c.timeout, &mut c.start_period].into_iter().zip(flags) {
+        if let Some(v) = v {
+            *slot = v;
+        }
+    }
+    if let Some(r) = a.health_retries {
+        c.retries = r;
+    }
+    Ok(h)
 }
 
 /// `PATH:VALUE` of a per-device flag.
@@ -1021,6 +1067,32 @@ fn ulimit(u: &str) -> Result<(String, u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn create_args(flags: &[&str]) -> CreateArgs {
+        use clap::Parser;
+        let mut argv = vec!["hull", "create"];
+        argv.extend_from_slice(flags);
+        argv.push("img");
+        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Containers(crate::cli::ContainerVerb::Create(a)) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_image_healthcheck_under_the_flags() {
+        let image = br#"{"config": {"Healthcheck": {"Test": ["CMD", "check"], "Interval": 5000000000, "Retries": 7}}}"#;
+        let h = healthcheck(&create_args(&[]), image).unwrap().unwrap();
+        assert_eq!((h.test.clone(), h.interval, h.retries), (vec!["CMD".into(), "check".into()], 5_000_000_000, 7));
+        let h = healthcheck(&create_args(&["--health-cmd", "true", "--health-timeout", "2s"]), image).unwrap().unwrap();
+        assert_eq!(h.test, vec!["CMD-SHELL".to_string(), "true".into()]);
+        assert_eq!((h.interval, h.timeout, h.retries), (5_000_000_000, 2_000_000_000, 7), "the rest stays the image's");
+        let h = healthcheck(&create_args(&["--no-healthcheck"]), image).unwrap().unwrap();
+        assert_eq!(h.test, vec!["NONE".to_string()]);
+        assert!(healthcheck(&create_args(&[]), b"{}").unwrap().is_none());
+        assert!(healthcheck(&create_args(&["--health-interval", "5"]), b"{}").is_err());
+        assert!(healthcheck(&create_args(&["--no-healthcheck", "--health-cmd", "x"]), b"{}").is_err());
+    }
 
     #[test]
     fn flags_parse_as_docker() {

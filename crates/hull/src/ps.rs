@@ -16,7 +16,11 @@ fn status_text(c: &Container) -> String {
     match &c.status {
         Status::Created => "Created".into(),
         Status::Running if !c.monitored => format!("Up {} (monitor gone)", ago(&c.run.started_at)),
-        Status::Running => format!("Up {}", ago(&c.run.started_at)),
+        Status::Running => match c.run.health.as_ref().map(|h| h.status.as_str()) {
+            Some("starting") => format!("Up {} (health: starting)", ago(&c.run.started_at)),
+            Some(h) => format!("Up {} ({h})", ago(&c.run.started_at)),
+            None => format!("Up {}", ago(&c.run.started_at)),
+        },
         Status::Paused => format!("Up {} (Paused)", ago(&c.run.started_at)),
         Status::Restarting => {
             format!("Restarting ({}) {}", c.run.exit_code.unwrap_or(0), since(c.run.finished_at.as_deref()))
@@ -132,6 +136,10 @@ fn matches(c: &Container, filter: &str) -> Result<bool> {
         },
         "ancestor" => r.image == v || r.image_id.contains(v),
         "exited" => matches!(c.status, Status::Exited(code) if code.to_string() == v),
+        "health" => {
+            let h = c.run.health.as_ref().filter(|_| c.status == Status::Running).map(|h| h.status.as_str());
+            h.unwrap_or("none") == v
+        }
         "volume" => r.mounts.iter().any(|m| m.name.as_deref() == Some(v) || m.destination == v),
         _ => return Err(Error::Invalid(format!("invalid filter '{k}'"))),
     })
@@ -231,7 +239,7 @@ pub fn inspect_json(engine: &Engine, c: &Container) -> Value {
     let r = &c.record;
     let dir = engine.dir(&r.id);
     let zero = "0001-01-01T00:00:00Z".to_string();
-    json!({
+    let mut v = json!({
         "Id": r.id,
         "Created": r.created,
         "Path": r.path,
@@ -288,8 +296,13 @@ pub fn inspect_json(engine: &Engine, c: &Container) -> Value {
             "Labels": r.config.labels,
             "StopSignal": r.config.stop_signal,
             "StopTimeout": r.config.stop_timeout,
+            "Healthcheck": r.config.healthcheck,
         },
-    })
+    });
+    if let Some(h) = &c.run.health {
+        v["State"]["Health"] = json!(h);
+    }
+    v
 }
 
 /// `hull inspect`: containers, then images, by name.

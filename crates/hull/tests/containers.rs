@@ -955,3 +955,74 @@ fn update_cgroup_parent_cgroupns_and_block_io_limits() {
     assert_eq!(code(&o), 0);
     assert!(err(&o).contains("kernel memory limit is deprecated"), "{}", err(&o));
 }
+
+#[test]
+fn health_checks() {
+    let h = setup("health");
+    let status = |name: &str| h.ok(&["ps", "-a", "--filter", &format!("name={name}"), "--format", "{{.Status}}"]);
+    h.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "checked",
+        "--health-cmd",
+        "test -f /tmp/ok && echo fine",
+        "--health-interval",
+        "100ms",
+        "--health-retries",
+        "2",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    assert!(status("checked").contains("(health: starting)") || status("checked").contains("(unhealthy)"));
+    wait_for("unhealthy", || status("checked").contains("(unhealthy)"));
+    h.ok(&["exec", "checked", "touch", "/tmp/ok"]);
+    wait_for("healthy", || status("checked").contains("(healthy)"));
+    let v: serde_json::Value = serde_json::from_str(&h.ok(&["inspect", "checked"])).unwrap();
+    let health = &v[0]["State"]["Health"];
+    assert_eq!(health["Status"], "healthy");
+    assert_eq!(health["FailingStreak"], 0);
+    let log = health["Log"].as_array().unwrap();
+    assert!(!log.is_empty() && log.len() <= 5, "{log:?}");
+    assert_eq!(log.last().unwrap()["Output"], "fine\n");
+    assert_eq!(v[0]["Config"]["Healthcheck"]["Test"], serde_json::json!(["CMD-SHELL", "test -f /tmp/ok && echo fine"]));
+    assert_eq!(h.ok(&["ps", "--filter", "health=healthy", "--format", "{{.Names}}"]), "checked\n");
+    assert_eq!(h.ok(&["ps", "--filter", "health=unhealthy", "--format", "{{.Names}}"]), "");
+
+    // A check that outlives its timeout is killed and fails.
+    h.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "slow",
+        "--health-cmd",
+        "sleep 30",
+        "--health-timeout",
+        "200ms",
+        "--health-interval",
+        "100ms",
+        "--health-retries",
+        "1",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    wait_for("a timed-out check", || status("slow").contains("(unhealthy)"));
+    let out = h.ok(&["inspect", "--format", "{{json .State.Health.Log}}", "slow"]);
+    assert!(out.contains("Health check exceeded timeout") && out.contains("\"ExitCode\":-1"), "{out}");
+
+    // No check: no health in ps or inspect.
+    h.ok(&["run", "-d", "--name", "plain", "--no-healthcheck", "busybox", "sleep", "1000"]);
+    let v: serde_json::Value = serde_json::from_str(&h.ok(&["inspect", "plain"])).unwrap();
+    assert!(v[0]["State"].get("Health").is_none());
+    assert!(!status("plain").contains('('), "{}", status("plain"));
+    assert_eq!(h.ok(&["ps", "--filter", "health=none", "--format", "{{.Names}}"]), "plain\n");
+    let o = h.run(&["run", "--rm", "--health-interval", "5", "busybox", "true"]);
+    assert_eq!((code(&o), err(&o).lines().count()), (125, 1), "{}", err(&o));
+    for n in ["checked", "slow", "plain"] {
+        let id = full_id(&h, n);
+        h.ok(&["rm", "-f", n]);
+        assert!(leftovers(&h, &id).is_empty(), "{:?}", leftovers(&h, &id));
+    }
+}

@@ -16,6 +16,7 @@
 //! `lock` (flock); readers rely on files being replaced by rename.
 
 pub mod attach;
+pub mod health;
 pub mod logs;
 pub mod monitor;
 pub mod record;

@@ -289,7 +289,17 @@ impl Monitor {
         let mut buf = vec![0u8; 16 * 1024];
         let mut exited = false;
         let mut deadline: Option<std::time::Instant> = None;
+        let mut checker = self.record.config.healthcheck.as_ref().and_then(super::health::Checker::new);
+        self.state.health = checker.as_ref().map(|_| super::health::Health::starting());
+        if checker.is_some() {
+            self.save();
+        }
         loop {
+            if let (Some(c), Some(h), false) = (checker.as_mut(), self.state.health.as_mut(), exited) {
+                if c.tick(self.engine.root(), &self.id, h) {
+                    self.save();
+                }
+            }
             if exited && (output.is_empty() || deadline.is_some_and(|d| std::time::Instant::now() > d)) {
                 break;
             }
@@ -304,18 +314,28 @@ impl Monitor {
                 fds.push(ev(c.sock.as_raw_fd()));
             }
             // Idle for a while: the code pages the last burst of output faulted in go.
-            let timeout = if exited { 100 } else { 5000 };
+            let idle = 5000;
+            let timeout = match &checker {
+                _ if exited => 100,
+                Some(c) => (c.wait().as_millis() as i32).clamp(1, idle),
+                None => idle,
+            };
             // SAFETY: a valid array of pollfds.
             let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
             if n < 0 {
                 continue; // EINTR
             }
             if n == 0 && !exited {
-                shed_file_pages();
+                if timeout == idle {
+                    shed_file_pages();
+                }
                 continue;
             }
             if fds[0].revents != 0 {
                 exited = true;
+                if let Some(c) = checker.as_mut() {
+                    c.stop();
+                }
                 // Whatever the container wrote last is read before the status is told.
                 deadline = Some(std::time::Instant::now() + std::time::Duration::from_secs(2));
             }

@@ -50,6 +50,9 @@ pub struct Config {
     pub open_stdin: bool,
     pub stop_signal: String,
     pub stop_timeout: Option<u64>,
+    /// The image's HEALTHCHECK with the `--health-*` flags on top.
+    #[serde(default)]
+    pub healthcheck: Option<super::health::Healthcheck>,
 }
 
 /// Docker's `HostConfig`: how the engine runs the container.
@@ -141,6 +144,9 @@ pub struct RunState {
     pub restarting: bool,
     /// Why the last start failed.
     pub error: Option<String>,
+    /// The health check's state while the container runs with one.
+    #[serde(default)]
+    pub health: Option<super::health::Health>,
 }
 
 /// A container's status, Docker's words.
