@@ -23,6 +23,7 @@ pub mod foreground;
 pub mod hooks;
 pub mod lsm;
 pub mod mount_api;
+pub mod mountinfo;
 pub mod namespaces;
 pub mod process;
 pub mod rlimits;

@@ -478,6 +478,18 @@ pub struct CreateArgs {
     /// Connect a container to a network (none, host; default: a private network namespace)
     #[arg(long, alias = "net", default_value = "private")]
     pub network: String,
+    /// Logging driver: json-file (the default) or none
+    #[arg(long, default_value = "json-file")]
+    pub log_driver: String,
+    /// Publish a container's port to the host (needs a bridge network: refused)
+    #[arg(short = 'p', long)]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports (needs a bridge network: refused)
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
+    /// Expose a port or a range of ports (PORT[/PROTO], 8000-8010/udp)
+    #[arg(long)]
+    pub expose: Vec<String>,
     /// Log driver options (max-size=10m, max-file=3)
     #[arg(long)]
     pub log_opt: Vec<String>,

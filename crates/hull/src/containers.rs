@@ -423,6 +423,7 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
                 destination: v.clone(),
                 rw: true,
                 anonymous: true,
+                propagation: None,
             });
         }
     }
@@ -502,12 +503,23 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
             stop_signal,
             stop_timeout: a.stop_timeout,
             healthcheck: healthcheck(a, &image.config_bytes)?,
+            exposed_ports: {
+                let mut p = rc.exposed_ports.clone();
+                for e in &opts.expose {
+                    if !p.contains(e) {
+                        p.push(e.clone());
+                    }
+                }
+                p.sort();
+                p
+            },
         },
         host: HostConfig {
             auto_remove: a.rm,
             restart: RestartPolicy::parse(&a.restart)?,
             log_max_size: opts.log_max_size,
             log_max_file: opts.log_max_file,
+            log_driver: a.log_driver.clone(),
             network: opts.network.clone(),
             privileged: a.privileged,
             read_only: a.read_only,
@@ -616,6 +628,8 @@ struct Options {
     shm_size: Option<i64>,
     sysctls: Vec<(String, String)>,
     cgroupns: Option<bool>,
+    /// `--expose`, as `PORT/PROTO` each.
+    expose: Vec<String>,
 }
 
 /// The limits of `run`, `create` and `update` (Docker's units converted, its
@@ -699,6 +713,21 @@ fn healthcheck(a: &CreateArgs, image_config: &[u8]) -> Result<Option<Healthcheck
         c.retries = r;
     }
     Ok(h)
+}
+
+/// `--expose PORT[/PROTO]` or a range `FIRST-LAST[/PROTO]`, as `PORT/PROTO` each.
+fn exposed(e: &str) -> Result<Vec<String>> {
+    let bad = || Error::Invalid(format!("invalid --expose {e:?}: PORT[/tcp|udp|sctp] or FIRST-LAST"));
+    let (ports, proto) = e.split_once('/').unwrap_or((e, "tcp"));
+    if !matches!(proto, "tcp" | "udp" | "sctp") {
+        return Err(bad());
+    }
+    let (first, last) = ports.split_once('-').unwrap_or((ports, ports));
+    let (first, last): (u16, u16) = (first.parse().map_err(|_| bad())?, last.parse().map_err(|_| bad())?);
+    if first == 0 || last < first {
+        return Err(bad());
+    }
+    Ok((first..=last).map(|p| format!("{p}/{proto}")).collect())
 }
 
 /// `PATH:VALUE` of a per-device flag.
@@ -823,6 +852,25 @@ impl Options {
             n => return Err(Error::Invalid(format!("network {n} not found (hull has none, host and the default)"))),
         }
         .to_owned();
+        match a.log_driver.as_str() {
+            "json-file" | "none" => {}
+            d => return Err(Error::Invalid(format!("logging driver {d:?} is not supported (json-file or none)"))),
+        }
+        if a.log_driver == "none" && !a.log_opt.is_empty() {
+            return Err(Error::Invalid("the none logging driver takes no --log-opt".into()));
+        }
+        if !a.publish.is_empty() || a.publish_all {
+            if network == "host" {
+                eprintln!("WARNING: Published ports are discarded when using host network mode");
+            } else {
+                return Err(Error::Invalid(
+                    "publishing ports (-p, -P) needs a bridge network, which hull does not have yet; \
+                     --network host shares the host's ports"
+                        .into(),
+                ));
+            }
+        }
+        let expose = a.expose.iter().map(|e| exposed(e)).collect::<Result<Vec<_>>>()?.concat();
         let mut log_max_size = None;
         let mut log_max_file = 1;
         for o in &a.log_opt {
@@ -886,6 +934,7 @@ impl Options {
             log_max_size,
             log_max_file,
             cgroupns,
+            expose,
         })
     }
 }
@@ -921,11 +970,14 @@ fn volume_flag(v: &str) -> Result<MountPoint> {
     };
     check_destination(dst)?;
     let mut rw = true;
+    let mut propagation = None;
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         match o {
             "ro" => rw = false,
             "rw" => rw = true,
-            "z" | "Z" | "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "nocopy" => {}
+            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" => propagation = Some(o.to_owned()),
+            // SELinux relabelling (no SELinux here) and volume copy-up (kept as Docker's default).
+            "z" | "Z" | "nocopy" => {}
             _ => return Err(Error::Invalid(format!("invalid mode {o:?} in volume specification {v:?}"))),
         }
     }
@@ -941,7 +993,11 @@ fn volume_flag(v: &str) -> Result<MountPoint> {
             destination: dst.to_owned(),
             rw,
             anonymous: false,
+            propagation,
         });
+    }
+    if propagation.is_some() {
+        return Err(Error::Invalid(format!("invalid volume specification {v:?}: propagation is for bind mounts")));
     }
     let anonymous = src.is_empty();
     let name = if anonymous { crate::engine::new_id()? } else { src.to_owned() };
@@ -952,6 +1008,7 @@ fn volume_flag(v: &str) -> Result<MountPoint> {
         destination: dst.to_owned(),
         rw,
         anonymous,
+        propagation: None,
     })
 }
 
@@ -964,6 +1021,7 @@ enum Mount {
 fn mount_flag(m: &str) -> Result<Mount> {
     let mut kind = "volume".to_string();
     let (mut src, mut dst, mut rw, mut opts) = (String::new(), String::new(), true, Vec::new());
+    let mut propagation = None;
     for field in m.split(',') {
         let (k, v) = field.split_once('=').unwrap_or((field, ""));
         match k {
@@ -973,7 +1031,11 @@ fn mount_flag(m: &str) -> Result<Mount> {
             "readonly" | "ro" => rw = !(v.is_empty() || v == "true" || v == "1"),
             "tmpfs-size" => opts.push(format!("size={v}")),
             "tmpfs-mode" => opts.push(format!("mode={v}")),
-            "bind-propagation" | "consistency" | "volume-nocopy" => {}
+            "bind-propagation" => match v {
+                "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" => propagation = Some(v.to_owned()),
+                _ => return Err(Error::Invalid(format!("invalid bind-propagation {v:?} in --mount {m:?}"))),
+            },
+            "consistency" | "volume-nocopy" => {}
             _ => return Err(Error::Invalid(format!("invalid field {k:?} in --mount {m:?}"))),
         }
     }
@@ -995,11 +1057,15 @@ fn mount_flag(m: &str) -> Result<Mount> {
                 destination: dst,
                 rw,
                 anonymous: false,
+                propagation,
             }))
         }
         "volume" => {
             let anonymous = src.is_empty();
             let name = if anonymous { crate::engine::new_id()? } else { src };
+            if propagation.is_some() {
+                return Err(Error::Invalid(format!("invalid --mount {m:?}: bind-propagation is for bind mounts")));
+            }
             Ok(Mount::Point(MountPoint {
                 kind,
                 name: Some(name),
@@ -1007,6 +1073,7 @@ fn mount_flag(m: &str) -> Result<Mount> {
                 destination: dst,
                 rw,
                 anonymous,
+                propagation: None,
             }))
         }
         "tmpfs" => {
@@ -1076,6 +1143,16 @@ mod tests {
         match crate::cli::Cli::try_parse_from(argv).unwrap().command {
             crate::cli::Command::Containers(crate::cli::ContainerVerb::Create(a)) => a,
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn exposed_ports_and_ranges() {
+        assert_eq!(exposed("80").unwrap(), vec!["80/tcp"]);
+        assert_eq!(exposed("53/udp").unwrap(), vec!["53/udp"]);
+        assert_eq!(exposed("8000-8002").unwrap(), vec!["8000/tcp", "8001/tcp", "8002/tcp"]);
+        for bad in ["", "http", "0", "80/icmp", "9-8", "70000"] {
+            assert!(exposed(bad).is_err(), "{bad}");
         }
     }
 

@@ -275,7 +275,7 @@ pub fn inspect_json(engine: &Engine, c: &Container) -> Value {
             "Privileged": r.host.privileged,
             "ReadonlyRootfs": r.host.read_only,
             "Init": r.host.init,
-            "LogConfig": {"Type": "json-file", "Config": {
+            "LogConfig": {"Type": r.host.log_driver, "Config": {
                 "max-size": r.host.log_max_size.map(|s| s.to_string()),
                 "max-file": r.host.log_max_file.to_string()}},
         },
@@ -297,6 +297,7 @@ pub fn inspect_json(engine: &Engine, c: &Container) -> Value {
             "StopSignal": r.config.stop_signal,
             "StopTimeout": r.config.stop_timeout,
             "Healthcheck": r.config.healthcheck,
+            "ExposedPorts": r.config.exposed_ports.iter().map(|p| (p.clone(), json!({}))).collect::<serde_json::Map<_, _>>(),
         },
     });
     if let Some(h) = &c.run.health {
@@ -362,6 +363,9 @@ fn time_flag(s: &str) -> Result<String> {
 pub fn logs(engine: &Engine, a: &LogsArgs) -> Result<i32> {
     use std::io::{BufRead, Seek};
     let id = engine.resolve(&a.container)?;
+    if engine.record(&id)?.host.log_driver == "none" {
+        return Err(Error::Invalid("configured logging driver does not support reading".into()));
+    }
     let dir = engine.dir(&id);
     let path = logs::path_of(&dir, &id);
     let since = a.since.as_deref().map(time_flag).transpose()?;

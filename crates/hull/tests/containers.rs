@@ -1026,3 +1026,94 @@ fn health_checks() {
         assert!(leftovers(&h, &id).is_empty(), "{:?}", leftovers(&h, &id));
     }
 }
+
+/// A directory the test bind-mounts onto itself with a propagation type; unmounted
+/// (with anything below it) on drop.
+struct SelfBind(std::path::PathBuf);
+
+impl SelfBind {
+    fn new(dir: std::path::PathBuf, propagation: &str) -> SelfBind {
+        std::fs::create_dir_all(&dir).unwrap();
+        let d = dir.to_str().unwrap();
+        for args in [vec!["--bind", d, d], vec![propagation, d]] {
+            let st = std::process::Command::new("mount").args(&args).status().unwrap();
+            assert!(st.success(), "mount {args:?}");
+        }
+        SelfBind(dir)
+    }
+}
+
+impl Drop for SelfBind {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-R").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn log_driver_ports_and_mount_propagation() {
+    let h = setup("logdrv");
+    // --log-driver none: nothing kept, logs refused as Docker's.
+    h.ok(&["run", "--name", "quiet", "--log-driver", "none", "busybox", "echo", "hi"]);
+    let id = full_id(&h, "quiet");
+    assert!(!h.root.join("containers").join(&id).join(format!("{id}-json.log")).exists());
+    let e = h.fails(&["logs", "quiet"]);
+    assert!(e.contains("does not support reading"), "{e}");
+    assert_eq!(h.ok(&["inspect", "--format", "{{.HostConfig.LogConfig.Type}}", "quiet"]), "none\n");
+    h.ok(&["rm", "quiet"]);
+    // Ports: exposed ports are recorded; publishing needs a bridge network.
+    h.ok(&["create", "--name", "exposed", "--expose", "80", "--expose", "5000-5001/udp", "busybox", "true"]);
+    let v: serde_json::Value =
+        serde_json::from_str(&h.ok(&["inspect", "--format", "{{json .Config.ExposedPorts}}", "exposed"])).unwrap();
+    assert_eq!(v, serde_json::json!({"80/tcp": {}, "5000/udp": {}, "5001/udp": {}}));
+    h.ok(&["rm", "exposed"]);
+    let o = h.run(&["run", "--rm", "--network", "host", "-p", "8080:80", "busybox", "true"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(err(&o).contains("Published ports are discarded when using host network mode"));
+
+    // rshared: a mount made in the container appears on the host.
+    let shared = SelfBind::new(h.t.path().join("shared"), "--make-shared");
+    let src = format!("{}:/shared:rshared", shared.0.display());
+    h.ok(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "-v",
+        &src,
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /shared/sub && mount -t tmpfs tmp /shared/sub && touch /shared/sub/made-inside",
+    ]);
+    assert!(shared.0.join("sub/made-inside").exists(), "the container's mount propagated to the host");
+    // rprivate (the default): it does not.
+    let private_src = format!("{}:/shared", shared.0.display());
+    h.ok(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "-v",
+        &private_src,
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /shared/sub2 && mount -t tmpfs tmp /shared/sub2 && touch /shared/sub2/x",
+    ]);
+    assert!(!shared.0.join("sub2/x").exists());
+    let private = SelfBind::new(h.t.path().join("private"), "--make-private");
+    for bad in [
+        vec!["-v".to_string(), format!("{}:/p:rshared", private.0.display())],
+        vec!["--mount".into(), format!("type=bind,source={},target=/p,bind-propagation=rslave", private.0.display())],
+        vec!["--log-driver".into(), "syslog".into()],
+        vec!["-p".into(), "8080:80".into()],
+        vec!["--expose".into(), "http".into()],
+        vec!["-v".into(), "vol:/v:rshared".into()],
+    ] {
+        let mut args: Vec<&str> = vec!["run", "--rm"];
+        args.extend(bad.iter().map(String::as_str));
+        args.extend_from_slice(&["busybox", "true"]);
+        let o = h.run(&args);
+        assert_eq!(code(&o), 125, "{bad:?}: {}", err(&o));
+        assert_eq!(err(&o).lines().count(), 1, "{bad:?}: {}", err(&o));
+    }
+    assert!(h.entries("containers").is_empty());
+}

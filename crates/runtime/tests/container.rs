@@ -551,6 +551,43 @@ fn rootfs_propagation_shared() {
     assert!(!out.contains("shared:") && !out.contains("master:"), "{out}");
 }
 
+/// Kubernetes' Bidirectional mount propagation: with a shared root, a bind mount of a
+/// shared host mount stays its peer, so a mount made in the container appears on the
+/// host (the old root used to be made a slave through the new root, cutting it off).
+#[test]
+fn a_shared_bind_mount_propagates_to_the_host() {
+    let rt = Rt::new("ct-bidi");
+    let dir = rt.tmp.0.join("shared");
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_str().unwrap().to_string();
+    let mount = |args: &[&str]| {
+        let st = std::process::Command::new("mount").args(args).status().unwrap();
+        assert!(st.success(), "mount {args:?}");
+    };
+    mount(&["--bind", &d, &d]);
+    mount(&["--make-shared", &d]);
+    struct Unmount(String);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").args(["-R", &self.0]).status();
+        }
+    }
+    let _guard = Unmount(d.clone());
+    let mut b = rt.bundle("b");
+    b.config["linux"]["rootfsPropagation"] = "rshared".into();
+    let caps = json!(["CAP_SYS_ADMIN"]);
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set] = caps.clone();
+    }
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/m", "type": "bind", "source": d, "options": ["rbind", "rshared"]}));
+    b.sh("busybox mkdir -p /m/sub && busybox mount -t tmpfs t /m/sub && busybox touch /m/sub/made-inside");
+    rt.run_ok(&b, &rt.id("c"));
+    assert!(dir.join("sub/made-inside").exists(), "the container's mount reached the host");
+}
+
 /// A sysctl is written only into a real procfs: an image that ships its own file at
 /// /proc/sys/... (and a config without a /proc mount) never gets that file written;
 /// the value goes to the kernel through hull's private procfs (CVE-2019-16884 class).

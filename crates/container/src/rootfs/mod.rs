@@ -11,13 +11,15 @@ pub mod safe;
 
 use crate::error::{Context, Error, Result};
 use mounts::{mount_one, propagation_flag};
+use nix::fcntl::OFlag;
 use nix::mount::{MntFlags, MsFlags};
+use nix::sys::stat::Mode;
 use oci_spec::runtime::Spec;
 use safe::Root;
 use std::path::Path;
 
-fn mount_flags(target: &str, flags: MsFlags) -> nix::Result<()> {
-    nix::mount::mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
+fn mount_flags(target: impl AsRef<Path>, flags: MsFlags) -> nix::Result<()> {
+    nix::mount::mount(None::<&str>, target.as_ref(), None::<&str>, flags, None::<&str>)
 }
 
 /// Whether the spec mounts something at /dev itself, so hull must fill it. runc skips
@@ -41,11 +43,22 @@ pub fn root_propagation(spec: &Spec) -> MsFlags {
 /// Step 1: propagation of the new mount namespace, and the rootfs as a mount point.
 pub fn bind_root(spec: &Spec, rootfs: &Path) -> Result<Root> {
     let prop = root_propagation(spec);
-    // Shared would send our mounts back to the host: start from slave, and apply the
-    // requested propagation to the container's root after pivot_root.
-    let initial =
-        if prop.contains(MsFlags::MS_SHARED) { MsFlags::MS_SLAVE | MsFlags::MS_REC } else { prop | MsFlags::MS_REC };
-    mount_flags("/", initial).ctx(|| "make / a slave mount in the container's mount namespace".into())?;
+    if prop.contains(MsFlags::MS_SHARED) {
+        // As runc: every mount stays a peer of the host's where it was one, so that a
+        // shared bind mount propagates both ways (Kubernetes' Bidirectional); the mount
+        // holding the root is made private, so the root's own mounts stay inside.
+        mount_flags("/", MsFlags::MS_SHARED | MsFlags::MS_REC)
+            .ctx(|| "make / shared in the container's mount namespace".into())?;
+        let holder = crate::mountinfo::mount_of_path(rootfs)
+            .ctx(|| "read /proc/self/mountinfo".into())?
+            .map(|m| m.mount_point)
+            .unwrap_or_else(|| "/".into());
+        mount_flags(&holder, MsFlags::MS_PRIVATE)
+            .ctx(|| format!("make {} (which holds the root) private", holder.display()))?;
+    } else {
+        mount_flags("/", prop | MsFlags::MS_REC)
+            .ctx(|| "set the propagation of / in the container's mount namespace".into())?;
+    }
     let r = rootfs.to_string_lossy();
     nix::mount::mount(Some(r.as_ref()), r.as_ref(), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
         .ctx(|| format!("bind root.path {} onto itself", rootfs.display()))?;
@@ -76,8 +89,14 @@ pub fn pivot(root: &Root, no_pivot: bool) -> Result<()> {
         nix::unistd::chroot(".").ctx(|| "chroot (--no-pivot)".into())?;
     } else {
         // pivot_root(".", ".") stacks the old root on top of the new one; detach it
-        // without letting the unmount propagate to the host.
+        // without letting the unmount propagate to the host. The old root is reached
+        // through a descriptor taken before: "." is the new root to mount(2), which does
+        // not follow the mount stacked on it, and making the new root's mounts slaves
+        // would cut shared bind mounts off from the host.
+        let old = nix::fcntl::open("/", OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+            .ctx(|| "open the old root".into())?;
         nix::unistd::pivot_root(".", ".").ctx(|| format!("pivot_root to {}", path.display()))?;
+        nix::unistd::fchdir(&old).ctx(|| "fchdir to the old root".into())?;
         mount_flags(".", MsFlags::MS_SLAVE | MsFlags::MS_REC).ctx(|| "make the old root a slave".into())?;
         nix::mount::umount2(".", MntFlags::MNT_DETACH).ctx(|| "detach the old root".into())?;
     }

@@ -26,7 +26,8 @@ pub fn path_of(dir: &Path, id: &str) -> PathBuf {
 /// Appends a container's output to its log.
 pub struct Writer {
     path: PathBuf,
-    file: File,
+    /// None for the `none` log driver: output is discarded.
+    file: Option<File>,
     size: u64,
     max_size: Option<u64>,
     max_file: u32,
@@ -38,11 +39,26 @@ impl Writer {
     pub fn open(path: &Path, max_size: Option<u64>, max_file: u32) -> io::Result<Writer> {
         let file = File::options().create(true).append(true).open(path)?;
         let size = file.metadata()?.len();
-        Ok(Writer { path: path.to_owned(), file, size, max_size, max_file: max_file.max(1), partial: [vec![], vec![]] })
+        Ok(Writer {
+            path: path.to_owned(),
+            file: Some(file),
+            size,
+            max_size,
+            max_file: max_file.max(1),
+            partial: [vec![], vec![]],
+        })
+    }
+
+    /// A writer that keeps nothing (`--log-driver none`).
+    pub fn discard() -> Writer {
+        Writer { path: PathBuf::new(), file: None, size: 0, max_size: None, max_file: 1, partial: [vec![], vec![]] }
     }
 
     /// Logs `data` written to stream 1 (stdout) or 2 (stderr).
     pub fn write(&mut self, stream: u8, data: &[u8]) -> io::Result<()> {
+        if self.file.is_none() {
+            return Ok(());
+        }
         let i = usize::from(stream == 2);
         let mut rest = data;
         while let Some(nl) = rest.iter().position(|b| *b == b'\n') {
@@ -83,20 +99,24 @@ impl Writer {
         if self.max_size.is_some_and(|m| self.size > 0 && self.size + line.len() as u64 > m) {
             self.rotate()?;
         }
-        self.file.write_all(&line)?;
+        if let Some(f) = self.file.as_mut() {
+            f.write_all(&line)?;
+        }
         self.size += line.len() as u64;
         Ok(())
     }
 
     fn rotate(&mut self) -> io::Result<()> {
         if self.max_file <= 1 {
-            self.file.set_len(0)?;
+            if let Some(f) = &self.file {
+                f.set_len(0)?;
+            }
         } else {
             for n in (1..self.max_file).rev() {
                 let from = if n == 1 { self.path.clone() } else { rotated(&self.path, n - 1) };
                 let _ = std::fs::rename(&from, rotated(&self.path, n));
             }
-            self.file = File::options().create(true).append(true).open(&self.path)?;
+            self.file = Some(File::options().create(true).append(true).open(&self.path)?);
         }
         self.size = 0;
         Ok(())

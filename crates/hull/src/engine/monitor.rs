@@ -97,8 +97,12 @@ impl Monitor {
         let engine = Engine::open(root)?;
         let record = engine.record(id)?;
         let dir = engine.dir(id);
-        let log = logs::Writer::open(&logs::path_of(&dir, id), record.host.log_max_size, record.host.log_max_file)
-            .map_err(Error::at(format!("open the log of {id}")))?;
+        let log = if record.host.log_driver == "none" {
+            logs::Writer::discard()
+        } else {
+            logs::Writer::open(&logs::path_of(&dir, id), record.host.log_max_size, record.host.log_max_file)
+                .map_err(Error::at(format!("open the log of {id}")))?
+        };
         let listener = attach::bind(&dir).map_err(Error::at(format!("listen on {}/attach.sock", dir.display())))?;
         let me = std::process::id() as i32;
         let mut state = engine.run_state(id);

@@ -50,6 +50,9 @@ pub struct Config {
     pub open_stdin: bool,
     pub stop_signal: String,
     pub stop_timeout: Option<u64>,
+    /// `--expose` ports with the image's (`80/tcp`).
+    #[serde(default)]
+    pub exposed_ports: Vec<String>,
     /// The image's HEALTHCHECK with the `--health-*` flags on top.
     #[serde(default)]
     pub healthcheck: Option<super::health::Healthcheck>,
@@ -59,6 +62,9 @@ pub struct Config {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct HostConfig {
     pub auto_remove: bool,
+    /// `json-file` (Docker's default) or `none`.
+    #[serde(default = "json_file")]
+    pub log_driver: String,
     pub restart: RestartPolicy,
     pub log_max_size: Option<u64>,
     pub log_max_file: u32,
@@ -66,6 +72,10 @@ pub struct HostConfig {
     pub privileged: bool,
     pub read_only: bool,
     pub init: bool,
+}
+
+fn json_file() -> String {
+    "json-file".into()
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +131,9 @@ pub struct MountPoint {
     /// with it under `--rm` and `rm -v`.
     #[serde(default)]
     pub anonymous: bool,
+    /// A bind mount's propagation (`rshared`, `slave`, …; Docker's default rprivate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub propagation: Option<String>,
 }
 
 /// What the monitor reports, replaced atomically at each change.

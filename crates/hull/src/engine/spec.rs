@@ -90,6 +90,25 @@ pub struct Throttle {
     pub rate: u64,
 }
 
+/// Docker's rule for a shared (or slave) bind mount: its source must be on a mount
+/// that is shared (or shared or a slave) on the host, else nothing could propagate.
+fn check_propagation(source: &str, shared: bool) -> Result<()> {
+    let src = std::fs::canonicalize(source).map_err(|e| Error::Invalid(format!("bind source {source}: {e}")))?;
+    let Some(m) = hull_container::mountinfo::mount_of_path(&src).map_err(Error::at("read /proc/self/mountinfo"))?
+    else {
+        return Ok(());
+    };
+    if m.shared() || (!shared && m.slave()) {
+        return Ok(());
+    }
+    let want = if shared { "a shared mount" } else { "a shared or slave mount" };
+    Err(Error::Invalid(format!(
+        "path {} is mounted on {} but it is not {want}",
+        src.display(),
+        m.mount_point.display()
+    )))
+}
+
 /// The device numbers of the block device at `path` (`flag` names it in errors).
 pub fn block_device(flag: &str, path: &str) -> Result<(u64, u64)> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -458,8 +477,21 @@ pub fn build(i: &Input<'_>) -> Result<Value> {
         mounts.push(json!({"destination": "/sbin/hull-init", "type": "bind", "source": init,
             "options": ["bind", "ro", "nosuid", "nodev"]}));
     }
+    let mut rootfs_propagation = None;
     for m in i.mounts {
-        let mut o = vec!["rbind", "rprivate"];
+        let prop = m.propagation.as_deref().unwrap_or("rprivate");
+        match prop {
+            "shared" | "rshared" => {
+                check_propagation(&m.source, true)?;
+                rootfs_propagation = Some("rshared");
+            }
+            "slave" | "rslave" => {
+                check_propagation(&m.source, false)?;
+                rootfs_propagation = rootfs_propagation.or(Some("rslave"));
+            }
+            _ => {}
+        }
+        let mut o = vec!["rbind", prop];
         if !m.rw {
             o.push("ro");
         }
@@ -492,6 +524,10 @@ pub fn build(i: &Input<'_>) -> Result<Value> {
         json!([{"allow": false, "access": "rwm"}])
     };
     let mut linux = json!({"namespaces": namespaces, "resources": resources});
+    if let Some(p) = rootfs_propagation {
+        // Mounts propagate out of the container only through a root that passes them.
+        linux["rootfsPropagation"] = p.into();
+    }
     if let Some(parent) = i.cgroup_parent.map(|p| p.trim_matches('/')).filter(|p| !p.is_empty()) {
         if parent.split('/').any(|c| c == ".." || c == ".") {
             return Err(Error::Invalid(format!("invalid --cgroup-parent {parent:?}: no . or .. components")));
