@@ -660,6 +660,14 @@ fn files_cp_export_diff_and_commit() {
     h.ok(&["export", "-o", &host("export.tar"), "fc"]);
     assert!(std::fs::metadata(dir.join("export.tar")).unwrap().len() > 100_000);
 
+    // An xattr (as a file capability would be) set on a changed file goes with it.
+    let fc_id = full_id(&h, "fc");
+    let noted = h.root.join("containers").join(&fc_id).join("rootfs/merged/stopped-note");
+    let c = std::ffi::CString::new(noted.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: valid NUL-terminated strings and a four-byte value.
+    let r = unsafe { libc::setxattr(c.as_ptr(), c"trusted.hull-test".as_ptr(), b"kept".as_ptr().cast(), 4, 0) };
+    assert_eq!(r, 0, "setxattr {}: {}", noted.display(), std::io::Error::last_os_error());
+
     // commit: a new image with the changes and the container's command; --change.
     let id = h.ok(&[
         "commit",
@@ -683,6 +691,18 @@ fn files_cp_export_diff_and_commit() {
         "cat /etc/passwd; ls /data; echo $COMMITTED; cat /stopped-note",
     ]);
     assert_eq!(o, "changed\nyes\nnote\n");
+    h.ok(&["create", "--name", "from-commit", "committed:1"]);
+    let o = h.run(&["export", "from-commit"]);
+    let mut a = tar::Archive::new(&o.stdout[..]);
+    let kept = a.entries().unwrap().map(|e| e.unwrap()).any(|mut e| {
+        e.path().unwrap().ends_with("stopped-note")
+            && e.pax_extensions().unwrap().into_iter().flatten().any(|x| {
+                let x = x.unwrap();
+                x.key().unwrap() == "SCHILY.xattr.trusted.hull-test" && x.value_bytes() == b"kept"
+            })
+    });
+    assert!(kept, "the committed layer keeps the file's xattr");
+    h.ok(&["rm", "from-commit"]);
     let inspect = h.inspect("committed:1");
     assert_eq!(inspect["RootFS"]["Layers"].as_array().map(Vec::len), Some(2), "{inspect}");
     // The committed image is in use by nothing, the parent by the container.

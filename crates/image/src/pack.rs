@@ -4,7 +4,9 @@
 //!
 //! Sorted names for reproducible output, numeric owners, modes and times kept,
 //! hardlinks written once and linked (the tar crate's `append_dir_all` copies them
-//! twice), symlinks as links, devices and fifos as nodes. Every file is opened
+//! twice), symlinks as links, devices and fifos as nodes, the extended attributes of
+//! files and directories that images carry (file capabilities, `user.`, `trusted.`,
+//! POSIX ACLs; not overlayfs' or hull's own markers) as PAX `SCHILY.xattr.` records. Every file is opened
 //! relative to its parent's descriptor without following its last component, so a
 //! tree that changes while it is packed (a running container's) cannot lead the packer
 //! outside it through a planted symlink; a file that grows or shrinks meanwhile is
@@ -143,6 +145,7 @@ impl<'a> Packer<'a> {
                 let st = fstat(&d).map_err(sys(format!("stat {}", full.display())))?;
                 let mut h = header(&st, tar::EntryType::Directory);
                 if !rel.as_os_str().is_empty() && rel != Path::new(".") {
+                    self.xattrs(d.as_fd(), &full)?;
                     self.b.append_data(&mut h, rel, std::io::empty()).map_err(werr())?;
                 }
                 if recurse {
@@ -177,6 +180,7 @@ impl<'a> Packer<'a> {
                     }
                     self.links.insert(key, rel.to_owned());
                 }
+                self.xattrs(f.as_fd(), &full)?;
                 let mut h = header(&st, tar::EntryType::Regular);
                 let size = st.st_size as u64;
                 h.set_size(size);
@@ -199,6 +203,75 @@ impl<'a> Packer<'a> {
         }
         Ok(())
     }
+}
+
+impl Packer<'_> {
+    /// The PAX records of the open file's extended attributes, before its entry.
+    fn xattrs(&mut self, fd: BorrowedFd, full: &Path) -> Result<()> {
+        let list = packed_xattrs(fd);
+        if list.is_empty() {
+            return Ok(());
+        }
+        let recs: Vec<(String, Vec<u8>)> = list.into_iter().map(|(n, v)| (format!("SCHILY.xattr.{n}"), v)).collect();
+        self.b
+            .append_pax_extensions(recs.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
+            .map_err(io(format!("pack the xattrs of {}", full.display())))
+    }
+}
+
+/// Whether an extended attribute goes into a layer.
+fn packs_xattr(name: &str) -> bool {
+    let ours = name.starts_with("trusted.overlay.")
+        || name.starts_with("user.overlay.")
+        || name.starts_with(crate::rootfs::OWNER_XATTR);
+    let kept = name == "security.capability"
+        || name.starts_with("user.")
+        || name.starts_with("trusted.")
+        || name == "system.posix_acl_access"
+        || name == "system.posix_acl_default";
+    kept && !ours
+}
+
+/// The extended attributes of the open file that go into a layer, sorted by name. A
+/// file system without them, or one that went away meanwhile, has none.
+fn packed_xattrs(fd: BorrowedFd) -> Vec<(String, Vec<u8>)> {
+    use std::os::fd::AsRawFd;
+    let mut names = vec![0u8; 1024];
+    let n = loop {
+        // SAFETY: a valid descriptor and a buffer of the length passed.
+        let n = unsafe { libc::flistxattr(fd.as_raw_fd(), names.as_mut_ptr().cast(), names.len()) };
+        if n >= 0 {
+            break n as usize;
+        }
+        if Errno::last() != Errno::ERANGE || names.len() >= 1 << 20 {
+            return Vec::new();
+        }
+        names.resize(names.len() * 4, 0);
+    };
+    let mut out = Vec::new();
+    for raw in names[..n].split(|b| *b == 0).filter(|b| !b.is_empty()) {
+        let Ok(name) = std::str::from_utf8(raw) else { continue };
+        if !packs_xattr(name) {
+            continue;
+        }
+        let Ok(c) = std::ffi::CString::new(raw) else { continue };
+        let mut value = vec![0u8; 256];
+        loop {
+            // SAFETY: a valid descriptor, NUL-terminated name and a buffer of the length passed.
+            let r = unsafe { libc::fgetxattr(fd.as_raw_fd(), c.as_ptr(), value.as_mut_ptr().cast(), value.len()) };
+            if r >= 0 {
+                value.truncate(r as usize);
+                out.push((name.to_string(), value));
+                break;
+            }
+            if Errno::last() != Errno::ERANGE || value.len() >= 1 << 20 {
+                break;
+            }
+            value.resize(value.len() * 4, 0);
+        }
+    }
+    out.sort();
+    out
 }
 
 fn header(st: &FileStat, kind: tar::EntryType) -> tar::Header {
@@ -256,6 +329,48 @@ mod tests {
         p.add_empty(Path::new("sub/.wh.gone")).unwrap();
         p.finish().unwrap();
         assert_eq!(names(&out).len(), 2);
+        std::fs::remove_dir_all(&t).unwrap();
+    }
+
+    /// File capabilities and other image xattrs go into the tar as PAX records;
+    /// overlayfs' and hull's own markers do not.
+    #[test]
+    fn packs_the_xattrs_images_carry() {
+        let t = crate::unpack::tests::tempdir("pack-xattrs");
+        let d = t.join("src");
+        std::fs::create_dir_all(d.join("dir")).unwrap();
+        std::fs::write(d.join("ping"), b"x").unwrap();
+        let set = |p: &Path, name: &str, v: &[u8]| {
+            let f = std::fs::File::open(p).unwrap();
+            crate::unpack::fsetxattr(f.as_fd(), name, v).unwrap_or_else(|e| panic!("set {name}: {e}"));
+        };
+        let caps = b"\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00";
+        set(&d.join("ping"), "security.capability", caps);
+        set(&d.join("ping"), "trusted.hull-test", b"kept");
+        set(&d.join("dir"), "trusted.overlay.opaque", b"y");
+        let mut out = Vec::new();
+        pack_dir(&d, &mut out).unwrap();
+        let mut a = tar::Archive::new(&out[..]);
+        let mut found = HashMap::new();
+        for e in a.entries().unwrap() {
+            let mut e = e.unwrap();
+            let path = e.path().unwrap().display().to_string();
+            let recs: Vec<(String, Vec<u8>)> = match e.pax_extensions().unwrap() {
+                Some(exts) => {
+                    exts.map(|x| x.unwrap()).map(|x| (x.key().unwrap().to_string(), x.value_bytes().to_vec())).collect()
+                }
+                None => Vec::new(),
+            };
+            found.insert(path, recs);
+        }
+        assert_eq!(
+            found["ping"],
+            vec![
+                ("SCHILY.xattr.security.capability".to_string(), caps.to_vec()),
+                ("SCHILY.xattr.trusted.hull-test".to_string(), b"kept".to_vec())
+            ]
+        );
+        assert!(found["dir"].is_empty(), "overlay's markers stay behind: {:?}", found["dir"]);
         std::fs::remove_dir_all(&t).unwrap();
     }
 }
