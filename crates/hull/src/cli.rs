@@ -622,7 +622,13 @@ pub struct StartArgs {
     /// Override the key sequence for detaching a container
     #[arg(long)]
     pub detach_keys: Option<String>,
-    #[arg(required = true)]
+    /// Start every stopped container (that the filters select), as Podman's
+    #[arg(long, conflicts_with_all = ["attach", "interactive"])]
+    pub all: bool,
+    /// With --all: only containers that match (restart-policy=always, label=K=V, …)
+    #[arg(long, requires = "all")]
+    pub filter: Vec<String>,
+    #[arg(required_unless_present = "all")]
     pub containers: Vec<String>,
 }
 

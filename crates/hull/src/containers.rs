@@ -54,7 +54,22 @@ pub fn run(engine: &Engine, a: &RunArgs) -> Result<i32> {
 /// `hull start`.
 pub fn start(engine: &Engine, a: &StartArgs) -> Result<i32> {
     let mut status = 0;
-    for name in &a.containers {
+    let mut names = a.containers.clone();
+    if a.all {
+        // Podman's `start --all`: what podman-restart.service runs at boot (see
+        // contrib/systemd) to bring back containers with a restart policy.
+        for id in engine.ids()? {
+            let Ok(c) = engine.container(&id) else { continue };
+            let mut keep = !c.status.is_live();
+            for f in &a.filter {
+                keep &= crate::ps::matches(&c, f)?;
+            }
+            if keep {
+                names.push(c.record.name.clone());
+            }
+        }
+    }
+    for name in &names {
         let r = (|| -> Result<i32> {
             let id = engine.resolve(name)?;
             if !a.attach {

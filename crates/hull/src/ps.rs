@@ -121,7 +121,7 @@ pub fn template(t: &str, v: &Value) -> String {
     out
 }
 
-fn matches(c: &Container, filter: &str) -> Result<bool> {
+pub(crate) fn matches(c: &Container, filter: &str) -> Result<bool> {
     let (k, v) = filter
         .split_once('=')
         .ok_or_else(|| Error::Invalid(format!("bad format of filter (expected name=value): {filter}")))?;
@@ -136,6 +136,7 @@ fn matches(c: &Container, filter: &str) -> Result<bool> {
         },
         "ancestor" => r.image == v || r.image_id.contains(v),
         "exited" => matches!(c.status, Status::Exited(code) if code.to_string() == v),
+        "restart-policy" => r.host.restart.name == v,
         "health" => {
             let h = c.run.health.as_ref().filter(|_| c.status == Status::Running).map(|h| h.status.as_str());
             h.unwrap_or("none") == v

@@ -1137,3 +1137,33 @@ fn log_driver_ports_and_mount_propagation() {
     }
     assert!(h.entries("containers").is_empty());
 }
+
+/// A container whose monitor and init died without a word (a crash, a reboot) starts
+/// again; `start --all --filter restart-policy=always` (what contrib/systemd's unit runs
+/// at boot) brings back exactly the containers with that policy.
+#[test]
+fn crashed_containers_start_again_and_start_all() {
+    let h = setup("crash");
+    for (name, policy) in [("keeper", "always"), ("once", "no")] {
+        h.ok(&["run", "-d", "--name", name, "--restart", policy, "busybox", "sleep", "1000"]);
+        let pids = h.ok(&["inspect", "--format", "{{.State.MonitorPid}} {{.State.Pid}}", name]);
+        for pid in pids.split_whitespace() {
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid.parse().unwrap()), nix::sys::signal::SIGKILL)
+                .unwrap();
+        }
+        let id = full_id(&h, name);
+        wait_for("the init to go", || !leftovers(&h, &id).iter().any(|l| l.starts_with("process")));
+    }
+    assert_eq!(h.ok(&["ps", "-a", "--filter", "restart-policy=always", "--format", "{{.Names}}"]), "keeper\n");
+    assert_eq!(h.ok(&["start", "--all", "--filter", "restart-policy=always"]), "keeper\n");
+    assert_eq!(h.ok(&["ps", "--format", "{{.Names}} {{.State}}"]), "keeper running\n");
+    h.ok(&["start", "once"]);
+    assert_eq!(h.ok(&["exec", "once", "echo", "back"]), "back\n");
+    let e = h.fails(&["start", "--all", "-a"]);
+    assert!(e.contains("cannot be used with"), "{e}");
+    for n in ["keeper", "once"] {
+        let id = full_id(&h, n);
+        h.ok(&["rm", "-f", n]);
+        assert!(leftovers(&h, &id).is_empty(), "{:?}", leftovers(&h, &id));
+    }
+}

@@ -226,6 +226,9 @@ impl Monitor {
             None => (None, None),
         };
         let dir = self.engine.dir(&self.id);
+        // Runtime state left by a crash or a reboot names an init that is gone: it goes
+        // (a live init's would not, and the create below then says so).
+        let _ = container::delete(&self.engine.runtime, &self.id, false);
         let created = container::create(
             &self.engine.runtime,
             CreateOptions {
