@@ -753,6 +753,9 @@ pub struct ExecArgs {
     /// Give extended privileges to the command
     #[arg(long)]
     pub privileged: bool,
+    /// Write the process's host pid to this file (the monitor's health probes)
+    #[arg(long, hide = true)]
+    pub pid_file: Option<PathBuf>,
     pub container: String,
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,

@@ -450,7 +450,7 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
         }
         // A new volume starts with what the image has at its path, as Docker's.
         if let Some(inside) = new.then(|| image_dir(&rootfs.path, &m.destination)).flatten() {
-            hull_image::rootfs::apply(&inside, &data)?;
+            hull_image::rootfs::apply(&inside, &data, false)?;
         }
         m.source = data.to_string_lossy().into_owned();
     }
@@ -691,9 +691,12 @@ pub(crate) fn resources(a: &crate::cli::ResourceArgs) -> Result<Resources> {
 fn healthcheck(a: &CreateArgs, image_config: &[u8]) -> Result<Option<Healthcheck>> {
     let duration = |flag: &str, v: &Option<String>| -> Result<Option<u64>> {
         v.as_deref()
-            .map(|s| {
-                health::parse_duration(s)
-                    .ok_or_else(|| Error::Invalid(format!("invalid --{flag} {s:?}: a duration such as 30s or 1m30s")))
+            .map(|s| match health::parse_duration(s) {
+                None => Err(Error::Invalid(format!("invalid --{flag} {s:?}: a duration such as 30s or 1m30s"))),
+                Some(d) if d != 0 && d < health::MIN_DURATION => {
+                    Err(Error::Invalid(format!("--{flag} cannot be less than 1ms (got {s})")))
+                }
+                Some(d) => Ok(d),
             })
             .transpose()
     };

@@ -85,7 +85,7 @@ fn read_tree(engine: &Engine, id: &str, op: Tree, out: &mut dyn Write) -> Result
     args.push("--".into());
     args.extend(mount_points(engine, id).into_iter().map(OsString::from));
     let Some(m) = engine.userns().filter(|m| m.wide()) else {
-        return Ok(tree_work(&args, out)?);
+        return Ok(tree_work(&args, false, out)?);
     };
     let mut c = crate::engine::userns::hull_command("__tree");
     c.args(&args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -100,8 +100,10 @@ fn read_tree(engine: &Engine, id: &str, op: Tree, out: &mut dyn Write) -> Result
     Ok(())
 }
 
-/// `ROOTFS_DIR LOWER… -- MOUNT_POINT…` after the operation's name.
-fn tree_work(args: &[OsString], out: &mut dyn Write) -> hull_image::Result<()> {
+/// `ROOTFS_DIR LOWER… -- MOUNT_POINT…` after the operation's name; `in_userns`: this
+/// is the helper in the containers' user namespace, where the copy has the owners a
+/// rootless unpack recorded.
+fn tree_work(args: &[OsString], in_userns: bool, out: &mut dyn Write) -> hull_image::Result<()> {
     let bad = || hull_image::Error::Reference("__tree: bad arguments".into());
     let (op, rest) = args.split_first().ok_or_else(bad)?;
     let (dir, rest) = rest.split_first().ok_or_else(bad)?;
@@ -113,13 +115,13 @@ fn tree_work(args: &[OsString], out: &mut dyn Write) -> hull_image::Result<()> {
     match op.to_str() {
         Some("export") => hull_image::pack::pack_dir(&dir.join("merged"), out),
         Some("diff") => {
-            for c in changes::changes(&lowers, dir, &mount_points)? {
+            for c in changes::changes(&lowers, dir, &mount_points, in_userns)? {
                 writeln!(out, "{} /{}", c.kind.letter(), c.path.display()).map_err(write_err)?;
             }
             Ok(())
         }
         Some("changes") => {
-            let c: Vec<Change> = changes::changes(&lowers, dir, &mount_points)?;
+            let c: Vec<Change> = changes::changes(&lowers, dir, &mount_points, in_userns)?;
             changes::pack_changes(&dir.join("merged"), &c, out)
         }
         _ => Err(bad()),
@@ -129,7 +131,7 @@ fn tree_work(args: &[OsString], out: &mut dyn Write) -> hull_image::Result<()> {
 /// `hull __tree OP …`: [`tree_work`] to standard output, run in a user namespace.
 pub fn tree_main(args: Vec<OsString>) -> i32 {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    match tree_work(&args, &mut out)
+    match tree_work(&args, true, &mut out)
         .and_then(|()| out.flush().map_err(|e| hull_image::Error::Io { what: "write the output".into(), source: e }))
     {
         Ok(()) => 0,

@@ -135,8 +135,18 @@ pub fn remove_one(engine: &Engine, id: &str, force: bool, volumes: bool) -> Resu
             c.status.word()
         )));
     }
-    // A --rm monitor waiting for the lock leaves the removal to us.
-    let _ = std::fs::write(engine.dir(id).join(crate::engine::record::REMOVING), b"");
+    // A --rm monitor waiting for the lock leaves the removal to us (and to itself again
+    // if this removal fails).
+    let marker = engine.dir(id).join(crate::engine::record::REMOVING);
+    let _ = std::fs::write(&marker, b"");
+    let r = remove_marked(engine, id, &c, volumes);
+    if r.is_err() {
+        let _ = std::fs::remove_file(&marker);
+    }
+    r
+}
+
+fn remove_marked(engine: &Engine, id: &str, c: &crate::engine::record::Container, volumes: bool) -> Result<()> {
     mark_stopped(engine, id);
     if c.status.is_live() {
         // Kills every process of the container and removes its cgroups: works with or
@@ -261,7 +271,15 @@ pub fn rename(engine: &Engine, a: &RenameArgs) -> Result<i32> {
 /// and, while it runs, into its cgroups; a new restart policy into its record, which
 /// the monitor reads when the container exits.
 pub fn update(engine: &Engine, a: &UpdateArgs) -> Result<i32> {
-    let mut limits = crate::engine::spec::limits(&crate::containers::resources(&a.resources)?)?;
+    let resources = crate::containers::resources(&a.resources)?;
+    let mut limits = crate::engine::spec::limits(&resources)?;
+    if resources.memory_swap.is_none() {
+        // Docker's update keeps the swap limit the container has (run's default of
+        // twice the memory is for a new container).
+        if let Some(m) = limits.get_mut("memory").and_then(|m| m.as_object_mut()) {
+            m.remove("swap");
+        }
+    }
     if a.resources.pids_limit.is_some_and(|p| p <= 0) {
         limits["pids"] = serde_json::json!({"limit": -1});
     }
@@ -285,6 +303,16 @@ pub fn update(engine: &Engine, a: &UpdateArgs) -> Result<i32> {
         let path = engine.dir(&id).join("config.json");
         let mut config: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&path).map_err(Error::at(format!("read {}", path.display())))?)?;
+        let swap = config.pointer("/linux/resources/memory/swap").and_then(|v| v.as_i64());
+        if let (Some(m), Some(swap), None) = (resources.memory, swap, resources.memory_swap) {
+            if swap != -1 && m > swap {
+                return Err(Error::Invalid(
+                    "Memory limit should be smaller than already set memoryswap limit, \
+                     update the memoryswap at the same time"
+                        .into(),
+                ));
+            }
+        }
         merge(&mut config["linux"]["resources"], &limits);
         if engine.container(&id)?.status.is_live() {
             container::update(&engine.runtime, &id, &typed)?;
@@ -376,7 +404,7 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<i32> {
             process,
             console_socket: console,
             preserve_fds: 0,
-            pid_file: None,
+            pid_file: a.pid_file.as_deref(),
             ignore_paused: false,
         },
     )

@@ -304,6 +304,31 @@ pub fn inspect_json(engine: &Engine, c: &Container) -> Value {
     if let Some(h) = &c.run.health {
         v["State"]["Health"] = json!(h);
     }
+    // The limits as the config now has them (`update` changes them there).
+    let config: Value =
+        std::fs::read(dir.join("config.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+    let res = |p: &str| config.pointer(&format!("/linux/resources{p}")).cloned().unwrap_or(json!(0));
+    let parent = config
+        .pointer("/linux/cgroupsPath")
+        .and_then(Value::as_str)
+        .and_then(|p| p.rsplit_once('/').map(|(parent, _)| parent.to_string()))
+        .unwrap_or_default();
+    for (k, p) in [
+        ("Memory", "/memory/limit"),
+        ("MemorySwap", "/memory/swap"),
+        ("MemoryReservation", "/memory/reservation"),
+        ("CpuShares", "/cpu/shares"),
+        ("CpuPeriod", "/cpu/period"),
+        ("CpuQuota", "/cpu/quota"),
+        ("PidsLimit", "/pids/limit"),
+        ("BlkioWeight", "/blockIO/weight"),
+    ] {
+        v["HostConfig"][k] = res(p);
+    }
+    for (k, p) in [("CpusetCpus", "/cpu/cpus"), ("CpusetMems", "/cpu/mems")] {
+        v["HostConfig"][k] = config.pointer(&format!("/linux/resources{p}")).cloned().unwrap_or(json!(""));
+    }
+    v["HostConfig"]["CgroupParent"] = parent.into();
     v
 }
 

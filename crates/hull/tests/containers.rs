@@ -937,6 +937,17 @@ fn update_cgroup_parent_cgroupns_and_block_io_limits() {
     assert!(v.contains("on-failure") && v.contains('3'), "{v}");
     h.ok(&["restart", "-t", "0", "limited"]);
     assert_eq!(mem(), "33554432", "kept across a restart");
+    // Docker's update keeps the swap limit; memory above it is refused.
+    h.ok(&["update", "--memory", "48m", "limited"]);
+    let hc = h.ok(&[
+        "inspect",
+        "--format",
+        "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.CgroupParent}}",
+        "limited",
+    ]);
+    assert_eq!(hc, format!("50331648 67108864 /{parent}\n"));
+    let e = h.fails(&["update", "--memory", "128m", "limited"]);
+    assert!(e.contains("smaller than already set memoryswap"), "{e}");
     let e = h.fails(&["update", "limited"]);
     assert!(e.contains("one or more flags"), "{e}");
     let e = h.fails(&["update", "--cpus", "1", "--cpu-quota", "5000", "limited"]);
@@ -1031,6 +1042,10 @@ fn health_checks() {
     wait_for("a timed-out check", || status("slow").contains("(unhealthy)"));
     let out = h.ok(&["inspect", "--format", "{{json .State.Health.Log}}", "slow"]);
     assert!(out.contains("Health check exceeded timeout") && out.contains("\"ExitCode\":-1"), "{out}");
+    // Timed-out probes are killed in the container, not left to pile up.
+    std::thread::sleep(Duration::from_millis(1500));
+    let top = h.ok(&["top", "slow"]);
+    assert!(top.matches("sleep 30").count() <= 1, "{top}");
 
     // No check: no health in ps or inspect.
     h.ok(&["run", "-d", "--name", "plain", "--no-healthcheck", "busybox", "sleep", "1000"]);
@@ -1038,8 +1053,10 @@ fn health_checks() {
     assert!(v[0]["State"].get("Health").is_none());
     assert!(!status("plain").contains('('), "{}", status("plain"));
     assert_eq!(h.ok(&["ps", "--filter", "health=none", "--format", "{{.Names}}"]), "plain\n");
-    let o = h.run(&["run", "--rm", "--health-interval", "5", "busybox", "true"]);
-    assert_eq!((code(&o), err(&o).lines().count()), (125, 1), "{}", err(&o));
+    for bad in ["5", "10us"] {
+        let o = h.run(&["run", "--rm", "--health-interval", bad, "busybox", "true"]);
+        assert_eq!((code(&o), err(&o).lines().count()), (125, 1), "{}", err(&o));
+    }
     for n in ["checked", "slow", "plain"] {
         let id = full_id(&h, n);
         h.ok(&["rm", "-f", n]);

@@ -18,7 +18,8 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 /// A system user made with useradd plus 65536 subordinate uids and gids; userdel on
-/// drop (which also drops its /etc/subuid and /etc/subgid lines).
+/// drop (which also drops its /etc/subuid and /etc/subgid lines). Its primary group is
+/// `users`, not one of its own name: /etc/subgid is keyed by the user all the same.
 struct CreatedUser {
     name: String,
     uid: u32,
@@ -31,7 +32,7 @@ impl CreatedUser {
         let name = format!("hullen{}", std::process::id());
         let sub = 400_000_000 + (std::process::id() % 1000) * 65536;
         let st = Command::new("useradd")
-            .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--user-group", &name])
+            .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--gid", "users", &name])
             .status()
             .expect("useradd (Debian's passwd package) is needed for the rootless tests");
         assert!(st.success(), "useradd {name}");
@@ -190,12 +191,27 @@ fn a_user_with_subordinate_ids_runs_the_engine() {
     assert!(h.store().join("snapshots").is_dir(), "the store is under ~/.local/share/hull");
 
     // Root is the user; the image's owners are kept; the image's user exists.
-    let o = h.ok(&["run", "--rm", "busybox", "sh", "-c", "id -u; stat -c %u:%g /home/app; cat /proc/self/uid_map"]);
+    let o = h.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "id -u; stat -c %u:%g /home/app; cat /proc/self/uid_map /proc/self/gid_map",
+    ]);
     let l = lines(&o);
     assert_eq!(l[0], "0");
     assert_eq!(l[1], "1234:2345", "the layer's owner inside the container");
     let maps: Vec<String> = l[2..].iter().map(|m| m.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
-    assert_eq!(maps, vec![format!("0 {} 1", user.uid), format!("1 {} 65536", user.sub)]);
+    assert_eq!(
+        maps,
+        vec![
+            format!("0 {} 1", user.uid),
+            format!("1 {} 65536", user.sub),
+            format!("0 {} 1", user.gid),
+            format!("1 {} 65536", user.sub)
+        ]
+    );
     assert_eq!(h.ok(&["run", "--rm", "-u", "app", "busybox", "id", "-u"]).trim(), "1234");
     assert!(h.ok(&["info"]).contains("rootless"));
 

@@ -53,9 +53,11 @@ pub struct Change {
 
 /// The changes of the root filesystem prepared in `dir` (see [`crate::rootfs`]) over
 /// `lowers` (the image's snapshots, bottom first), sorted by path; `mount_points`
-/// (relative paths) are left out.
-pub fn changes(lowers: &[PathBuf], dir: &Path, mount_points: &[PathBuf]) -> Result<Vec<Change>> {
-    let lower = Lower { top_first: lowers.iter().rev().cloned().collect() };
+/// (relative paths) are left out. `recorded_owners`: the copy was made with the owners
+/// a rootless unpack recorded ([`crate::rootfs::OWNER_XATTR`]; only in the containers'
+/// user namespace), so the layers' entries are compared with those owners.
+pub fn changes(lowers: &[PathBuf], dir: &Path, mount_points: &[PathBuf], recorded_owners: bool) -> Result<Vec<Change>> {
+    let lower = Lower { top_first: lowers.iter().rev().cloned().collect(), recorded_owners };
     let mut out = Vec::new();
     let upper = dir.join("upper");
     if upper.is_dir() {
@@ -147,6 +149,7 @@ fn sorted_names(dir: &Path) -> Result<Vec<OsString>> {
 /// The image's layers as overlay shows them.
 struct Lower {
     top_first: Vec<PathBuf>,
+    recorded_owners: bool,
 }
 
 /// How a layer bears on the paths below `rel`'s parent.
@@ -249,7 +252,7 @@ fn walk_upper(upper: &Path, rel: &Path, lower: &Lower, added: bool, out: &mut Ve
             }
             continue;
         };
-        let own = !m.is_dir() || !lm.is_dir() || !same_owner_and_mode(&m, &lm, &lp);
+        let own = !m.is_dir() || !lm.is_dir() || !same_owner_and_mode(&m, &lm, &lp, lower.recorded_owners);
         out.push(Change { path: p.clone(), kind: Kind::Changed, own });
         if m.is_dir() {
             if lm.is_dir() && is_opaque(&full) {
@@ -288,7 +291,7 @@ fn walk_copy(merged: &Path, rel: &Path, lower: &Lower, added: bool, out: &mut Ve
                 }
             }
             Some((lp, lm)) => {
-                if differs(&full, &m, &lp, &lm) {
+                if differs(&full, &m, &lp, &lm, lower.recorded_owners) {
                     out.push(Change { path: p.clone(), kind: Kind::Changed, own: true });
                 }
                 if m.is_dir() {
@@ -300,22 +303,18 @@ fn walk_copy(merged: &Path, rel: &Path, lower: &Lower, added: bool, out: &mut Ve
     Ok(())
 }
 
-/// Whether an entry (`a`) has the mode and owner of the layers' (`b` at `bpath`). The
-/// layers' owner is the one a copy made by root gets (see `rootfs::set_meta`): a
-/// rootless snapshot's recorded owner where this process may chown, else its own.
-fn same_owner_and_mode(a: &std::fs::Metadata, b: &std::fs::Metadata, bpath: &Path) -> bool {
-    let owner = if nix::unistd::geteuid().is_root() {
-        crate::rootfs::recorded_owner(bpath).unwrap_or((b.uid(), b.gid()))
-    } else {
-        (b.uid(), b.gid())
-    };
-    a.mode() == b.mode() && (a.uid(), a.gid()) == owner
+/// Whether an entry (`a`) has the mode and owner of the layers' (`b` at `bpath`): the
+/// owner the copy gave it (see `rootfs::set_meta`), a rootless snapshot's recorded one
+/// when `recorded` (the copy applied those).
+fn same_owner_and_mode(a: &std::fs::Metadata, b: &std::fs::Metadata, bpath: &Path, recorded: bool) -> bool {
+    let owner = if recorded { crate::rootfs::recorded_owner(bpath) } else { None };
+    a.mode() == b.mode() && (a.uid(), a.gid()) == owner.unwrap_or((b.uid(), b.gid()))
 }
 
 /// Whether an entry of the copy differs from the layers' (a directory: only its own
 /// mode and owner, as its times follow its children).
-fn differs(path: &Path, m: &std::fs::Metadata, lpath: &Path, lm: &std::fs::Metadata) -> bool {
-    if !same_owner_and_mode(m, lm, lpath) {
+fn differs(path: &Path, m: &std::fs::Metadata, lpath: &Path, lm: &std::fs::Metadata, recorded: bool) -> bool {
+    if !same_owner_and_mode(m, lm, lpath, recorded) {
         return true;
     }
     if m.is_dir() {
@@ -374,7 +373,7 @@ mod tests {
             let dir = t.join(if copy { "copy" } else { "overlay" });
             let store_like = Rootfs::prepare(&snaps, &dir, copy);
             edit(&dir.join("merged"));
-            let c = changes(&snaps, &dir, &mounts).unwrap();
+            let c = changes(&snaps, &dir, &mounts, false).unwrap();
             // Apply the packed changes on a fresh copy of the layers: the same tree.
             let mut layer = Vec::new();
             pack_changes(&dir.join("merged"), &c, &mut layer).unwrap();
@@ -384,7 +383,7 @@ mod tests {
             let check = t.join(format!("check-{copy}"));
             std::fs::create_dir(&check).unwrap();
             for s in snaps.iter().chain([&snap]) {
-                crate::rootfs::apply(s, &check).unwrap();
+                crate::rootfs::apply(s, &check, false).unwrap();
             }
             assert_eq!(std::fs::read(check.join("etc/passwd")).unwrap(), b"root\napp");
             assert!(
@@ -410,7 +409,7 @@ mod tests {
             std::fs::create_dir(&merged).unwrap();
             if copy {
                 for l in lowers {
-                    crate::rootfs::apply(l, &merged).unwrap();
+                    crate::rootfs::apply(l, &merged, false).unwrap();
                 }
             } else {
                 for d in ["upper", "work"] {

@@ -58,7 +58,7 @@ pub fn overlay_options(lowers: &[PathBuf], upper: &Path, work: &Path, userxattr:
 /// Prepares the root filesystem of `image` under `dir` (created; must not exist).
 /// `copy` forces the copy even where overlay would do.
 pub fn prepare(store: &Store, image: &Image, dir: &Path, copy: bool) -> Result<Rootfs> {
-    prepare_from(&lowers(store, image)?, dir, copy)
+    prepare_from(&lowers(store, image)?, dir, copy, false)
 }
 
 /// The snapshot directories of `image`, bottom layer first; all must exist.
@@ -75,22 +75,23 @@ pub fn lowers(store: &Store, image: &Image) -> Result<Vec<PathBuf>> {
     Ok(lowers)
 }
 
-/// [`prepare`] from snapshot directories (bottom layer first).
-pub fn prepare_from(lowers: &[PathBuf], dir: &Path, copy: bool) -> Result<Rootfs> {
+/// [`prepare`] from snapshot directories (bottom layer first); `recorded_owners`: a
+/// copy gets the owners a rootless unpack recorded (see [`apply`]).
+pub fn prepare_from(lowers: &[PathBuf], dir: &Path, copy: bool, recorded_owners: bool) -> Result<Rootfs> {
     if let Some(parent) = dir.parent() {
         std::fs::create_dir_all(parent).map_err(io(format!("create {}", parent.display())))?;
     }
     // A new directory only: on failure everything in it is removed, which must never
     // be a running container's.
     std::fs::create_dir(dir).map_err(io(format!("create {}", dir.display())))?;
-    let result = prepare_in(lowers, dir, copy);
+    let result = prepare_in(lowers, dir, copy, recorded_owners);
     if result.is_err() {
         let _ = release(dir);
     }
     result
 }
 
-fn prepare_in(lowers: &[PathBuf], dir: &Path, copy: bool) -> Result<Rootfs> {
+fn prepare_in(lowers: &[PathBuf], dir: &Path, copy: bool, recorded_owners: bool) -> Result<Rootfs> {
     let merged = dir.join("merged");
     std::fs::create_dir(&merged).map_err(io(format!("create {}", merged.display())))?;
     let root = nix::unistd::geteuid().is_root();
@@ -118,7 +119,7 @@ fn prepare_in(lowers: &[PathBuf], dir: &Path, copy: bool) -> Result<Rootfs> {
         let _ = std::fs::remove_dir(&work);
     }
     for l in lowers {
-        apply(l, &merged)?;
+        apply(l, &merged, recorded_owners)?;
     }
     Ok(Rootfs { kind: Kind::Copy, path: merged, dir: dir.to_owned() })
 }
@@ -166,14 +167,27 @@ fn xattr_get(p: &Path, name: &str) -> Option<Vec<u8>> {
 /// Applies one snapshot on top of `dest`, as overlay would show it above `dest`.
 /// Sources are snapshots (already confined when unpacked); `dest` is checked with
 /// lstat at every step and a symlink in it is replaced, never followed.
-pub fn apply(src: &Path, dest: &Path) -> Result<()> {
+///
+/// `recorded_owners`: entries get the owners a rootless unpack recorded in
+/// [`OWNER_XATTR`] instead of the snapshot's own. Only for a copy made as root of the
+/// containers' user namespace (`hull __rootfs`), where those owners are mapped ids: a
+/// user can set that xattr on its own files, so real root must never honour it.
+pub fn apply(src: &Path, dest: &Path, recorded_owners: bool) -> Result<()> {
     let mut links = std::collections::HashMap::new();
-    apply_dir(src, dest, &mut links)?;
+    let mut c = Applying { links: &mut links, recorded_owners };
+    apply_dir(src, dest, &mut c)?;
     let m = std::fs::metadata(src).map_err(io(format!("stat {}", src.display())))?;
-    set_meta(src, dest, &m)
+    set_meta(src, dest, &m, recorded_owners)
 }
 
-fn apply_dir(src: &Path, dest: &Path, links: &mut std::collections::HashMap<u64, PathBuf>) -> Result<()> {
+/// One [`apply`] in progress: the first copy of each hardlinked inode, and whether
+/// recorded owners apply.
+struct Applying<'a> {
+    links: &'a mut std::collections::HashMap<u64, PathBuf>,
+    recorded_owners: bool,
+}
+
+fn apply_dir(src: &Path, dest: &Path, c: &mut Applying) -> Result<()> {
     let mut names: Vec<_> = std::fs::read_dir(src)
         .map_err(io(format!("list {}", src.display())))?
         .flatten()
@@ -205,8 +219,8 @@ fn apply_dir(src: &Path, dest: &Path, links: &mut std::collections::HashMap<u64,
                 }
                 None => std::fs::create_dir(&d).map_err(io(format!("create {}", d.display())))?,
             }
-            apply_dir(&s, &d, links)?;
-            set_meta(&s, &d, &m)?;
+            apply_dir(&s, &d, c)?;
+            set_meta(&s, &d, &m, c.recorded_owners)?;
             continue;
         }
         if existing.is_some() {
@@ -217,11 +231,11 @@ fn apply_dir(src: &Path, dest: &Path, links: &mut std::collections::HashMap<u64,
             std::os::unix::fs::symlink(&target, &d).map_err(io(format!("symlink {}", d.display())))?;
         } else if ft.is_file() {
             if m.nlink() > 1 {
-                if let Some(first) = links.get(&m.ino()) {
+                if let Some(first) = c.links.get(&m.ino()) {
                     std::fs::hard_link(first, &d).map_err(io(format!("link {}", d.display())))?;
                     continue;
                 }
-                links.insert(m.ino(), d.clone());
+                c.links.insert(m.ino(), d.clone());
             }
             std::fs::copy(&s, &d).map_err(io(format!("copy {} to {}", s.display(), d.display())))?;
         } else {
@@ -237,7 +251,7 @@ fn apply_dir(src: &Path, dest: &Path, links: &mut std::collections::HashMap<u64,
             nix::sys::stat::mknod(&d, kind, nix::sys::stat::Mode::from_bits_truncate(0o600), m.rdev())
                 .map_err(sys(format!("mknod {}", d.display())))?;
         }
-        set_meta(&s, &d, &m)?;
+        set_meta(&s, &d, &m, c.recorded_owners)?;
         if ft.is_file() {
             // After chown, which drops file capabilities.
             copy_xattrs(&s, &d);
@@ -255,12 +269,13 @@ fn copy_xattrs(s: &Path, d: &Path) {
     }
 }
 
-/// Owner, mode and times of `d` from its source `s` (stat `m`). A rootless snapshot's
-/// files belong to the user; the owner the layer gave them is in [`OWNER_XATTR`],
-/// applied where this process may chown (root, or root of a user namespace).
-fn set_meta(s: &Path, d: &Path, m: &std::fs::Metadata) -> Result<()> {
+/// Owner, mode and times of `d` from its source `s` (stat `m`). The owner is set where
+/// this process may chown (root, or root of a user namespace): the snapshot's, or with
+/// `recorded_owners` the one a rootless unpack recorded in [`OWNER_XATTR`].
+fn set_meta(s: &Path, d: &Path, m: &std::fs::Metadata, recorded_owners: bool) -> Result<()> {
     if nix::unistd::geteuid().is_root() {
-        let (uid, gid) = recorded_owner(s).unwrap_or((m.uid(), m.gid()));
+        let recorded = if recorded_owners { recorded_owner(s) } else { None };
+        let (uid, gid) = recorded.unwrap_or((m.uid(), m.gid()));
         std::os::unix::fs::lchown(d, Some(uid), Some(gid)).map_err(io(format!("chown {}", d.display())))?;
     }
     if !m.file_type().is_symlink() {

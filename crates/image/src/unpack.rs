@@ -752,10 +752,17 @@ pub(crate) mod tests {
         assert_eq!(crate::rootfs::recorded_owner(&snap.join("forged")), None, "a layer's own record is dropped");
         let dest = dir.join("copy");
         std::fs::create_dir(&dest).unwrap();
-        crate::rootfs::apply(&snap, &dest).unwrap();
+        crate::rootfs::apply(&snap, &dest, true).unwrap();
         let m = std::fs::metadata(dest.join("home/app/f")).unwrap();
         assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (1234, 2345, 0o4755), "set-id bits survive the chown");
         assert_eq!(xattr(&dest.join("home/app/f"), crate::rootfs::OWNER_XATTR), None, "the record stays behind");
+        // Anyone may set a user xattr on their own files: a copy not made in the
+        // containers' user namespace ignores the record.
+        let plain = dir.join("plain-copy");
+        std::fs::create_dir(&plain).unwrap();
+        crate::rootfs::apply(&snap, &plain, false).unwrap();
+        let m = std::fs::metadata(plain.join("home/app/f")).unwrap();
+        assert_eq!((m.uid(), m.gid()), me, "a recorded owner is not honoured outside the helper");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -242,14 +242,23 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
     let to_join: Vec<PathBuf> =
         state.cgroup_dirs.iter().filter(|d| !(born_in_unified && Some(*d) == unified.as_ref())).cloned().collect();
     if let Err(e) = cgroups::join(&to_join, pid) {
-        // An init that failed early is the better explanation.
-        if let Ok(Some(Msg::Failed(msg))) = parent.recv() {
-            return Err(Error::Init(msg));
+        // An init that failed early is the better explanation; one waiting for its
+        // second go (a deferred cgroup namespace) has nothing to say, and is killed
+        // with the rest of the undo.
+        if !defer_cgroupns {
+            if let Ok(Some(Msg::Failed(msg))) = parent.recv() {
+                return Err(Error::Init(msg));
+            }
         }
         return Err(e);
     }
     if defer_cgroupns {
-        parent.send(&Msg::Go)?;
+        if let Err(e) = parent.send(&Msg::Go) {
+            if let Ok(Some(Msg::Failed(msg))) = parent.recv() {
+                return Err(Error::Init(msg));
+            }
+            return Err(e);
+        }
     }
     loop {
         match parent.recv()? {

@@ -4,8 +4,9 @@
 //! container's run state.
 //!
 //! The monitor runs the checks: a probe is `hull exec` of the command, a child of the
-//! monitor that it polls without blocking (the monitor stays single-threaded), killed
-//! when it outlives the timeout.
+//! monitor that it polls without blocking (the monitor stays single-threaded). A probe
+//! that outlives the timeout is killed with everything it started in the container
+//! (the exec'd process leads its own session; `hull exec` writes its pid to a file).
 
 use serde::{Deserialize, Serialize};
 use std::io::Read;
@@ -45,8 +46,10 @@ impl Healthcheck {
     pub fn command(&self) -> Option<Vec<String>> {
         match self.test.split_first() {
             Some((k, rest)) if k == "CMD" && !rest.is_empty() => Some(rest.to_vec()),
+            // Docker's: the shell, then the arguments as they are (the image's SHELL
+            // is not read: /bin/sh -c).
             Some((k, rest)) if k == "CMD-SHELL" && !rest.is_empty() => {
-                Some(vec!["/bin/sh".into(), "-c".into(), rest.join(" ")])
+                Some(["/bin/sh", "-c"].iter().map(|s| s.to_string()).chain(rest.iter().cloned()).collect())
             }
             _ => None,
         }
@@ -97,13 +100,13 @@ impl Health {
         Health { status: "starting".into(), ..Default::default() }
     }
 
-    /// Takes a probe's result: Docker's rules (a failure in the start period does not
-    /// count unless the container was healthy already).
+    /// Takes a probe's result: Docker's rules (a failure of a probe begun in the start
+    /// period does not count while the container is still starting).
     fn record(&mut self, r: CheckResult, check: &Healthcheck, in_start_period: bool) {
         if r.exit_code == 0 {
             self.failing_streak = 0;
             self.status = "healthy".into();
-        } else if !(in_start_period && self.status != "healthy") {
+        } else if !(in_start_period && self.status == "starting") {
             self.failing_streak += 1;
             if self.failing_streak >= check.retries() {
                 self.status = "unhealthy".into();
@@ -115,6 +118,9 @@ impl Health {
         }
     }
 }
+
+/// Docker's floor for a non-zero interval, timeout or start period.
+pub const MIN_DURATION: u64 = 1_000_000;
 
 /// A Go duration (`30s`, `1m30s`, `1.5s`, `500ms`) in nanoseconds, as Docker's flags.
 pub fn parse_duration(s: &str) -> Option<u64> {
@@ -153,6 +159,46 @@ struct Probe {
     buf: Vec<u8>,
     began: Instant,
     start: String,
+    /// Where `hull exec` writes the pid of the process it starts.
+    pid_file: std::path::PathBuf,
+}
+
+impl Probe {
+    /// Reads what the probe wrote so far (at most [`OUTPUT_MAX`] bytes are kept).
+    fn read_output(&mut self) {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = self.output.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            if self.buf.len() < OUTPUT_MAX {
+                self.buf.extend_from_slice(&chunk[..n.min(OUTPUT_MAX - self.buf.len())]);
+            }
+        }
+    }
+
+    /// Kills the process started in the container with its session (its children),
+    /// then `hull exec`.
+    fn kill(&mut self) {
+        let pid = std::fs::read_to_string(&self.pid_file).ok().and_then(|s| s.trim().parse::<i32>().ok());
+        if let Some(pid) = pid.filter(|p| *p > 1) {
+            // SAFETY: kill(2) of the process group the probe's process leads (it called
+            // setsid), then of the process itself; `hull exec` still waits for it, so the
+            // pid cannot have been reused.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.pid_file);
+    }
 }
 
 /// The monitor's side: when to probe, the probe in flight, the results.
@@ -183,33 +229,28 @@ impl Checker {
 
     /// Starts a due probe, or collects the one in flight; returns true when `health`
     /// changed.
-    pub fn tick(&mut self, root: &Path, id: &str, health: &mut Health) -> bool {
+    pub fn tick(&mut self, dir: &Path, root: &Path, id: &str, health: &mut Health) -> bool {
         let now = Instant::now();
         let Some(p) = self.probe.as_mut() else {
             if now >= self.next {
-                self.probe = spawn(root, id, &self.command);
+                self.probe = spawn(dir, root, id, &self.command);
                 if self.probe.is_none() {
                     self.next = now + self.check.interval();
                 }
             }
             return false;
         };
-        let mut chunk = [0u8; 4096];
-        while let Ok(n) = p.output.read(&mut chunk) {
-            if n == 0 {
-                break;
-            }
-            if p.buf.len() < OUTPUT_MAX {
-                p.buf.extend_from_slice(&chunk[..n.min(OUTPUT_MAX - p.buf.len())]);
-            }
-        }
+        p.read_output();
         let timed_out = now.duration_since(p.began) > self.check.timeout();
         let code = match p.child.try_wait() {
-            Ok(Some(st)) => st.code().unwrap_or(-1),
+            Ok(Some(st)) => {
+                // What it wrote between the read above and its exit.
+                p.read_output();
+                st.code().unwrap_or(-1)
+            }
             Ok(None) if !timed_out => return false,
             _ => {
-                let _ = p.child.kill();
-                let _ = p.child.wait();
+                p.kill();
                 -1
             }
         };
@@ -219,8 +260,8 @@ impl Checker {
         } else {
             String::from_utf8_lossy(&p.buf).into_owned()
         };
-        let r = CheckResult { start: p.start, end: super::now(), exit_code: code, output };
-        let in_start_period = now.duration_since(self.started) < Duration::from_nanos(self.check.start_period);
+        let in_start_period = p.began.duration_since(self.started) < Duration::from_nanos(self.check.start_period);
+        let r = CheckResult { start: p.start.clone(), end: super::now(), exit_code: code, output };
         health.record(r, &self.check, in_start_period);
         self.next = Instant::now() + self.check.interval();
         true
@@ -229,25 +270,29 @@ impl Checker {
     /// Ends a probe in flight (the container stopped).
     pub fn stop(&mut self) {
         if let Some(mut p) = self.probe.take() {
-            let _ = p.child.kill();
-            let _ = p.child.wait();
+            p.kill();
         }
     }
 }
 
-/// `hull exec ID COMMAND…` with its output (both streams) on a non-blocking pipe.
-fn spawn(root: &Path, id: &str, command: &[String]) -> Option<Probe> {
+/// `hull exec ID COMMAND…` with its output (both streams) on a non-blocking pipe, its
+/// process's pid written to `dir/health.pid`.
+fn spawn(dir: &Path, root: &Path, id: &str, command: &[String]) -> Option<Probe> {
     use std::os::unix::process::CommandExt;
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK).ok()?;
     // The child's end blocks as usual.
     // SAFETY: F_SETFL on a descriptor we own.
     unsafe { libc::fcntl(w.as_raw_fd(), libc::F_SETFL, 0) };
     let w2 = w.try_clone().ok()?;
+    let pid_file = dir.join("health.pid");
+    let _ = std::fs::remove_file(&pid_file);
     let child = Command::new("/proc/self/exe")
         .arg0("hull")
         .arg("--root")
         .arg(root)
         .arg("exec")
+        .arg("--pid-file")
+        .arg(&pid_file)
         .arg(id)
         .args(command)
         .stdin(Stdio::null())
@@ -255,7 +300,14 @@ fn spawn(root: &Path, id: &str, command: &[String]) -> Option<Probe> {
         .stderr(Stdio::from(w2))
         .spawn()
         .ok()?;
-    Some(Probe { child, output: std::fs::File::from(r), buf: Vec::new(), began: Instant::now(), start: super::now() })
+    Some(Probe {
+        child,
+        output: std::fs::File::from(r),
+        buf: Vec::new(),
+        began: Instant::now(),
+        start: super::now(),
+        pid_file,
+    })
 }
 
 #[cfg(test)]
@@ -282,6 +334,11 @@ mod tests {
             c(&["CMD-SHELL", "test -f /x"]).command(),
             Some(vec!["/bin/sh".into(), "-c".into(), "test -f /x".into()])
         );
+        assert_eq!(
+            c(&["CMD-SHELL", "exit $0", "3"]).command(),
+            Some(vec!["/bin/sh".into(), "-c".into(), "exit $0".into(), "3".into()]),
+            "the arguments as they are"
+        );
         assert_eq!(c(&["NONE"]).command(), None);
         assert_eq!(c(&[]).command(), None);
     }
@@ -297,6 +354,8 @@ mod tests {
         assert_eq!((h.status.as_str(), h.failing_streak), ("starting", 1));
         h.record(r(1), &check, false);
         assert_eq!((h.status.as_str(), h.failing_streak), ("unhealthy", 2));
+        h.record(r(1), &check, true);
+        assert_eq!(h.failing_streak, 3, "an unhealthy container's failures count in the start period too");
         h.record(r(0), &check, false);
         assert_eq!((h.status.as_str(), h.failing_streak), ("healthy", 0));
         h.record(r(1), &check, true);

@@ -68,6 +68,10 @@ struct Stdio {
 pub fn main(root: &Path, id: &str) -> i32 {
     // SAFETY: F_GETFD only asks whether descriptor 3 is open.
     let first = (unsafe { libc::fcntl(CLIENT_FD, libc::F_GETFD) } >= 0).then(|| {
+        // Not inherited by the processes the monitor starts (health probes): the
+        // client reads until the monitor itself has gone.
+        // SAFETY: F_SETFD on descriptor 3, which `spawn` set up for us alone.
+        unsafe { libc::fcntl(CLIENT_FD, libc::F_SETFD, libc::FD_CLOEXEC) };
         // SAFETY: descriptor 3 was set up by `spawn` for us alone.
         unsafe { UnixStream::from_raw_fd(CLIENT_FD) }
     });
@@ -118,6 +122,8 @@ impl Monitor {
 
     fn run(&mut self, clients: &mut Vec<Client>) -> i32 {
         let _ = std::fs::remove_file(self.engine.dir(&self.id).join(STOPPED_BY_USER));
+        // Left by an `rm` that failed.
+        let _ = std::fs::remove_file(self.engine.dir(&self.id).join(super::record::REMOVING));
         let mut delay_ms = 100u64;
         loop {
             let started = std::time::Instant::now();
@@ -161,9 +167,9 @@ impl Monitor {
                 let _ = write_frame(&mut c.sock, attach::EXIT, code.to_string().as_bytes());
             }
             if !again {
-                // The sockets are closed by the exit itself, after the monitor's memory
-                // is released: a client that reads to the end (a foreground `run`) then
-                // returns with no monitor left.
+                // The sockets are left open, to be closed by the monitor's exit: a
+                // client that reads to the end of its socket (a foreground `run`)
+                // returns only once the monitor process is gone.
                 std::mem::forget(std::mem::take(clients));
                 return 0;
             }
@@ -303,7 +309,7 @@ impl Monitor {
         }
         loop {
             if let (Some(c), Some(h), false) = (checker.as_mut(), self.state.health.as_mut(), exited) {
-                if c.tick(self.engine.root(), &self.id, h) {
+                if c.tick(&self.engine.dir(&self.id), self.engine.root(), &self.id, h) {
                     self.save();
                 }
             }
@@ -324,7 +330,7 @@ impl Monitor {
             let idle = 5000;
             let timeout = match &checker {
                 _ if exited => 100,
-                Some(c) => (c.wait().as_millis() as i32).clamp(1, idle),
+                Some(c) => c.wait().as_millis().clamp(1, idle as u128) as i32,
                 None => idle,
             };
             // SAFETY: a valid array of pollfds.
@@ -439,10 +445,10 @@ impl Monitor {
     }
 
     /// `--rm`: removes the container, unless `rm` is already at it. Another command
-    /// holding the lock (a `kill` or `stop` that caused this exit) is waited for.
+    /// holding the lock (the `kill` or `stop` that caused this exit, a `commit`) is
+    /// waited for, however long it takes; none of them waits for this monitor.
     fn remove(&self) {
         let dir = self.engine.dir(&self.id);
-        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
             match self.engine.try_lock(&self.id) {
                 Ok(Some(_lock)) => {
@@ -451,9 +457,10 @@ impl Monitor {
                     }
                     return;
                 }
-                Ok(None) if !dir.join(super::record::REMOVING).exists() && std::time::Instant::now() < until => {
+                Ok(None) if !dir.join(super::record::REMOVING).exists() => {
                     std::thread::sleep(std::time::Duration::from_millis(5));
                 }
+                // `rm` has it, or the container is gone.
                 _ => return,
             }
         }

@@ -330,7 +330,7 @@ pub fn limits(r: &Resources) -> Result<Value> {
             m["swap"] = v.into();
         } else if let Some(v) = r.memory {
             // Docker: without --memory-swap, as much swap as memory.
-            m["swap"] = (v * 2).into();
+            m["swap"] = v.saturating_mul(2).into();
         }
         resources["memory"] = m;
     }

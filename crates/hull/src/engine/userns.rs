@@ -40,11 +40,12 @@ impl Mapping {
         let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
         // /etc/passwd and /etc/group themselves, not NSS: hull links glibc statically,
         // where NSS modules cannot be loaded (a lookup that misses the files crashes).
+        // Both files are keyed by the user's login name or uid (as newgidmap reads
+        // /etc/subgid), not by its group.
         let user = name_of(&read("/etc/passwd"), uid.as_raw());
-        let group = name_of(&read("/etc/group"), gid.as_raw());
         Some(Mapping {
             uids: maps(uid.as_raw(), &subordinate(&read("/etc/subuid"), user.as_deref(), uid.as_raw())),
-            gids: maps(gid.as_raw(), &subordinate(&read("/etc/subgid"), group.as_deref(), gid.as_raw())),
+            gids: maps(gid.as_raw(), &subordinate(&read("/etc/subgid"), user.as_deref(), uid.as_raw())),
         })
     }
 
@@ -63,7 +64,7 @@ impl Mapping {
         (j(&self.uids), j(&self.gids))
     }
 
-    /// Whether container id `id` exists in both maps.
+    /// Whether container uid `uid` and gid `gid` both exist in the maps.
     pub fn maps_id(&self, uid: u32, gid: u32) -> bool {
         let has = |m: &[LinuxIdMapping], id: u32| {
             m.iter().any(|m| id >= m.container_id() && (id as u64) < m.container_id() as u64 + m.size() as u64)
@@ -169,7 +170,11 @@ pub fn spawn(m: &Mapping, mut cmd: Command) -> Result<Child> {
         return Err(e);
     }
     let mut go = std::fs::File::from(go_w);
-    go.write_all(b"g").map_err(Error::at("start the user-namespace helper"))?;
+    if let Err(e) = go.write_all(b"g") {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(Error::io("start the user-namespace helper", e));
+    }
     Ok(child)
 }
 
@@ -247,7 +252,7 @@ pub fn work_main(verb: &str, args: Vec<OsString>) -> i32 {
     let paths: Vec<std::path::PathBuf> = args.into_iter().map(Into::into).collect();
     let r: Result<()> = match (verb, paths.as_slice()) {
         ("__rootfs", [dir, lowers @ ..]) => {
-            hull_image::rootfs::prepare_from(lowers, dir, true).map(drop).map_err(Into::into)
+            hull_image::rootfs::prepare_from(lowers, dir, true, true).map(drop).map_err(Into::into)
         }
         ("__rm", [p]) => hull_image::store::remove_tree(p).map_err(Into::into),
         _ => Err(Error::Invalid(format!("{verb}: bad arguments"))),
