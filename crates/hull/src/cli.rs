@@ -532,6 +532,36 @@ pub struct CreateArgs {
     /// Disable the OOM killer
     #[arg(long)]
     pub oom_kill_disable: bool,
+    /// Container NIS domain name
+    #[arg(long)]
+    pub domainname: Option<String>,
+    /// Tune container memory swappiness (0 to 100)
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory_swappiness: Option<i64>,
+    /// Add an annotation to the container (passed through to the runtime)
+    #[arg(long)]
+    pub annotation: Vec<String>,
+    /// Add a rule to the cgroup allowed devices list ('c 1:3 rwm', 'b 8:* r')
+    #[arg(long)]
+    pub device_cgroup_rule: Vec<String>,
+    /// Mount volumes from the specified container(s) (CONTAINER[:ro|rw])
+    #[arg(long)]
+    pub volumes_from: Vec<String>,
+    /// Limit the CPU real-time runtime in microseconds (cgroup v1)
+    #[arg(long)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// Limit the CPU real-time period in microseconds (cgroup v1)
+    #[arg(long)]
+    pub cpu_rt_period: Option<u64>,
+    /// Read in a line delimited file of labels
+    #[arg(long)]
+    pub label_file: Vec<PathBuf>,
+    /// Suppress the pull output
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Skip image verification (accepted: hull verifies no signatures)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub disable_content_trust: Option<String>,
     /// Command to run to check health
     #[arg(long)]
     pub health_cmd: Option<String>,

@@ -356,7 +356,7 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
     let record = match record {
         Some(r) => r,
         None => {
-            if a.pull != "always" {
+            if a.pull != "always" && !a.quiet {
                 eprintln!("Unable to find image '{}' locally", a.image);
             }
             let pa = PullArgs { quiet: true, platform: a.platform.clone(), tls_verify: true, name: a.image.clone() };
@@ -427,6 +427,25 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
         }
     });
     let mut mounts = opts.mounts.clone();
+    // --volumes-from: the other container's mounts at the same places (its volumes stay
+    // its own: not removed with this one), read-only with `:ro`.
+    for v in &a.volumes_from {
+        let (name, rw) = match v.rsplit_once(':') {
+            Some((n, "ro")) => (n, Some(false)),
+            Some((n, "rw")) => (n, Some(true)),
+            _ => (v.as_str(), None),
+        };
+        let other = engine.record(&engine.resolve(name)?)?;
+        for m in &other.mounts {
+            if mounts.iter().any(|x| Path::new(&x.destination) == Path::new(&m.destination)) {
+                continue;
+            }
+            let mut m = m.clone();
+            m.rw = rw.unwrap_or(m.rw);
+            m.anonymous = false;
+            mounts.push(m);
+        }
+    }
     // The image's VOLUMEs not covered by the user's mounts get anonymous volumes.
     for v in &rc.volumes {
         if !mounts.iter().any(|m| Path::new(&m.destination) == Path::new(v)) && !opts.tmpfs.iter().any(|(d, _)| d == v)
@@ -485,6 +504,7 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
         userns: engine.userns(),
         cgroup_parent: a.cgroup_parent.as_deref(),
         cgroupns: opts.cgroupns,
+        extra: &opts.extra,
     })?;
     crate::engine::write_atomic(&dir.join("config.json"), &serde_json::to_vec_pretty(&config)?)?;
     let mut labels = rc.labels.clone();
@@ -643,6 +663,7 @@ struct Options {
     shm_size: Option<i64>,
     sysctls: Vec<(String, String)>,
     cgroupns: Option<bool>,
+    extra: spec::Extra,
     /// `--expose`, as `PORT/PROTO` each.
     expose: Vec<String>,
 }
@@ -793,9 +814,27 @@ impl Options {
         env.extend(a.env.iter().map(|e| env_entry(e)));
         env.retain(|e| !e.is_empty());
         let mut labels = BTreeMap::new();
-        for l in &a.label {
+        let mut label_lines = Vec::new();
+        for f in &a.label_file {
+            let text = std::fs::read_to_string(f).map_err(Error::at(format!("read label file {}", f.display())))?;
+            label_lines.extend(
+                text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_owned),
+            );
+        }
+        for l in label_lines.iter().chain(&a.label) {
             let (k, v) = l.split_once('=').unwrap_or((l, ""));
             labels.insert(k.to_owned(), v.to_owned());
+        }
+        let mut extra = spec::Extra { domainname: a.domainname.clone(), ..Default::default() };
+        for an in &a.annotation {
+            let (k, v) = an
+                .split_once('=')
+                .filter(|(k, _)| !k.is_empty())
+                .ok_or_else(|| Error::Invalid(format!("invalid --annotation {an:?}: KEY=VALUE")))?;
+            extra.annotations.push((k.to_owned(), v.to_owned()));
+        }
+        for r in &a.device_cgroup_rule {
+            extra.device_rules.push(spec::device_rule(r)?);
         }
         let mut mounts = Vec::new();
         for v in &a.volume {
@@ -836,6 +875,17 @@ impl Options {
             })
             .collect::<Result<_>>()?;
         resources.throttles = throttles(a)?;
+        resources.memory_swappiness = match a.memory_swappiness {
+            None | Some(-1) => None,
+            Some(v @ 0..=100) => Some(v as u64),
+            Some(v) => {
+                return Err(Error::Invalid(format!(
+                    "invalid --memory-swappiness {v}: a value between 0 and 100 (or -1 for the default)"
+                )))
+            }
+        };
+        resources.cpu_rt_runtime = a.cpu_rt_runtime;
+        resources.cpu_rt_period = a.cpu_rt_period;
         if a.kernel_memory.is_some() {
             eprintln!("WARNING: Specifying a kernel memory limit is deprecated and has no effect");
         }
@@ -859,6 +909,7 @@ impl Options {
                 ("seccomp", f) => seccomp = Seccomp::File(PathBuf::from(f)),
                 ("no-new-privileges", "" | "true") => no_new_privileges = true,
                 ("no-new-privileges", "false") => no_new_privileges = false,
+                ("systempaths", "unconfined") => extra.systempaths_unconfined = true,
                 ("label" | "apparmor", _) => {}
                 _ => return Err(Error::Invalid(format!("invalid --security-opt: {o:?}"))),
             }
@@ -953,6 +1004,7 @@ impl Options {
             log_max_file,
             cgroupns,
             expose,
+            extra,
         })
     }
 }

@@ -1184,3 +1184,89 @@ fn crashed_containers_start_again_and_start_all() {
         assert!(leftovers(&h, &id).is_empty(), "{:?}", leftovers(&h, &id));
     }
 }
+
+#[test]
+fn more_docker_flags() {
+    let h = setup("more");
+    let labels = h.t.path().join("labels");
+    std::fs::write(&labels, "a=1\n# a comment\n\nb=2\n").unwrap();
+    let id = h
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "many",
+            "--domainname",
+            "example.org",
+            "--label-file",
+            labels.to_str().unwrap(),
+            "--label",
+            "b=3",
+            "--annotation",
+            "org.example.key=value",
+            "--device-cgroup-rule",
+            "c 1:4 rwm",
+            "--security-opt",
+            "systempaths=unconfined",
+            "--memory-swappiness",
+            "10",
+            "--disable-content-trust",
+            "busybox",
+            "sleep",
+            "1000",
+        ])
+        .trim()
+        .to_string();
+    assert_eq!(h.ok(&["exec", "many", "cat", "/proc/sys/kernel/domainname"]), "example.org\n");
+    // /proc/sys is not made read-only (a mount of its own) with systempaths=unconfined.
+    let count = "grep -c ' /proc/sys ' /proc/self/mountinfo || true";
+    assert_eq!(h.ok(&["exec", "many", "sh", "-c", count]), "0
+");
+    assert_eq!(h.ok(&["run", "--rm", "busybox", "sh", "-c", count]), "1
+", "the default");
+    let v: serde_json::Value = serde_json::from_str(&h.ok(&["inspect", "many"])).unwrap();
+    assert_eq!(v[0]["Config"]["Labels"], serde_json::json!({"a": "1", "b": "3"}));
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(h.root.join("containers").join(&id).join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(config["annotations"]["org.example.key"], "value");
+    let rules = config["linux"]["resources"]["devices"].as_array().unwrap();
+    assert!(rules.iter().any(|r| r["type"] == "c" && r["major"] == 1 && r["minor"] == 4), "{rules:?}");
+    if let Ok(sw) = std::fs::read_to_string(format!("/sys/fs/cgroup/memory/hull/{id}/memory.swappiness")) {
+        assert_eq!(sw.trim(), "10");
+    }
+    h.ok(&["rm", "-f", "many"]);
+
+    // --volumes-from: the other container's volumes, read-only with :ro.
+    h.ok(&["run", "--name", "vsrc", "-v", "shared-vol:/shared", "busybox", "sh", "-c", "echo hi > /shared/f"]);
+    let o = h.ok(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "vsrc:ro",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /shared/f; touch /shared/g 2>/dev/null || echo read-only",
+    ]);
+    assert_eq!(o, "hi\nread-only\n");
+    h.ok(&["rm", "-v", "vsrc"]);
+    assert!(h.ok(&["volume", "ls", "-q"]).contains("shared-vol"), "a named volume outlives rm -v");
+
+    for bad in [
+        &["--memory-swappiness", "200"][..],
+        &["--device-cgroup-rule", "x 1:1 r"],
+        &["--device-cgroup-rule", "c 1:1 rwx"],
+        &["--annotation", "novalue"],
+        &["--volumes-from", "nonexistent"],
+        &["--uts", "host", "--domainname", "d"],
+    ] {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(bad);
+        args.extend_from_slice(&["busybox", "true"]);
+        let o = h.run(&args);
+        assert_eq!(code(&o), 125, "{bad:?}: {}", err(&o));
+        assert_eq!(err(&o).lines().count(), 1, "{bad:?}: {}", err(&o));
+    }
+    assert!(h.entries("containers").is_empty());
+}

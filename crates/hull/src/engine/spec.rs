@@ -70,6 +70,44 @@ pub struct Resources {
     pub blkio_weight_devices: Vec<DeviceWeight>,
     /// `--device-{read,write}-{bps,iops}`.
     pub throttles: Vec<Throttle>,
+    pub memory_swappiness: Option<u64>,
+    pub cpu_rt_runtime: Option<i64>,
+    pub cpu_rt_period: Option<u64>,
+}
+
+/// Less common settings of the config.
+#[derive(Debug, Clone, Default)]
+pub struct Extra {
+    pub domainname: Option<String>,
+    /// `--annotation K=V`, passed to the runtime.
+    pub annotations: Vec<(String, String)>,
+    /// `--device-cgroup-rule`, as runtime-spec device rules.
+    pub device_rules: Vec<Value>,
+    /// `--security-opt systempaths=unconfined`: no masked or read-only /proc paths.
+    pub systempaths_unconfined: bool,
+}
+
+/// A `--device-cgroup-rule` (`TYPE MAJOR:MINOR ACCESS`, `*` for any number) as a
+/// runtime-spec device rule.
+pub fn device_rule(r: &str) -> Result<Value> {
+    let bad = || Error::Invalid(format!("invalid --device-cgroup-rule {r:?}: like 'c 1:3 rwm' or 'b 8:* r'"));
+    let f: Vec<&str> = r.split_whitespace().collect();
+    let [kind, numbers, access] = f.as_slice() else { return Err(bad()) };
+    if !matches!(*kind, "a" | "b" | "c") {
+        return Err(bad());
+    }
+    let (major, minor) = numbers.split_once(':').ok_or_else(bad)?;
+    let number = |n: &str| -> Result<Value> {
+        if n == "*" {
+            Ok(Value::Null)
+        } else {
+            n.parse::<i64>().map(Value::from).map_err(|_| bad())
+        }
+    };
+    if access.is_empty() || !access.chars().all(|c| "rwm".contains(c)) {
+        return Err(bad());
+    }
+    Ok(json!({"allow": true, "type": kind, "major": number(major)?, "minor": number(minor)?, "access": access}))
 }
 
 /// A `--blkio-weight-device PATH:WEIGHT`, the path resolved to its device numbers.
@@ -192,6 +230,7 @@ pub struct Input<'a> {
     pub cgroupns: Option<bool>,
     /// Rootless: the user namespace the container runs in.
     pub userns: Option<&'a super::userns::Mapping>,
+    pub extra: &'a Extra,
 }
 
 /// Docker's rule for `--sysctl`: only namespaced parameters, and none of a namespace
@@ -366,6 +405,15 @@ pub fn limits(r: &Resources) -> Result<Value> {
     if let Some(m) = &r.cpuset_mems {
         resources["cpu"]["mems"] = m.clone().into();
     }
+    if let Some(v) = r.memory_swappiness {
+        resources["memory"]["swappiness"] = v.into();
+    }
+    if let Some(v) = r.cpu_rt_runtime {
+        resources["cpu"]["realtimeRuntime"] = v.into();
+    }
+    if let Some(v) = r.cpu_rt_period {
+        resources["cpu"]["realtimePeriod"] = v.into();
+    }
     if let Some(w) = r.blkio_weight {
         if !(10..=1000).contains(&w) {
             return Err(Error::Invalid(format!("invalid --blkio-weight {w}: it must be between 10 and 1000")));
@@ -521,7 +569,9 @@ pub fn build(i: &Input<'_>) -> Result<Value> {
     resources["devices"] = if i.privileged {
         json!([{"allow": true, "access": "rwm"}])
     } else {
-        json!([{"allow": false, "access": "rwm"}])
+        let mut rules = vec![json!({"allow": false, "access": "rwm"})];
+        rules.extend(i.extra.device_rules.iter().cloned());
+        rules.into()
     };
     let mut linux = json!({"namespaces": namespaces, "resources": resources});
     if let Some(p) = rootfs_propagation {
@@ -543,7 +593,7 @@ pub fn build(i: &Input<'_>) -> Result<Value> {
     if !i.sysctls.is_empty() {
         linux["sysctl"] = i.sysctls.iter().map(|(k, v)| (k.clone(), Value::from(v.clone()))).collect();
     }
-    if !i.privileged {
+    if !i.privileged && !i.extra.systempaths_unconfined {
         linux["maskedPaths"] = json!(MASKED);
         linux["readonlyPaths"] = json!(READONLY);
     }
@@ -581,6 +631,14 @@ pub fn build(i: &Input<'_>) -> Result<Value> {
     });
     if i.sharing.uts == Ns::Own {
         spec["hostname"] = i.hostname.into();
+        if let Some(d) = &i.extra.domainname {
+            spec["domainname"] = d.clone().into();
+        }
+    } else if i.extra.domainname.is_some() {
+        return Err(Error::Invalid("Conflicting options: domainname and the UTS mode".into()));
+    }
+    for (k, v) in &i.extra.annotations {
+        spec["annotations"][k] = v.clone().into();
     }
     let typed: oci_spec::runtime::Spec =
         serde_json::from_value(spec.clone()).map_err(|e| Error::Invalid(format!("container config: {e}")))?;
