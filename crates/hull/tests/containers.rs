@@ -1220,10 +1220,8 @@ fn more_docker_flags() {
     assert_eq!(h.ok(&["exec", "many", "cat", "/proc/sys/kernel/domainname"]), "example.org\n");
     // /proc/sys is not made read-only (a mount of its own) with systempaths=unconfined.
     let count = "grep -c ' /proc/sys ' /proc/self/mountinfo || true";
-    assert_eq!(h.ok(&["exec", "many", "sh", "-c", count]), "0
-");
-    assert_eq!(h.ok(&["run", "--rm", "busybox", "sh", "-c", count]), "1
-", "the default");
+    assert_eq!(h.ok(&["exec", "many", "sh", "-c", count]), "0\n");
+    assert_eq!(h.ok(&["run", "--rm", "busybox", "sh", "-c", count]), "1\n", "the default");
     let v: serde_json::Value = serde_json::from_str(&h.ok(&["inspect", "many"])).unwrap();
     assert_eq!(v[0]["Config"]["Labels"], serde_json::json!({"a": "1", "b": "3"}));
     let config: serde_json::Value =
