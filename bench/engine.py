@@ -90,8 +90,14 @@ def main():
         print(f"  podman conmon Rss {c['Rss']:6}  Pss {c['Pss']:6}  anonymous {c['Pss_Anon']:6}")
         sh(*hull, "rm", "-f", cid)
         sh(*pod, "rm", "-f", "-t", "0", pcid)
+        # conmon's `podman container cleanup` may still run and write under the store.
+        until = time.time() + 10
+        while os.path.exists(f"/proc/{conmon}") and time.time() < until:
+            time.sleep(0.05)
     finally:
         subprocess.run([HULL, "--root", f"{work}/hull", "ps", "-aq"], stdout=subprocess.DEVNULL)
+        shutil.rmtree(work, ignore_errors=True)
+        time.sleep(0.5)
         shutil.rmtree(work, ignore_errors=True)
 
 
