@@ -167,12 +167,18 @@ pub fn exec(store: &StateStore, opts: ExecOptions<'_>) -> Result<Execed> {
         cgroups::join(&dirs, pid).map_err(kill(pid))?;
     }
     parent.send(&Msg::Go).map_err(kill(pid))?;
+    let mut ready = false;
     if fork_after_join {
         // The intermediate reports the sibling that carries on (our child too) and exits.
-        let sibling = match parent.recv().map_err(kill(pid))? {
-            Some(Msg::Pid(p)) => p,
-            Some(Msg::Failed(m)) => return Err(kill(pid)(Error::Init(m))),
-            other => return Err(kill(pid)(Error::Init(format!("exec'd process: unexpected {other:?}")))),
+        // Both write to this channel: the sibling's Ready (when it needs no listener
+        // document) may come first.
+        let sibling = loop {
+            match parent.recv().map_err(kill(pid))? {
+                Some(Msg::Pid(p)) => break p,
+                Some(Msg::Ready) if !ready => ready = true,
+                Some(Msg::Failed(m)) => return Err(kill(pid)(Error::Init(m))),
+                other => return Err(kill(pid)(Error::Init(format!("exec'd process: unexpected {other:?}")))),
+            }
         };
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
         pid = sibling;
@@ -184,10 +190,12 @@ pub fn exec(store: &StateStore, opts: ExecOptions<'_>) -> Result<Execed> {
         parent.send(&Msg::Listener(doc)).map_err(kill(pid))?;
     }
     drop(agent);
-    match parent.recv().map_err(kill(pid))? {
-        Some(Msg::Ready) => {}
-        Some(Msg::Failed(m)) => return Err(kill(pid)(Error::Init(m))),
-        other => return Err(kill(pid)(Error::Init(format!("exec'd process: unexpected {other:?}")))),
+    if !ready {
+        match parent.recv().map_err(kill(pid))? {
+            Some(Msg::Ready) => {}
+            Some(Msg::Failed(m)) => return Err(kill(pid)(Error::Init(m))),
+            other => return Err(kill(pid)(Error::Init(format!("exec'd process: unexpected {other:?}")))),
+        }
     }
     if paused {
         // Into the frozen cgroup only now: it freezes there, as runc's --ignore-paused does.
