@@ -538,6 +538,11 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
             stop_signal,
             stop_timeout: a.stop_timeout,
             healthcheck: healthcheck(a, &image.config_bytes)?,
+            shell: serde_json::from_slice::<serde_json::Value>(&image.config_bytes)
+                .ok()
+                .and_then(|v| v.pointer("/config/Shell").cloned())
+                .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
+                .filter(|s| !s.is_empty()),
             exposed_ports: {
                 let mut p = rc.exposed_ports.clone();
                 for e in &opts.expose {

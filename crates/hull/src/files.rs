@@ -206,6 +206,17 @@ fn commit_locked(engine: &Engine, id: &str, a: &CommitArgs) -> Result<String> {
     config["Entrypoint"] = serde_json::json!(r.config.entrypoint);
     config["WorkingDir"] = serde_json::json!(r.config.working_dir);
     config["User"] = serde_json::json!(r.config.user);
+    // Docker-only keys the OCI types leave out: the container's health check (the
+    // image's under its flags) and the image's SHELL.
+    if let Some(h) = &r.config.healthcheck {
+        config["Healthcheck"] = serde_json::json!(h);
+    }
+    if let Some(shell) = serde_json::from_slice::<serde_json::Value>(&image.config_bytes)
+        .ok()
+        .and_then(|v| v.pointer("/config/Shell").cloned())
+    {
+        config["Shell"] = shell;
+    }
     if !r.config.labels.is_empty() {
         let mut labels = config["Labels"].as_object().cloned().unwrap_or_default();
         for (k, v) in &r.config.labels {

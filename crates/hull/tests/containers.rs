@@ -1020,6 +1020,13 @@ fn health_checks() {
     assert_eq!(v[0]["Config"]["Healthcheck"]["Test"], serde_json::json!(["CMD-SHELL", "test -f /tmp/ok && echo fine"]));
     assert_eq!(h.ok(&["ps", "--filter", "health=healthy", "--format", "{{.Names}}"]), "checked\n");
     assert_eq!(h.ok(&["ps", "--filter", "health=unhealthy", "--format", "{{.Names}}"]), "");
+    // commit keeps the check (Docker's Config.Healthcheck): a container of the new
+    // image runs it, and finds the /tmp/ok the first one made.
+    h.ok(&["commit", "checked", "checked:image"]);
+    h.ok(&["run", "-d", "--name", "heir", "checked:image"]);
+    wait_for("the committed check", || status("heir").contains("(healthy)"));
+    let test = h.ok(&["inspect", "--format", "{{json .Config.Healthcheck.Test}}", "heir"]);
+    assert_eq!(test.trim(), r#"["CMD-SHELL","test -f /tmp/ok && echo fine"]"#);
 
     // A check that outlives its timeout is killed and fails.
     h.ok(&[
@@ -1057,7 +1064,7 @@ fn health_checks() {
         let o = h.run(&["run", "--rm", "--health-interval", bad, "busybox", "true"]);
         assert_eq!((code(&o), err(&o).lines().count()), (125, 1), "{}", err(&o));
     }
-    for n in ["checked", "slow", "plain"] {
+    for n in ["checked", "slow", "plain", "heir"] {
         let id = full_id(&h, n);
         h.ok(&["rm", "-f", n]);
         assert!(leftovers(&h, &id).is_empty(), "{:?}", leftovers(&h, &id));

@@ -42,14 +42,14 @@ pub struct Healthcheck {
 }
 
 impl Healthcheck {
-    /// The command a probe runs, or None when checks are off.
-    pub fn command(&self) -> Option<Vec<String>> {
+    /// The command a probe runs, or None when checks are off. CMD-SHELL runs in the
+    /// image's SHELL (`shell`), `/bin/sh -c` by default, with its arguments as they are.
+    pub fn command(&self, shell: Option<&[String]>) -> Option<Vec<String>> {
+        let default = ["/bin/sh".to_string(), "-c".to_string()];
         match self.test.split_first() {
             Some((k, rest)) if k == "CMD" && !rest.is_empty() => Some(rest.to_vec()),
-            // Docker's: the shell, then the arguments as they are (the image's SHELL
-            // is not read: /bin/sh -c).
             Some((k, rest)) if k == "CMD-SHELL" && !rest.is_empty() => {
-                Some(["/bin/sh", "-c"].iter().map(|s| s.to_string()).chain(rest.iter().cloned()).collect())
+                Some(shell.unwrap_or(&default).iter().chain(rest).cloned().collect())
             }
             _ => None,
         }
@@ -212,8 +212,8 @@ pub struct Checker {
 
 impl Checker {
     /// A checker for a container that has just started, or None without a check.
-    pub fn new(check: &Healthcheck) -> Option<Checker> {
-        let command = check.command()?;
+    pub fn new(check: &Healthcheck, shell: Option<&[String]>) -> Option<Checker> {
+        let command = check.command(shell)?;
         let now = Instant::now();
         Some(Checker { check: check.clone(), command, started: now, next: now + check.interval(), probe: None })
     }
@@ -329,18 +329,24 @@ mod tests {
     #[test]
     fn commands_of_the_test_forms() {
         let c = |t: &[&str]| Healthcheck { test: t.iter().map(|s| s.to_string()).collect(), ..Default::default() };
-        assert_eq!(c(&["CMD", "true"]).command(), Some(vec!["true".to_string()]));
+        assert_eq!(c(&["CMD", "true"]).command(None), Some(vec!["true".to_string()]));
         assert_eq!(
-            c(&["CMD-SHELL", "test -f /x"]).command(),
+            c(&["CMD-SHELL", "test -f /x"]).command(None),
             Some(vec!["/bin/sh".into(), "-c".into(), "test -f /x".into()])
         );
         assert_eq!(
-            c(&["CMD-SHELL", "exit $0", "3"]).command(),
+            c(&["CMD-SHELL", "exit $0", "3"]).command(None),
             Some(vec!["/bin/sh".into(), "-c".into(), "exit $0".into(), "3".into()]),
             "the arguments as they are"
         );
-        assert_eq!(c(&["NONE"]).command(), None);
-        assert_eq!(c(&[]).command(), None);
+        let ash = ["/bin/ash".to_string(), "-ec".to_string()];
+        assert_eq!(
+            c(&["CMD-SHELL", "true"]).command(Some(&ash)),
+            Some(vec!["/bin/ash".into(), "-ec".into(), "true".into()]),
+            "the image's SHELL"
+        );
+        assert_eq!(c(&["NONE"]).command(None), None);
+        assert_eq!(c(&[]).command(None), None);
     }
 
     #[test]

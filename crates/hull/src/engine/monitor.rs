@@ -302,7 +302,8 @@ impl Monitor {
         let mut buf = vec![0u8; 16 * 1024];
         let mut exited = false;
         let mut deadline: Option<std::time::Instant> = None;
-        let mut checker = self.record.config.healthcheck.as_ref().and_then(super::health::Checker::new);
+        let shell = self.record.config.shell.as_deref();
+        let mut checker = self.record.config.healthcheck.as_ref().and_then(|h| super::health::Checker::new(h, shell));
         self.state.health = checker.as_ref().map(|_| super::health::Health::starting());
         if checker.is_some() {
             self.save();

@@ -56,6 +56,9 @@ pub struct Config {
     /// The image's HEALTHCHECK with the `--health-*` flags on top.
     #[serde(default)]
     pub healthcheck: Option<super::health::Healthcheck>,
+    /// The image's SHELL (Docker's `Config.Shell`): what runs a CMD-SHELL health check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shell: Option<Vec<String>>,
 }
 
 /// Docker's `HostConfig`: how the engine runs the container.
