@@ -538,9 +538,7 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
             stop_signal,
             stop_timeout: a.stop_timeout,
             healthcheck: healthcheck(a, &image.config_bytes)?,
-            shell: serde_json::from_slice::<serde_json::Value>(&image.config_bytes)
-                .ok()
-                .and_then(|v| v.pointer("/config/Shell").cloned())
+            shell: docker_config(&image.config_bytes, "Shell")
                 .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
                 .filter(|s| !s.is_empty()),
             exposed_ports: {
@@ -712,6 +710,13 @@ pub(crate) fn resources(a: &crate::cli::ResourceArgs) -> Result<Resources> {
     Ok(r)
 }
 
+/// A key of an image config's `config` section that Docker has and the OCI types
+/// leave out (`Healthcheck`, `Shell`), from the config's raw bytes.
+pub(crate) fn docker_config(image_config: &[u8], key: &str) -> Option<serde_json::Value> {
+    let v: serde_json::Value = serde_json::from_slice(image_config).ok()?;
+    v.get("config")?.get(key).cloned()
+}
+
 /// The image's HEALTHCHECK (Docker's `config.Healthcheck`, which the OCI types leave
 /// out) with the `--health-*` flags on top; None when there is no check.
 fn healthcheck(a: &CreateArgs, image_config: &[u8]) -> Result<Option<Healthcheck>> {
@@ -726,10 +731,8 @@ fn healthcheck(a: &CreateArgs, image_config: &[u8]) -> Result<Option<Healthcheck
             })
             .transpose()
     };
-    let mut h: Option<Healthcheck> = serde_json::from_slice::<serde_json::Value>(image_config)
-        .ok()
-        .and_then(|v| v.pointer("/config/Healthcheck").cloned())
-        .and_then(|v| serde_json::from_value(v).ok());
+    let mut h: Option<Healthcheck> =
+        docker_config(image_config, "Healthcheck").and_then(|v| serde_json::from_value(v).ok());
     if a.no_healthcheck {
         if a.health_cmd.is_some() {
             return Err(Error::Invalid("--no-healthcheck conflicts with --health-* options".into()));

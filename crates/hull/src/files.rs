@@ -33,12 +33,10 @@ fn merged(engine: &Engine, id: &str) -> PathBuf {
     engine.dir(id).join("rootfs/merged")
 }
 
-/// The snapshot directories of the container's image, bottom first.
-fn lowers(engine: &Engine, r: &Record) -> Result<(hull_image::image::Image, Vec<PathBuf>)> {
+/// The image container `r` was made from.
+fn image_of(engine: &Engine, r: &Record) -> Result<hull_image::image::Image> {
     let rec = engine.images.find(&r.image_id)?;
-    let image = engine.images.load(&rec)?;
-    let lowers = image.layers.iter().map(|l| engine.images.snapshot_path(&l.chain_id)).collect();
-    Ok((image, lowers))
+    Ok(engine.images.load(&rec)?)
 }
 
 /// The mount destinations of the container's config, relative to its root.
@@ -71,7 +69,7 @@ enum Tree {
 /// namespace, which sees the owners the container sees and may read every file.
 fn read_tree(engine: &Engine, id: &str, op: Tree, out: &mut dyn Write) -> Result<()> {
     let r = engine.record(id)?;
-    let (_, lowers) = lowers(engine, &r)?;
+    let lowers = hull_image::rootfs::lowers(&engine.images, &image_of(engine, &r)?)?;
     let mut args: Vec<OsString> = vec![
         match op {
             Tree::Export => "export",
@@ -196,7 +194,7 @@ pub fn commit(engine: &Engine, a: &CommitArgs) -> Result<i32> {
 
 fn commit_locked(engine: &Engine, id: &str, a: &CommitArgs) -> Result<String> {
     let r = engine.record(id)?;
-    let (image, _) = lowers(engine, &r)?;
+    let image = image_of(engine, &r)?;
     let mut config = image.config.config().as_ref().map(serde_json::to_value).transpose()?.unwrap_or_default();
     if !config.is_object() {
         config = serde_json::json!({});
@@ -211,10 +209,7 @@ fn commit_locked(engine: &Engine, id: &str, a: &CommitArgs) -> Result<String> {
     if let Some(h) = &r.config.healthcheck {
         config["Healthcheck"] = serde_json::json!(h);
     }
-    if let Some(shell) = serde_json::from_slice::<serde_json::Value>(&image.config_bytes)
-        .ok()
-        .and_then(|v| v.pointer("/config/Shell").cloned())
-    {
+    if let Some(shell) = crate::containers::docker_config(&image.config_bytes, "Shell") {
         config["Shell"] = shell;
     }
     if !r.config.labels.is_empty() {

@@ -102,6 +102,18 @@ fn leftovers(h: &Hull, id: &str) -> Vec<String> {
     found
 }
 
+/// Each set of flags makes `run --rm busybox true` exit 125 with one error line.
+fn refused(h: &Hull, sets: &[&[&str]]) {
+    for bad in sets {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(bad);
+        args.extend_from_slice(&["busybox", "true"]);
+        let o = h.run(&args);
+        assert_eq!(code(&o), 125, "{bad:?}: {}", err(&o));
+        assert_eq!(err(&o).lines().count(), 1, "{bad:?}: {}", err(&o));
+    }
+}
+
 fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     let until = Instant::now() + Duration::from_secs(60);
     while !f() {
@@ -815,25 +827,21 @@ fn namespaces_dns_hosts_sysctls_and_more_limits() {
     let host_init = std::fs::read_to_string("/proc/1/comm").unwrap();
     assert_eq!(o, format!("{host_name}\n{host_init}"));
     // Refused, one line each, exit 125, nothing made.
-    for bad in [
-        &["--userns", "keep-id"][..],
-        &["--sysctl", "kernel.hostname=x"],
-        &["--network", "host", "--sysctl", "net.ipv4.ip_forward=1"],
-        &["--add-host", "nohost"],
-        &["--dns", "not-an-ip"],
-        &["--oom-score-adj", "2000"],
-        &["--cpus", "1", "--cpu-quota", "1000"],
-        &["--ipc", "container:nonexistent"],
-        &["--uts", "host", "--hostname", "x"],
-        &["--blkio-weight", "5"],
-    ] {
-        let mut args = vec!["run", "--rm"];
-        args.extend_from_slice(bad);
-        args.extend_from_slice(&["busybox", "true"]);
-        let o = h.run(&args);
-        assert_eq!(code(&o), 125, "{bad:?}: {}", err(&o));
-        assert_eq!(err(&o).lines().count(), 1, "{bad:?}: {}", err(&o));
-    }
+    refused(
+        &h,
+        &[
+            &["--userns", "keep-id"][..],
+            &["--sysctl", "kernel.hostname=x"],
+            &["--network", "host", "--sysctl", "net.ipv4.ip_forward=1"],
+            &["--add-host", "nohost"],
+            &["--dns", "not-an-ip"],
+            &["--oom-score-adj", "2000"],
+            &["--cpus", "1", "--cpu-quota", "1000"],
+            &["--ipc", "container:nonexistent"],
+            &["--uts", "host", "--hostname", "x"],
+            &["--blkio-weight", "5"],
+        ],
+    );
     assert_eq!(h.entries("containers").len(), 1, "only the target is left");
 }
 
@@ -965,21 +973,17 @@ fn update_cgroup_parent_cgroupns_and_block_io_limits() {
     assert!(host.lines().any(|l| l.contains("/hull/")), "{host}");
 
     // Refused, one line each, exit 125, nothing made.
-    for bad in [
-        &["--device-read-bps", "/dev/null:1mb"][..],
-        &["--device-read-bps", &format!("{dev}:fast")],
-        &["--device-write-iops", "nocolon"],
-        &["--blkio-weight-device", &format!("{dev}:5")],
-        &["--cgroupns", "shared"],
-        &["--cgroup-parent", "../escape"],
-    ] {
-        let mut args = vec!["run", "--rm"];
-        args.extend_from_slice(bad);
-        args.extend_from_slice(&["busybox", "true"]);
-        let o = h.run(&args);
-        assert_eq!(code(&o), 125, "{bad:?}: {}", err(&o));
-        assert_eq!(err(&o).lines().count(), 1, "{bad:?}: {}", err(&o));
-    }
+    refused(
+        &h,
+        &[
+            &["--device-read-bps", "/dev/null:1mb"][..],
+            &["--device-read-bps", &format!("{dev}:fast")],
+            &["--device-write-iops", "nocolon"],
+            &["--blkio-weight-device", &format!("{dev}:5")],
+            &["--cgroupns", "shared"],
+            &["--cgroup-parent", "../escape"],
+        ],
+    );
     assert!(h.entries("containers").is_empty());
     // --kernel-memory is accepted with Docker's warning and has no effect.
     let o = h.run(&["run", "--rm", "--kernel-memory", "50m", "busybox", "true"]);
@@ -1144,21 +1148,16 @@ fn log_driver_ports_and_mount_propagation() {
     ]);
     assert!(!shared.0.join("sub2/x").exists());
     let private = SelfBind::new(h.t.path().join("private"), "--make-private");
-    for bad in [
+    let bad: Vec<Vec<String>> = vec![
         vec!["-v".to_string(), format!("{}:/p:rshared", private.0.display())],
         vec!["--mount".into(), format!("type=bind,source={},target=/p,bind-propagation=rslave", private.0.display())],
         vec!["--log-driver".into(), "syslog".into()],
         vec!["-p".into(), "8080:80".into()],
         vec!["--expose".into(), "http".into()],
         vec!["-v".into(), "vol:/v:rshared".into()],
-    ] {
-        let mut args: Vec<&str> = vec!["run", "--rm"];
-        args.extend(bad.iter().map(String::as_str));
-        args.extend_from_slice(&["busybox", "true"]);
-        let o = h.run(&args);
-        assert_eq!(code(&o), 125, "{bad:?}: {}", err(&o));
-        assert_eq!(err(&o).lines().count(), 1, "{bad:?}: {}", err(&o));
-    }
+    ];
+    let bad: Vec<Vec<&str>> = bad.iter().map(|b| b.iter().map(String::as_str).collect()).collect();
+    refused(&h, &bad.iter().map(Vec::as_slice).collect::<Vec<_>>());
     assert!(h.entries("containers").is_empty());
 }
 
@@ -1258,20 +1257,16 @@ fn more_docker_flags() {
     h.ok(&["rm", "-v", "vsrc"]);
     assert!(h.ok(&["volume", "ls", "-q"]).contains("shared-vol"), "a named volume outlives rm -v");
 
-    for bad in [
-        &["--memory-swappiness", "200"][..],
-        &["--device-cgroup-rule", "x 1:1 r"],
-        &["--device-cgroup-rule", "c 1:1 rwx"],
-        &["--annotation", "novalue"],
-        &["--volumes-from", "nonexistent"],
-        &["--uts", "host", "--domainname", "d"],
-    ] {
-        let mut args = vec!["run", "--rm"];
-        args.extend_from_slice(bad);
-        args.extend_from_slice(&["busybox", "true"]);
-        let o = h.run(&args);
-        assert_eq!(code(&o), 125, "{bad:?}: {}", err(&o));
-        assert_eq!(err(&o).lines().count(), 1, "{bad:?}: {}", err(&o));
-    }
+    refused(
+        &h,
+        &[
+            &["--memory-swappiness", "200"][..],
+            &["--device-cgroup-rule", "x 1:1 r"],
+            &["--device-cgroup-rule", "c 1:1 rwx"],
+            &["--annotation", "novalue"],
+            &["--volumes-from", "nonexistent"],
+            &["--uts", "host", "--domainname", "d"],
+        ],
+    );
     assert!(h.entries("containers").is_empty());
 }

@@ -6,8 +6,8 @@
 //! hardlinks written once and linked (the tar crate's `append_dir_all` copies them
 //! twice), symlinks as links, devices and fifos as nodes, the extended attributes of
 //! files and directories that images carry (file capabilities, `user.`, `trusted.`,
-//! POSIX ACLs; not overlayfs' or hull's own markers) as PAX `SCHILY.xattr.` records. Every file is opened
-//! relative to its parent's descriptor without following its last component, so a
+//! POSIX ACLs; not overlayfs' or hull's own markers) as PAX `SCHILY.xattr.` records.
+//! Every file is opened relative to its parent's descriptor without following its last component, so a
 //! tree that changes while it is packed (a running container's) cannot lead the packer
 //! outside it through a planted symlink; a file that grows or shrinks meanwhile is
 //! cut or padded to the size its header gave.
@@ -203,9 +203,7 @@ impl<'a> Packer<'a> {
         }
         Ok(())
     }
-}
 
-impl Packer<'_> {
     /// The PAX records of the open file's extended attributes, before its entry.
     fn xattrs(&mut self, fd: BorrowedFd, full: &Path) -> Result<()> {
         let list = packed_xattrs(fd);

@@ -173,8 +173,7 @@ fn xattr_get(p: &Path, name: &str) -> Option<Vec<u8>> {
 /// containers' user namespace (`hull __rootfs`), where those owners are mapped ids: a
 /// user can set that xattr on its own files, so real root must never honour it.
 pub fn apply(src: &Path, dest: &Path, recorded_owners: bool) -> Result<()> {
-    let mut links = std::collections::HashMap::new();
-    let mut c = Applying { links: &mut links, recorded_owners };
+    let mut c = Applying { links: std::collections::HashMap::new(), recorded_owners };
     apply_dir(src, dest, &mut c)?;
     let m = std::fs::metadata(src).map_err(io(format!("stat {}", src.display())))?;
     set_meta(src, dest, &m, recorded_owners)
@@ -182,8 +181,8 @@ pub fn apply(src: &Path, dest: &Path, recorded_owners: bool) -> Result<()> {
 
 /// One [`apply`] in progress: the first copy of each hardlinked inode, and whether
 /// recorded owners apply.
-struct Applying<'a> {
-    links: &'a mut std::collections::HashMap<u64, PathBuf>,
+struct Applying {
+    links: std::collections::HashMap<u64, PathBuf>,
     recorded_owners: bool,
 }
 
