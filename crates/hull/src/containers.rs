@@ -3,12 +3,12 @@
 //! terminal attached to it through the monitor's attach protocol.
 
 use crate::cli::{AttachArgs, CreateArgs, PullArgs, RunArgs, StartArgs};
-use crate::engine::attach::{self, read_frame, write_frame};
-use crate::engine::health::{self, Healthcheck};
-use crate::engine::record::{Config, HostConfig, MountPoint, Record, RestartPolicy, Status, STOPPED_BY_USER};
-use crate::engine::spec::{self, Device, Resources, Seccomp};
-use crate::engine::{monitor, Engine};
-use crate::error::{Error, Result};
+use hull_engine::attach::{self, read_frame, write_frame};
+use hull_engine::error::{Error, Result};
+use hull_engine::health::{self, Healthcheck};
+use hull_engine::record::{Config, HostConfig, MountPoint, Record, RestartPolicy, Status, STOPPED_BY_USER};
+use hull_engine::runtime_config::{self as spec, Device, Resources, Seccomp};
+use hull_engine::{monitor, Engine};
 use hull_image::image::short_id;
 use hull_image::runconfig::{self, Overrides};
 use std::collections::BTreeMap;
@@ -382,7 +382,7 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
     // Held until the record names the image: GC keeps what containers use.
     let _content = store.content_lock(false)?;
     let image = store.load(&record)?;
-    let id = crate::engine::new_id()?;
+    let id = hull_engine::new_id()?;
     let name = match &a.name {
         Some(n) => {
             engine.claim_name(n, &id)?;
@@ -391,7 +391,7 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
         None => {
             let mut attempt = 0;
             loop {
-                let n = crate::engine::record::generated_name(&id.as_bytes()[..2], attempt);
+                let n = hull_engine::record::generated_name(&id.as_bytes()[..2], attempt);
                 match engine.claim_name(&n, &id) {
                     Ok(()) => break n,
                     Err(Error::Conflict(_)) if attempt < 1000 => attempt += 1,
@@ -452,7 +452,7 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
         {
             mounts.push(MountPoint {
                 kind: "volume".into(),
-                name: Some(crate::engine::new_id()?),
+                name: Some(hull_engine::new_id()?),
                 source: String::new(),
                 destination: v.clone(),
                 rw: true,
@@ -506,7 +506,7 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
         cgroupns: opts.cgroupns,
         extra: &opts.extra,
     })?;
-    crate::engine::write_atomic(&dir.join("config.json"), &serde_json::to_vec_pretty(&config)?)?;
+    hull_engine::write_atomic(&dir.join("config.json"), &serde_json::to_vec_pretty(&config)?)?;
     let mut labels = rc.labels.clone();
     labels.extend(opts.labels.clone());
     let rec = Record {
@@ -514,7 +514,7 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
         name: name.clone(),
         image: a.image.clone(),
         image_id: record.id.clone(),
-        created: crate::engine::now(),
+        created: hull_engine::now(),
         path: rc.args.first().cloned().unwrap_or_default(),
         args: rc.args.iter().skip(1).cloned().collect(),
         config: Config {
@@ -1078,7 +1078,7 @@ fn volume_flag(v: &str) -> Result<MountPoint> {
         return Err(Error::Invalid(format!("invalid volume specification {v:?}: propagation is for bind mounts")));
     }
     let anonymous = src.is_empty();
-    let name = if anonymous { crate::engine::new_id()? } else { src.to_owned() };
+    let name = if anonymous { hull_engine::new_id()? } else { src.to_owned() };
     Ok(MountPoint {
         kind: "volume".into(),
         name: Some(name),
@@ -1140,7 +1140,7 @@ fn mount_flag(m: &str) -> Result<Mount> {
         }
         "volume" => {
             let anonymous = src.is_empty();
-            let name = if anonymous { crate::engine::new_id()? } else { src };
+            let name = if anonymous { hull_engine::new_id()? } else { src };
             if propagation.is_some() {
                 return Err(Error::Invalid(format!("invalid --mount {m:?}: bind-propagation is for bind mounts")));
             }

@@ -18,9 +18,9 @@
 //! namespace too.
 
 use crate::cli::{CommitArgs, CpArgs, DiffArgs, ExportArgs};
-use crate::engine::record::{Record, Status};
-use crate::engine::Engine;
-use crate::error::{Error, Result};
+use hull_engine::error::{Error, Result};
+use hull_engine::record::{Record, Status};
+use hull_engine::Engine;
 use hull_image::changes::{self, Change};
 use hull_image::unpack::{self, Options};
 use std::ffi::{OsStr, OsString};
@@ -85,9 +85,9 @@ fn read_tree(engine: &Engine, id: &str, op: Tree, out: &mut dyn Write) -> Result
     let Some(m) = engine.userns().filter(|m| m.wide()) else {
         return Ok(tree_work(&args, false, out)?);
     };
-    let mut c = crate::engine::userns::hull_command("__tree");
+    let mut c = hull_engine::userns::hull_command("__tree");
     c.args(&args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = crate::engine::userns::spawn(m, c)?;
+    let mut child = hull_engine::userns::spawn(m, c)?;
     let copied = std::io::copy(&mut child.stdout.take().expect("piped"), out);
     let done = child.wait_with_output().map_err(Error::at("wait for the helper reading the container's files"))?;
     if !done.status.success() {
@@ -387,9 +387,9 @@ fn helper(engine: &Engine, args: &[&OsStr], stdin: Stdio, stdout: Stdio) -> Resu
     // its mapping (a running one's by joining its own).
     let chroot = args.get(1).is_some_and(|t| t.as_encoded_bytes().starts_with(b"root:"));
     if let Some(m) = engine.userns().filter(|_| chroot) {
-        let mut c = crate::engine::userns::hull_command("__cp");
+        let mut c = hull_engine::userns::hull_command("__cp");
         c.args(args).stdin(stdin).stdout(stdout);
-        return crate::engine::userns::spawn(m, c);
+        return hull_engine::userns::spawn(m, c);
     }
     Command::new("/proc/self/exe")
         .arg0("hull")

@@ -3,10 +3,10 @@
 //! long as it changes it, so two commands on one container are serialised.
 
 use crate::cli::{ContainersArgs, ExecArgs, KillArgs, RenameArgs, RmArgs, StopArgs, UpdateArgs};
-use crate::engine::record::{Status, STOPPED_BY_USER};
-use crate::engine::Engine;
-use crate::error::{Error, Result};
 use hull_container::container::{self, ExecOptions};
+use hull_engine::error::{Error, Result};
+use hull_engine::record::{Status, STOPPED_BY_USER};
+use hull_engine::Engine;
 use std::time::{Duration, Instant};
 
 /// Runs `f` on each named container, printing the name on success and one error line
@@ -41,7 +41,7 @@ fn wait_until(
     engine: &Engine,
     id: &str,
     timeout: Duration,
-    done: impl Fn(&crate::engine::record::Container) -> bool,
+    done: impl Fn(&hull_engine::record::Container) -> bool,
 ) -> bool {
     let until = Instant::now() + timeout;
     loop {
@@ -137,7 +137,7 @@ pub fn remove_one(engine: &Engine, id: &str, force: bool, volumes: bool) -> Resu
     }
     // A --rm monitor waiting for the lock leaves the removal to us (and to itself again
     // if this removal fails).
-    let marker = engine.dir(id).join(crate::engine::record::REMOVING);
+    let marker = engine.dir(id).join(hull_engine::record::REMOVING);
     let _ = std::fs::write(&marker, b"");
     let r = remove_marked(engine, id, &c, volumes);
     if r.is_err() {
@@ -146,7 +146,7 @@ pub fn remove_one(engine: &Engine, id: &str, force: bool, volumes: bool) -> Resu
     r
 }
 
-fn remove_marked(engine: &Engine, id: &str, c: &crate::engine::record::Container, volumes: bool) -> Result<()> {
+fn remove_marked(engine: &Engine, id: &str, c: &hull_engine::record::Container, volumes: bool) -> Result<()> {
     mark_stopped(engine, id);
     if c.status.is_live() {
         // Kills every process of the container and removes its cgroups: works with or
@@ -272,7 +272,7 @@ pub fn rename(engine: &Engine, a: &RenameArgs) -> Result<i32> {
 /// the monitor reads when the container exits.
 pub fn update(engine: &Engine, a: &UpdateArgs) -> Result<i32> {
     let resources = crate::containers::resources(&a.resources)?;
-    let mut limits = crate::engine::spec::limits(&resources)?;
+    let mut limits = hull_engine::runtime_config::limits(&resources)?;
     if resources.memory_swap.is_none() {
         // Docker's update keeps the swap limit the container has (run's default of
         // twice the memory is for a new container).
@@ -283,7 +283,7 @@ pub fn update(engine: &Engine, a: &UpdateArgs) -> Result<i32> {
     if a.resources.pids_limit.is_some_and(|p| p <= 0) {
         limits["pids"] = serde_json::json!({"limit": -1});
     }
-    let policy = a.restart.as_deref().map(crate::engine::record::RestartPolicy::parse).transpose()?;
+    let policy = a.restart.as_deref().map(hull_engine::record::RestartPolicy::parse).transpose()?;
     if limits.as_object().is_some_and(|o| o.is_empty()) && policy.is_none() {
         return Err(Error::Invalid("you must provide one or more flags when using this command".into()));
     }
@@ -317,7 +317,7 @@ pub fn update(engine: &Engine, a: &UpdateArgs) -> Result<i32> {
         if engine.container(&id)?.status.is_live() {
             container::update(&engine.runtime, &id, &typed)?;
         }
-        crate::engine::write_atomic(&path, &serde_json::to_vec_pretty(&config)?)?;
+        hull_engine::write_atomic(&path, &serde_json::to_vec_pretty(&config)?)?;
         if let Some(p) = &policy {
             r.host.restart = p.clone();
             engine.save_record(&r)?;
@@ -378,7 +378,7 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<i32> {
         process["user"] = serde_json::json!({"uid": uid, "gid": gid, "additionalGids": gids});
     }
     if a.privileged {
-        let all = crate::engine::spec::capabilities(true, &[], &[])?;
+        let all = hull_engine::runtime_config::capabilities(true, &[], &[])?;
         process["capabilities"] = serde_json::json!({"bounding": all, "effective": all, "permitted": all});
     }
     let process: oci_spec::runtime::Process =

@@ -1,13 +1,11 @@
 //! hull: the engine's command line, with Docker's verbs and habits. Each verb parses
 //! its flags here and calls the libraries (hull-image for images, hull-container for
-//! the container's processes through [`engine`]); output formats are in the verb's
+//! the container's processes through hull-engine); output formats are in the verb's
 //! module. The same binary is also a container's monitor (`__monitor`) and, under
 //! `--init`, the container's init (`hull-init`).
 
 mod cli;
 mod containers;
-mod engine;
-mod error;
 mod files;
 mod images;
 mod init;
@@ -18,7 +16,7 @@ mod system;
 
 use clap::Parser;
 use cli::{Cli, Command, ContainerCommand, ContainerVerb, ImageCommand, SystemCommand};
-use engine::Engine;
+use hull_engine::{error, Engine};
 use hull_image::store::Store;
 
 fn main() {
@@ -34,14 +32,14 @@ fn main() {
         Some(a) if a == "__monitor" => {
             let (Some(root), Some(id)) = (args.next(), args.next()) else { std::process::exit(2) };
             let id = id.to_string_lossy().into_owned();
-            std::process::exit(engine::monitor::main(std::path::Path::new(&root), &id));
+            std::process::exit(hull_engine::monitor::main(std::path::Path::new(&root), &id));
         }
         Some(a) if a == "__cp" => std::process::exit(files::helper_main(args.collect())),
         Some(a) if a == "__tree" => std::process::exit(files::tree_main(args.collect())),
-        Some(a) if a == "__userns" => std::process::exit(engine::userns::helper_main(args.collect())),
+        Some(a) if a == "__userns" => std::process::exit(hull_engine::userns::helper_main(args.collect())),
         Some(a) if a == "__rootfs" || a == "__rm" => {
             let verb = a.to_string_lossy().into_owned();
-            std::process::exit(engine::userns::work_main(&verb, args.collect()))
+            std::process::exit(hull_engine::userns::work_main(&verb, args.collect()))
         }
         _ => {}
     }

@@ -2,11 +2,11 @@
 //! containers, in Docker's shapes (tables, JSON, Go-style `{{.Field}}` templates).
 
 use crate::cli::{InspectContainerArgs, LogsArgs, PsArgs, TopArgs, VolumeCommand};
-use crate::engine::logs;
-use crate::engine::record::{Container, Status};
-use crate::engine::Engine;
-use crate::error::{Error, Result};
 use crate::images::{print_table, since};
+use hull_engine::error::{Error, Result};
+use hull_engine::logs;
+use hull_engine::record::{Container, Status};
+use hull_engine::Engine;
 use serde_json::{json, Value};
 use std::io::Write;
 
@@ -505,7 +505,7 @@ pub fn volume(engine: &Engine, cmd: &VolumeCommand) -> Result<i32> {
         VolumeCommand::Create(a) => {
             let name = match &a.name {
                 Some(n) => n.clone(),
-                None => crate::engine::new_id()?,
+                None => hull_engine::new_id()?,
             };
             let labels = a
                 .label

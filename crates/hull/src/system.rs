@@ -2,11 +2,11 @@
 //! `version`: the engine as a whole, in Docker's shapes.
 
 use crate::cli::{DfArgs, InfoArgs, PortArgs, PruneArgs, StatsArgs, SystemPruneArgs};
-use crate::engine::record::Status;
-use crate::engine::Engine;
-use crate::error::{Error, Result};
 use crate::images::{human_size, print_table};
 use crate::ps::{du, template};
+use hull_engine::error::{Error, Result};
+use hull_engine::record::Status;
+use hull_engine::Engine;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::io::Write;

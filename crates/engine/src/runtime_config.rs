@@ -2,9 +2,9 @@
 //! mounts, masked and read-only /proc paths, device rules, the default seccomp
 //! profile, a private network namespace with loopback) with the user's flags applied.
 
-use super::record::MountPoint;
-use super::seccomp_profile;
 use crate::error::{Error, Result};
+use crate::record::MountPoint;
+use crate::seccomp_profile;
 use hull_image::runconfig::RunConfig;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -229,7 +229,7 @@ pub struct Input<'a> {
     /// `--cgroupns`: Some(true) private, Some(false) the host's, None Docker's default.
     pub cgroupns: Option<bool>,
     /// Rootless: the user namespace the container runs in.
-    pub userns: Option<&'a super::userns::Mapping>,
+    pub userns: Option<&'a crate::userns::Mapping>,
     pub extra: &'a Extra,
 }
 

@@ -92,7 +92,7 @@ impl Writer {
         let e = Entry {
             log: String::from_utf8_lossy(bytes).into_owned(),
             stream: if stream == 2 { "stderr" } else { "stdout" }.to_string(),
-            time: super::now(),
+            time: crate::now(),
         };
         let mut line = serde_json::to_vec(&e).map_err(io::Error::other)?;
         line.push(b'\n');

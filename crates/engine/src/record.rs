@@ -3,8 +3,8 @@
 //! keeps, and the [`Status`] derived from both and the live processes, never stored:
 //! a monitor or init that died without a word is reported as it is.
 
-use super::Engine;
 use crate::error::{Error, Result};
+use crate::Engine;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -55,7 +55,7 @@ pub struct Config {
     pub exposed_ports: Vec<String>,
     /// The image's HEALTHCHECK with the `--health-*` flags on top.
     #[serde(default)]
-    pub healthcheck: Option<super::health::Healthcheck>,
+    pub healthcheck: Option<crate::health::Healthcheck>,
     /// The image's SHELL (Docker's `Config.Shell`): what runs a CMD-SHELL health check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shell: Option<Vec<String>>,
@@ -162,7 +162,7 @@ pub struct RunState {
     pub error: Option<String>,
     /// The health check's state while the container runs with one.
     #[serde(default)]
-    pub health: Option<super::health::Health>,
+    pub health: Option<crate::health::Health>,
 }
 
 /// A container's status, Docker's words.
@@ -214,7 +214,7 @@ impl Engine {
     }
 
     pub fn save_record(&self, r: &Record) -> Result<()> {
-        super::write_atomic(&self.dir(&r.id).join(RECORD), &serde_json::to_vec_pretty(r)?)
+        crate::write_atomic(&self.dir(&r.id).join(RECORD), &serde_json::to_vec_pretty(r)?)
     }
 
     pub fn run_state(&self, id: &str) -> RunState {
@@ -225,7 +225,7 @@ impl Engine {
     }
 
     pub fn save_run_state(&self, id: &str, s: &RunState) -> Result<()> {
-        super::write_atomic(&self.dir(id).join(RUN_STATE), &serde_json::to_vec(s)?)
+        crate::write_atomic(&self.dir(id).join(RUN_STATE), &serde_json::to_vec(s)?)
     }
 
     /// Loads a container and derives its status.

@@ -261,7 +261,7 @@ impl Checker {
             String::from_utf8_lossy(&p.buf).into_owned()
         };
         let in_start_period = p.began.duration_since(self.started) < Duration::from_nanos(self.check.start_period);
-        let r = CheckResult { start: p.start.clone(), end: super::now(), exit_code: code, output };
+        let r = CheckResult { start: p.start.clone(), end: crate::now(), exit_code: code, output };
         health.record(r, &self.check, in_start_period);
         self.next = Instant::now() + self.check.interval();
         true
@@ -305,7 +305,7 @@ fn spawn(dir: &Path, root: &Path, id: &str, command: &[String]) -> Option<Probe>
         output: std::fs::File::from(r),
         buf: Vec::new(),
         began: Instant::now(),
-        start: super::now(),
+        start: crate::now(),
         pid_file,
     })
 }

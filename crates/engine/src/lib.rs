@@ -1,4 +1,14 @@
-//! The engine's containers on disk, shared by every `hull` command and the monitors.
+//! hull-engine: the engine as a library. It owns containers, volumes and their
+//! monitors on disk; every front end (the `hull` command line, and next the Docker
+//! Engine API and `hull build`) drives it. Nothing here parses flags or prints for a
+//! user: front ends turn [`Error`] into their own words and statuses.
+//!
+//! Modules: [`record`] (what a container is, its status), [`runtime_config`] (the OCI
+//! runtime config a container runs with), [`monitor`] (the per-container process that
+//! owns a running container), [`attach`] (the monitor's socket protocol), [`logs`]
+//! (Docker's json-file logs), [`health`] (health checks), [`volumes`], [`userns`]
+//! (rootless: the user namespace of a user's containers), [`seccomp_profile`] (Docker's
+//! default profile), [`error`].
 //!
 //! Layout under the store root (beside the images of hull-image):
 //! - `containers/<id>/container.json`: the [`record::Record`] written by `create` (what
@@ -16,16 +26,17 @@
 //! `lock` (flock); readers rely on files being replaced by rename.
 
 pub mod attach;
+pub mod error;
 pub mod health;
 pub mod logs;
 pub mod monitor;
 pub mod record;
+pub mod runtime_config;
 pub mod seccomp_profile;
-pub mod spec;
 pub mod userns;
 pub mod volumes;
 
-use crate::error::{Error, Result};
+pub use error::{Error, Result};
 use hull_container::state::StateStore;
 use hull_image::store::Store;
 use nix::fcntl::{Flock, FlockArg};

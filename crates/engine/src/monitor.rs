@@ -8,11 +8,11 @@
 //! `state.json`, applies the restart policy, and under `--rm` removes the container
 //! before telling the attached commands the exit status.
 
-use super::attach::{self, write_frame};
-use super::logs;
-use super::record::{RunState, STOPPED_BY_USER};
-use super::Engine;
+use crate::attach::{self, write_frame};
 use crate::error::{Error, Result};
+use crate::logs;
+use crate::record::{RunState, STOPPED_BY_USER};
+use crate::Engine;
 use hull_container::container::{self, CreateOptions};
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -90,7 +90,7 @@ pub fn main(root: &Path, id: &str) -> i32 {
 struct Monitor {
     engine: Engine,
     id: String,
-    record: super::record::Record,
+    record: crate::record::Record,
     state: RunState,
     log: logs::Writer,
     listener: UnixListener,
@@ -123,7 +123,7 @@ impl Monitor {
     fn run(&mut self, clients: &mut Vec<Client>) -> i32 {
         let _ = std::fs::remove_file(self.engine.dir(&self.id).join(STOPPED_BY_USER));
         // Left by an `rm` that failed.
-        let _ = std::fs::remove_file(self.engine.dir(&self.id).join(super::record::REMOVING));
+        let _ = std::fs::remove_file(self.engine.dir(&self.id).join(crate::record::REMOVING));
         let mut delay_ms = 100u64;
         loop {
             let started = std::time::Instant::now();
@@ -140,7 +140,7 @@ impl Monitor {
                     let code = Error::from_start_failure(msg.clone()).run_status();
                     self.state.error = Some(msg.clone());
                     self.state.exit_code = Some(code);
-                    self.state.finished_at = Some(super::now());
+                    self.state.finished_at = Some(crate::now());
                     self.save();
                     // Removed before the error is told: nothing is left when `run` returns.
                     if self.record.host.auto_remove {
@@ -267,7 +267,7 @@ impl Monitor {
         self.state.pid = created.pid;
         self.state.pid_start = hull_container::process::start_time(created.pid).unwrap_or(0);
         self.state.oom_killed = false;
-        self.state.started_at = Some(super::now());
+        self.state.started_at = Some(crate::now());
         self.state.finished_at = None;
         self.state.exit_code = None;
         self.state.error = None;
@@ -303,8 +303,8 @@ impl Monitor {
         let mut exited = false;
         let mut deadline: Option<std::time::Instant> = None;
         let shell = self.record.config.shell.as_deref();
-        let mut checker = self.record.config.healthcheck.as_ref().and_then(|h| super::health::Checker::new(h, shell));
-        self.state.health = checker.as_ref().map(|_| super::health::Health::starting());
+        let mut checker = self.record.config.healthcheck.as_ref().and_then(|h| crate::health::Checker::new(h, shell));
+        self.state.health = checker.as_ref().map(|_| crate::health::Health::starting());
         if checker.is_some() {
             self.save();
         }
@@ -433,7 +433,7 @@ impl Monitor {
         let code = if libc::WIFSIGNALED(status) { 128 + libc::WTERMSIG(status) } else { libc::WEXITSTATUS(status) };
         self.state.pid = 0;
         self.state.exit_code = Some(code);
-        self.state.finished_at = Some(super::now());
+        self.state.finished_at = Some(crate::now());
         // Read before the cgroups go.
         if let Ok(l) = container::load(&self.engine.runtime, &self.id) {
             let placement = hull_container::cgroups::resources::Placement::of(&l.state.cgroup_dirs);
@@ -453,12 +453,12 @@ impl Monitor {
         loop {
             match self.engine.try_lock(&self.id) {
                 Ok(Some(_lock)) => {
-                    if !dir.join(super::record::REMOVING).exists() {
+                    if !dir.join(crate::record::REMOVING).exists() {
                         let _ = self.engine.remove_container_files(&self.record, true);
                     }
                     return;
                 }
-                Ok(None) if !dir.join(super::record::REMOVING).exists() => {
+                Ok(None) if !dir.join(crate::record::REMOVING).exists() => {
                     std::thread::sleep(std::time::Duration::from_millis(5));
                 }
                 // `rm` has it, or the container is gone.

@@ -3,8 +3,8 @@
 //! whether the volume is anonymous (made for an image's VOLUME, removed with its
 //! container under `rm -v` or `--rm`).
 
-use super::Engine;
 use crate::error::{Error, Result};
+use crate::Engine;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -26,7 +26,7 @@ impl Engine {
 
     /// The data directory of volume `name`, made if missing; true if it was made.
     pub fn volume(&self, name: &str, anonymous: bool, labels: BTreeMap<String, String>) -> Result<(PathBuf, bool)> {
-        if !super::record::valid_name(name) {
+        if !crate::record::valid_name(name) {
             return Err(Error::Invalid(format!(
                 "{name:?} includes invalid characters for a local volume name, only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
             )));
@@ -36,9 +36,9 @@ impl Engine {
         std::fs::create_dir_all(self.volumes_dir()).map_err(Error::at(format!("create {}", dir.display())))?;
         match std::fs::create_dir(&dir) {
             Ok(()) => {
-                let v = Volume { name: name.to_owned(), created: super::now(), labels, anonymous };
+                let v = Volume { name: name.to_owned(), created: crate::now(), labels, anonymous };
                 std::fs::create_dir(&data).map_err(Error::at(format!("create {}", data.display())))?;
-                super::write_atomic(&dir.join("volume.json"), &serde_json::to_vec_pretty(&v)?)?;
+                crate::write_atomic(&dir.join("volume.json"), &serde_json::to_vec_pretty(&v)?)?;
                 Ok((data, true))
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok((data, false)),
