@@ -36,6 +36,11 @@ pub enum Error {
     /// The container's init failed during setup; `msg` is its own report.
     #[error("container init: {0}")]
     Init(String),
+    /// The container's program could not be executed: `errno` is ENOENT (not found) or
+    /// EACCES (not executable), so that engines can tell 127 from 126 without reading
+    /// `msg` (runc's words, which engines have matched so far).
+    #[error("container init: {msg}")]
+    Exec { msg: String, errno: i32 },
     /// A hook failed.
     #[error("{hook} hook {path}: {reason}")]
     Hook { hook: &'static str, path: PathBuf, reason: String },

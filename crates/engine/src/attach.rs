@@ -16,7 +16,7 @@ pub const STDOUT: u8 = 1;
 pub const STDERR: u8 = 2;
 /// Monitor → client: the container exited; payload is the status as text.
 pub const EXIT: u8 = 3;
-/// Monitor → client: the container could not start; payload is why.
+/// Monitor → client: the container could not start; payload is [`start_error`]'s.
 pub const ERROR: u8 = 4;
 /// Monitor → client: the container's command is running.
 pub const STARTED: u8 = 5;
@@ -24,6 +24,22 @@ pub const STARTED: u8 = 5;
 pub const CLOSE_STDIN: u8 = 6;
 /// Client → monitor: terminal size, rows and columns as two little-endian u16.
 pub const RESIZE: u8 = 7;
+
+/// An ERROR frame's payload: the exit status `hull run` gives for the failure (125,
+/// or 126/127 when the command cannot run) as a little-endian i32, then the message.
+pub fn start_error(status: i32, msg: &str) -> Vec<u8> {
+    let mut p = status.to_le_bytes().to_vec();
+    p.extend_from_slice(msg.as_bytes());
+    p
+}
+
+/// An ERROR frame's status and message.
+pub fn parse_start_error(payload: &[u8]) -> (i32, String) {
+    match payload.split_first_chunk::<4>() {
+        Some((status, msg)) => (i32::from_le_bytes(*status), String::from_utf8_lossy(msg).into_owned()),
+        None => (125, String::from_utf8_lossy(payload).into_owned()),
+    }
+}
 
 /// Frames larger than this are a protocol error.
 const MAX_FRAME: usize = 1 << 20;

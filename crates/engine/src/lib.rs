@@ -3,7 +3,8 @@
 //! Engine API and `hull build`) drives it. Nothing here parses flags or prints for a
 //! user: front ends turn [`Error`] into their own words and statuses.
 //!
-//! Modules: [`record`] (what a container is, its status), [`runtime_config`] (the OCI
+//! Modules: [`lifecycle`] (the operations on a container, one file each), [`record`]
+//! (what a container is, its status), [`runtime_config`] (the OCI
 //! runtime config a container runs with), [`monitor`] (the per-container process that
 //! owns a running container), [`attach`] (the monitor's socket protocol), [`logs`]
 //! (Docker's json-file logs), [`health`] (health checks), [`volumes`], [`userns`]
@@ -28,6 +29,7 @@
 pub mod attach;
 pub mod error;
 pub mod health;
+pub mod lifecycle;
 pub mod logs;
 pub mod monitor;
 pub mod record;

@@ -80,7 +80,7 @@ pub fn main(root: &Path, id: &str) -> i32 {
         Ok(mut m) => m.run(&mut clients),
         Err(e) => {
             for c in &mut clients {
-                let _ = write_frame(&mut c.sock, attach::ERROR, e.to_string().as_bytes());
+                let _ = write_frame(&mut c.sock, attach::ERROR, &attach::start_error(e.run_status(), &e.to_string()));
             }
             125
         }
@@ -137,7 +137,7 @@ impl Monitor {
                 }
                 Err(e) => {
                     let msg = e.to_string();
-                    let code = Error::from_start_failure(msg.clone()).run_status();
+                    let code = e.run_status();
                     self.state.error = Some(msg.clone());
                     self.state.exit_code = Some(code);
                     self.state.finished_at = Some(crate::now());
@@ -147,7 +147,7 @@ impl Monitor {
                         self.remove();
                     }
                     for c in clients.iter_mut() {
-                        let _ = write_frame(&mut c.sock, attach::ERROR, msg.as_bytes());
+                        let _ = write_frame(&mut c.sock, attach::ERROR, &attach::start_error(code, &msg));
                     }
                     clients.clear();
                     return code;

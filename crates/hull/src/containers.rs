@@ -6,14 +6,14 @@ use crate::cli::{AttachArgs, CreateArgs, PullArgs, RunArgs, StartArgs};
 use hull_engine::attach::{self, read_frame, write_frame};
 use hull_engine::error::{Error, Result};
 use hull_engine::health::{self, Healthcheck};
-use hull_engine::record::{Config, HostConfig, MountPoint, Record, RestartPolicy, Status, STOPPED_BY_USER};
+use hull_engine::record::{Config, HostConfig, MountPoint, Record, RestartPolicy, Status};
 use hull_engine::runtime_config::{self as spec, Device, Resources, Seccomp};
-use hull_engine::{monitor, Engine};
+use hull_engine::Engine;
 use hull_image::image::short_id;
 use hull_image::runconfig::{self, Overrides};
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
@@ -30,12 +30,7 @@ pub fn run(engine: &Engine, a: &RunArgs) -> Result<i32> {
         return Err(Error::Invalid("Conflicting options: --restart and --rm".into()));
     }
     let id = make(engine, &a.create)?;
-    let (ours, theirs) = UnixStream::pair().map_err(Error::at("socketpair"))?;
-    let _lock = engine.lock(&id)?;
-    monitor::spawn(engine.root(), &id, Some(OwnedFd::from(theirs)))?;
-    drop(_lock);
-    let mut sock = ours;
-    wait_started(&mut sock)?;
+    let sock = engine.start_attached(&id)?;
     if a.detach {
         println!("{id}");
         return Ok(0);
@@ -73,25 +68,18 @@ pub fn start(engine: &Engine, a: &StartArgs) -> Result<i32> {
         let r = (|| -> Result<i32> {
             let id = engine.resolve(name)?;
             if !a.attach {
-                start_detached(engine, &id)?;
+                match engine.start(&id) {
+                    Ok(()) | Err(Error::NotModified(_)) => {}
+                    Err(e) => return Err(e),
+                }
                 println!("{name}");
                 return Ok(0);
             }
-            let lock = engine.lock(&id)?;
+            let sock = match engine.start_attached(&id) {
+                Err(Error::NotModified(_)) => engine.attach(&id)?,
+                r => r?,
+            };
             let c = engine.container(&id)?;
-            if c.status.is_live() {
-                drop(lock);
-                return attach_to(engine, &id, a.interactive, a.detach_keys.as_deref(), true);
-            }
-            if c.monitored {
-                return Err(Error::Conflict(format!("container {name} is being started or stopped")));
-            }
-            let _ = std::fs::remove_file(engine.dir(&id).join(STOPPED_BY_USER));
-            let (ours, theirs) = UnixStream::pair().map_err(Error::at("socketpair"))?;
-            monitor::spawn(engine.root(), &id, Some(OwnedFd::from(theirs)))?;
-            drop(lock);
-            let mut sock = ours;
-            wait_started(&mut sock)?;
             let session = Session {
                 tty: c.record.config.tty,
                 stdin: a.interactive && c.record.config.open_stdin,
@@ -111,66 +99,18 @@ pub fn start(engine: &Engine, a: &StartArgs) -> Result<i32> {
     Ok(status)
 }
 
-/// Starts a stopped container without attaching (`restart`, `start` without -a).
-pub fn start_detached(engine: &Engine, id: &str) -> Result<()> {
-    let mut lock = engine.lock(id)?;
-    let mut c = engine.container(id)?;
-    if c.status.is_live() {
-        return Ok(());
-    }
-    if c.monitored {
-        // A container that has just exited: its monitor is recording the exit.
-        drop(lock);
-        crate::lifecycle::wait_finished(engine, id, std::time::Duration::from_secs(10));
-        lock = engine.lock(id)?;
-        c = engine.container(id)?;
-        if c.status.is_live() {
-            return Ok(());
-        }
-    }
-    if c.monitored {
-        return Err(Error::Conflict(format!("container {id} is being started or stopped")));
-    }
-    let _ = std::fs::remove_file(engine.dir(id).join(STOPPED_BY_USER));
-    let (ours, theirs) = UnixStream::pair().map_err(Error::at("socketpair"))?;
-    monitor::spawn(engine.root(), id, Some(OwnedFd::from(theirs)))?;
-    drop(lock);
-    let mut sock = ours;
-    wait_started(&mut sock)
-}
-
 /// `hull attach`.
 pub fn attach(engine: &Engine, a: &AttachArgs) -> Result<i32> {
     let id = engine.resolve(&a.container)?;
-    attach_to(engine, &id, !a.no_stdin, a.detach_keys.as_deref(), a.sig_proxy)
-}
-
-fn attach_to(engine: &Engine, id: &str, stdin: bool, keys: Option<&str>, sig_proxy: bool) -> Result<i32> {
-    let c = engine.container(id)?;
-    if !c.status.is_live() {
-        return Err(Error::Conflict("You cannot attach to a stopped container, start it first".into()));
-    }
-    let mut sock = attach::connect(&engine.dir(id))
-        .map_err(|e| Error::io(format!("attach to {} (is its monitor running?)", short_id(id)), e))?;
-    wait_started(&mut sock)?;
+    let c = engine.container(&id)?;
+    let sock = engine.attach(&id)?;
     let session = Session {
         tty: c.record.config.tty,
-        stdin: stdin && c.record.config.open_stdin,
-        sig_proxy: sig_proxy && !c.record.config.tty,
-        detach_keys: detach_keys(keys)?,
+        stdin: !a.no_stdin && c.record.config.open_stdin,
+        sig_proxy: a.sig_proxy && !c.record.config.tty,
+        detach_keys: detach_keys(a.detach_keys.as_deref())?,
     };
-    session.run(engine, id, sock)
-}
-
-/// Waits for the monitor's word that the command runs; its error otherwise.
-fn wait_started(sock: &mut UnixStream) -> Result<()> {
-    match read_frame(sock) {
-        Ok(Some((attach::STARTED, _))) => Ok(()),
-        Ok(Some((attach::ERROR, msg))) => Err(Error::from_start_failure(String::from_utf8_lossy(&msg).into_owned())),
-        Ok(Some((attach::EXIT, _))) => Ok(()),
-        Ok(_) => Err(Error::Conflict("the container's monitor ended without a word".into())),
-        Err(e) => Err(Error::io("read from the container's monitor", e)),
-    }
+    session.run(engine, &id, sock)
 }
 
 /// Docker's `--detach-keys` (`ctrl-p,ctrl-q` by default) as bytes.
@@ -303,8 +243,9 @@ impl Session {
                         let _ = std::io::copy(&mut sock, &mut std::io::sink());
                         return Ok(String::from_utf8_lossy(&code).trim().parse().unwrap_or(125));
                     }
-                    Ok(Some((attach::ERROR, msg))) => {
-                        return Err(Error::from_start_failure(String::from_utf8_lossy(&msg).into_owned()))
+                    Ok(Some((attach::ERROR, p))) => {
+                        let (status, msg) = attach::parse_start_error(&p);
+                        return Err(Error::start_failure(status, msg));
                     }
                     Ok(Some(_)) => {}
                     Ok(None) | Err(_) => {

@@ -75,8 +75,8 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             eprintln!("Error: {e}");
-            match e {
-                error::Error::Exec { code, .. } => code,
+            match e.kind() {
+                error::Kind::CannotExecute(code) => code,
                 _ if runs => 125,
                 _ => 1,
             }

@@ -229,7 +229,7 @@ pub fn prune_containers(engine: &Engine) -> Result<Vec<String>> {
         if c.status.is_live() {
             continue;
         }
-        match crate::lifecycle::remove_one(engine, &id, false, false) {
+        match engine.remove(&id, Default::default()) {
             Ok(()) => {
                 println!("{id}");
                 gone.push(id);

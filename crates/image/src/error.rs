@@ -22,6 +22,9 @@ pub enum Error {
     /// An image name or reference that is not in the store or cannot be parsed.
     #[error("{0}")]
     Reference(String),
+    /// No image by that name or ID (prefix).
+    #[error("No such image: {0}")]
+    NoSuchImage(String),
     /// What a registry answered (or failed to).
     #[error("{0}")]
     Registry(String),

@@ -179,7 +179,7 @@ impl Store {
                 _ => return Err(Error::Reference(format!("{name}: more than one image has an ID starting so"))),
             }
         }
-        Err(Error::Reference(format!("No such image: {name}")))
+        Err(Error::NoSuchImage(name.to_owned()))
     }
 
     /// Reads an image's manifest, config and layers.
@@ -226,7 +226,7 @@ impl Store {
         let mut lines = Vec::new();
         self.update_images(|images| {
             let Some(pos) = images.iter().position(|i| i.id == rec.id) else {
-                return Err(Error::Reference(format!("No such image: {name}")));
+                return Err(Error::NoSuchImage(name.to_owned()));
             };
             match &by_name {
                 Some(n) if images[pos].names.len() > 1 => {

@@ -246,16 +246,16 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
         // second go (a deferred cgroup namespace) has nothing to say, and is killed
         // with the rest of the undo.
         if !defer_cgroupns {
-            if let Ok(Some(Msg::Failed(msg))) = parent.recv() {
-                return Err(Error::Init(msg));
+            if let Some(e) = parent.recv().ok().flatten().and_then(Msg::failure) {
+                return Err(e);
             }
         }
         return Err(e);
     }
     if defer_cgroupns {
         if let Err(e) = parent.send(&Msg::Go) {
-            if let Ok(Some(Msg::Failed(msg))) = parent.recv() {
-                return Err(Error::Init(msg));
+            if let Some(e) = parent.recv().ok().flatten().and_then(Msg::failure) {
+                return Err(e);
             }
             return Err(e);
         }
@@ -269,8 +269,7 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
                 parent.send(&Msg::Go)?;
             }
             Some(Msg::Ready) => break,
-            Some(Msg::Failed(msg)) => return Err(Error::Init(msg)),
-            Some(other) => return Err(Error::Init(format!("unexpected message {other:?}"))),
+            Some(other) => return Err(other.into_error("")),
             None => return Err(Error::Init("exited during setup without a word".into())),
         }
     }

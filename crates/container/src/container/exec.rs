@@ -176,8 +176,8 @@ pub fn exec(store: &StateStore, opts: ExecOptions<'_>) -> Result<Execed> {
             match parent.recv().map_err(kill(pid))? {
                 Some(Msg::Pid(p)) => break p,
                 Some(Msg::Ready) if !ready => ready = true,
-                Some(Msg::Failed(m)) => return Err(kill(pid)(Error::Init(m))),
-                other => return Err(kill(pid)(Error::Init(format!("exec'd process: unexpected {other:?}")))),
+                Some(other) => return Err(kill(pid)(other.into_error("exec'd process: "))),
+                None => return Err(kill(pid)(Error::Init("exec'd process: unexpected None".into()))),
             }
         };
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
@@ -193,8 +193,8 @@ pub fn exec(store: &StateStore, opts: ExecOptions<'_>) -> Result<Execed> {
     if !ready {
         match parent.recv().map_err(kill(pid))? {
             Some(Msg::Ready) => {}
-            Some(Msg::Failed(m)) => return Err(kill(pid)(Error::Init(m))),
-            other => return Err(kill(pid)(Error::Init(format!("exec'd process: unexpected {other:?}")))),
+            Some(other) => return Err(kill(pid)(other.into_error("exec'd process: "))),
+            None => return Err(kill(pid)(Error::Init("exec'd process: unexpected None".into()))),
         }
     }
     if paused {

@@ -464,10 +464,13 @@ fn find_program(name: &str, env: &[String], cwd: &Path) -> Result<CString> {
         let p = if name.starts_with('/') { PathBuf::from(name) } else { cwd.join(name) };
         match std::fs::metadata(&p) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::Init(format!("exec: {name:?}: stat {name}: no such file or directory")))
+                return Err(Error::Exec {
+                    msg: format!("exec: {name:?}: stat {name}: no such file or directory"),
+                    errno: libc::ENOENT,
+                })
             }
             _ if executable(&p) => p,
-            _ => return Err(Error::Init(format!("exec: {name:?}: permission denied"))),
+            _ => return Err(Error::Exec { msg: format!("exec: {name:?}: permission denied"), errno: libc::EACCES }),
         }
     } else {
         let path = env
@@ -477,7 +480,10 @@ fn find_program(name: &str, env: &[String], cwd: &Path) -> Result<CString> {
         path.split(':')
             .map(|d| Path::new(if d.is_empty() { "." } else { d }).join(name))
             .find(|p| executable(p))
-            .ok_or_else(|| Error::Init(format!("exec: {name:?}: executable file not found in $PATH")))?
+            .ok_or_else(|| Error::Exec {
+                msg: format!("exec: {name:?}: executable file not found in $PATH"),
+                errno: libc::ENOENT,
+            })?
     };
     CString::new(p.as_os_str().as_bytes()).map_err(|_| Error::Init(format!("{name:?} holds a NUL byte")))
 }

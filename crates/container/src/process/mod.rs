@@ -23,11 +23,12 @@ use std::path::Path;
 /// The end of a cloned child whose setup failed: one message to the parent (which
 /// wraps it in [`Error::Init`], so an Init error is sent bare), then `_exit(1)`.
 pub(crate) fn report_and_exit(chan: &sync::Channel, err: Error) -> ! {
-    let text = match err {
-        Error::Init(m) => m,
-        e => e.to_string(),
+    let msg = match err {
+        Error::Init(m) => sync::Msg::Failed(m),
+        Error::Exec { msg, errno } => sync::Msg::ExecFailed(errno, msg),
+        e => sync::Msg::Failed(e.to_string()),
     };
-    let _ = chan.send(&sync::Msg::Failed(text));
+    let _ = chan.send(&msg);
     // SAFETY: _exit ends the child without running the parent's atexit handlers.
     unsafe { libc::_exit(1) }
 }

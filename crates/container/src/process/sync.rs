@@ -16,6 +16,8 @@ pub enum Msg {
     Ready,
     /// child → parent: setup failed with this message.
     Failed(String),
+    /// child → parent: the program could not be executed (errno, message).
+    ExecFailed(i32, String),
     /// parent → child: the OCI state document for hooks.
     State(Vec<u8>),
     /// parent → child: the document that goes with the seccomp listener to the agent.
@@ -24,6 +26,24 @@ pub enum Msg {
     /// on in the child's place (an exec'd process forks once more to enter a pid
     /// namespace it could only join after the container's user namespace).
     Pid(i32),
+}
+
+impl Msg {
+    /// The error a failure message from the child stands for (None for the others).
+    pub fn failure(self) -> Option<Error> {
+        match self {
+            Msg::Failed(m) => Some(Error::Init(m)),
+            Msg::ExecFailed(errno, msg) => Some(Error::Exec { msg, errno }),
+            _ => None,
+        }
+    }
+
+    /// The error this message means where it was not expected: its failure, or
+    /// `unexpected MSG` after `context`.
+    pub fn into_error(self, context: &str) -> Error {
+        let unexpected = format!("{context}unexpected message {self:?}");
+        self.failure().unwrap_or(Error::Init(unexpected))
+    }
 }
 
 /// One end of the channel.
@@ -47,6 +67,11 @@ impl Channel {
             Msg::Failed(s) => {
                 buf.push(b'F');
                 buf.extend_from_slice(&s.as_bytes()[..s.len().min(MAX - 1)]);
+            }
+            Msg::ExecFailed(errno, s) => {
+                buf.push(b'X');
+                buf.extend_from_slice(&errno.to_le_bytes());
+                buf.extend_from_slice(&s.as_bytes()[..s.len().min(MAX - 5)]);
             }
             Msg::State(d) => {
                 buf.push(b'S');
@@ -90,6 +115,9 @@ impl Channel {
             Some([b'R']) => Some(Msg::Ready),
             Some([b'F', rest @ ..]) => Some(Msg::Failed(String::from_utf8_lossy(rest).into_owned())),
             Some([b'S', rest @ ..]) => Some(Msg::State(rest.to_vec())),
+            Some([b'X', a, b, c, d, rest @ ..]) => {
+                Some(Msg::ExecFailed(i32::from_le_bytes([*a, *b, *c, *d]), String::from_utf8_lossy(rest).into_owned()))
+            }
             Some([b'L', rest @ ..]) => Some(Msg::Listener(rest.to_vec())),
             Some([b'P', a, b, c, d]) => Some(Msg::Pid(i32::from_le_bytes([*a, *b, *c, *d]))),
             Some(other) => Some(Msg::Failed(format!("garbled message from init: {other:?}"))),
@@ -116,6 +144,7 @@ mod tests {
             Msg::RunHooks,
             Msg::Ready,
             Msg::Failed("mount /proc: EPERM".into()),
+            Msg::ExecFailed(libc::ENOENT, "exec: \"x\": executable file not found in $PATH".into()),
             Msg::State(b"{}".to_vec()),
             Msg::Listener(b"{}".to_vec()),
             Msg::Pid(4242),

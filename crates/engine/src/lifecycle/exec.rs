@@ -1,0 +1,70 @@
+//! Exec (Docker's `POST /containers/{id}/exec`): the process an exec runs, built from
+//! the container's own config and the caller's settings. The caller runs it with
+//! hull-container's `exec`, as a child of a single-threaded process.
+
+use crate::error::{Error, Result};
+use crate::record::Status;
+use crate::Engine;
+use serde::{Deserialize, Serialize};
+
+/// An exec's settings: the fields of Docker's exec-create body that hull honours.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ExecConfig {
+    pub cmd: Vec<String>,
+    /// `NAME=VALUE` (or `NAME`, taken from the caller's environment by the front end).
+    pub env: Vec<String>,
+    pub tty: bool,
+    pub user: Option<String>,
+    pub working_dir: Option<String>,
+    pub privileged: bool,
+}
+
+impl Engine {
+    /// The runtime process of an exec in the running container `id`.
+    pub fn exec_process(&self, id: &str, cfg: &ExecConfig) -> Result<oci_spec::runtime::Process> {
+        let c = self.container(id)?;
+        match c.status {
+            Status::Running => {}
+            Status::Paused => {
+                return Err(Error::Conflict(format!("Container {id} is paused, unpause the container before exec")))
+            }
+            _ => return Err(Error::NotRunning(format!("Container {id} is not running"))),
+        }
+        if cfg.cmd.is_empty() {
+            return Err(Error::Invalid("No exec command specified".into()));
+        }
+        let dir = self.dir(id);
+        let spec: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.join("config.json"))
+                .map_err(Error::at(format!("read {}/config.json", dir.display())))?,
+        )?;
+        let mut process = spec["process"].clone();
+        let rootfs = std::path::PathBuf::from(spec["root"]["path"].as_str().unwrap_or_default());
+        let mut env: Vec<String> = c.record.config.env.clone();
+        for e in &cfg.env {
+            if let Some((k, _)) = e.split_once('=') {
+                env.retain(|x| x.split_once('=').map(|(xk, _)| xk) != Some(k));
+                env.push(e.clone());
+            }
+        }
+        if cfg.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+            env.push("TERM=xterm".into());
+        }
+        process["args"] = serde_json::json!(cfg.cmd);
+        process["env"] = serde_json::json!(env);
+        process["terminal"] = serde_json::json!(cfg.tty);
+        if let Some(w) = cfg.working_dir.as_deref().filter(|w| !w.is_empty()) {
+            process["cwd"] = serde_json::json!(w);
+        }
+        if let Some(u) = cfg.user.as_deref().filter(|u| !u.is_empty()) {
+            let (uid, gid, gids, _) = hull_image::runconfig::resolve_user(&rootfs, u)?;
+            process["user"] = serde_json::json!({"uid": uid, "gid": gid, "additionalGids": gids});
+        }
+        if cfg.privileged {
+            let all = crate::runtime_config::capabilities(true, &[], &[])?;
+            process["capabilities"] = serde_json::json!({"bounding": all, "effective": all, "permitted": all});
+        }
+        serde_json::from_value(process).map_err(|e| Error::Invalid(format!("exec: {e}")))
+    }
+}

@@ -1,0 +1,76 @@
+//! Start (Docker's `POST /containers/{id}/start`) and attach: a container's monitor
+//! spawned, and the caller connected to it through the attach protocol.
+
+use crate::attach::{self, read_frame};
+use crate::error::{Error, Result};
+use crate::record::STOPPED_BY_USER;
+use crate::{monitor, Engine};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+impl Engine {
+    /// Starts a created or stopped container and returns once its command runs. A
+    /// container that is already running: [`Error::NotModified`].
+    pub fn start(&self, id: &str) -> Result<()> {
+        self.start_attached(id).map(drop)
+    }
+
+    /// Starts a created or stopped container and returns the connection to its monitor,
+    /// which streams the container's output from its first byte (see [`attach`]).
+    pub fn start_attached(&self, id: &str) -> Result<UnixStream> {
+        let mut lock = self.lock(id)?;
+        let mut c = self.container(id)?;
+        if c.status.is_live() {
+            return Err(Error::NotModified(format!("container {id} is already running")));
+        }
+        if c.monitored {
+            // A container that has just exited: its monitor is recording the exit.
+            drop(lock);
+            self.wait_finished(id, Duration::from_secs(10));
+            lock = self.lock(id)?;
+            c = self.container(id)?;
+            if c.status.is_live() {
+                return Err(Error::NotModified(format!("container {id} is already running")));
+            }
+        }
+        if c.monitored {
+            return Err(Error::Conflict(format!("container {id} is being started or stopped")));
+        }
+        let _ = std::fs::remove_file(self.dir(id).join(STOPPED_BY_USER));
+        let (ours, theirs) = UnixStream::pair().map_err(Error::at("socketpair"))?;
+        monitor::spawn(self.root(), id, Some(OwnedFd::from(theirs)))?;
+        drop(lock);
+        let mut sock = ours;
+        wait_started(&mut sock)?;
+        Ok(sock)
+    }
+
+    /// Connects to a running container's monitor: the container's output from now on,
+    /// and its exit status at the end.
+    pub fn attach(&self, id: &str) -> Result<UnixStream> {
+        let c = self.container(id)?;
+        if !c.status.is_live() {
+            return Err(Error::NotRunning("You cannot attach to a stopped container, start it first".into()));
+        }
+        let mut sock = attach::connect(&self.dir(id)).map_err(|e| {
+            Error::io(format!("attach to {} (is its monitor running?)", hull_image::image::short_id(id)), e)
+        })?;
+        wait_started(&mut sock)?;
+        Ok(sock)
+    }
+}
+
+/// Waits for the monitor's word that the command runs; its error otherwise.
+fn wait_started(sock: &mut UnixStream) -> Result<()> {
+    match read_frame(sock) {
+        Ok(Some((attach::STARTED, _))) => Ok(()),
+        Ok(Some((attach::ERROR, p))) => {
+            let (status, msg) = attach::parse_start_error(&p);
+            Err(Error::start_failure(status, msg))
+        }
+        Ok(Some((attach::EXIT, _))) => Ok(()),
+        Ok(_) => Err(Error::Conflict("the container's monitor ended without a word".into())),
+        Err(e) => Err(Error::io("read from the container's monitor", e)),
+    }
+}
