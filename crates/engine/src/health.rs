@@ -122,36 +122,6 @@ impl Health {
 /// Docker's floor for a non-zero interval, timeout or start period.
 pub const MIN_DURATION: u64 = 1_000_000;
 
-/// A Go duration (`30s`, `1m30s`, `1.5s`, `500ms`) in nanoseconds, as Docker's flags.
-pub fn parse_duration(s: &str) -> Option<u64> {
-    let mut total: f64 = 0.0;
-    let mut rest = s.trim();
-    if rest == "0" {
-        return Some(0);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        let n: f64 = rest[..num_len].parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "h" => 3.6e12,
-            "m" => 6e10,
-            "s" => 1e9,
-            "ms" => 1e6,
-            "us" | "µs" => 1e3,
-            "ns" => 1.0,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total += n * scale;
-    }
-    (total.is_finite() && total < u64::MAX as f64).then_some(total as u64)
-}
-
 /// A running probe.
 struct Probe {
     child: Child,
@@ -313,18 +283,6 @@ fn spawn(dir: &Path, root: &Path, id: &str, command: &[String]) -> Option<Probe>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(parse_duration("30s"), Some(30_000_000_000));
-        assert_eq!(parse_duration("1m30s"), Some(90_000_000_000));
-        assert_eq!(parse_duration("1.5s"), Some(1_500_000_000));
-        assert_eq!(parse_duration("250ms"), Some(250_000_000));
-        assert_eq!(parse_duration("0"), Some(0));
-        for bad in ["", "5", "3x", "s", "1m-1s"] {
-            assert_eq!(parse_duration(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn commands_of_the_test_forms() {

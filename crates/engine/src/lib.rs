@@ -3,13 +3,14 @@
 //! Engine API and `hull build`) drives it. Nothing here parses flags or prints for a
 //! user: front ends turn [`Error`] into their own words and statuses.
 //!
-//! Modules: [`lifecycle`] (the operations on a container, one file each), [`record`]
+//! Modules: [`create`] (a container from an image and Docker's create body),
+//! [`lifecycle`] (the operations on a container, one file each), [`record`]
 //! (what a container is, its status), [`runtime_config`] (the OCI
 //! runtime config a container runs with), [`monitor`] (the per-container process that
 //! owns a running container), [`attach`] (the monitor's socket protocol), [`logs`]
 //! (Docker's json-file logs), [`health`] (health checks), [`volumes`], [`userns`]
 //! (rootless: the user namespace of a user's containers), [`seccomp_profile`] (Docker's
-//! default profile), [`error`].
+//! default profile), [`units`] (sizes and durations), [`error`].
 //!
 //! Layout under the store root (beside the images of hull-image):
 //! - `containers/<id>/container.json`: the [`record::Record`] written by `create` (what
@@ -27,6 +28,7 @@
 //! `lock` (flock); readers rely on files being replaced by rename.
 
 pub mod attach;
+pub mod create;
 pub mod error;
 pub mod health;
 pub mod lifecycle;
@@ -35,6 +37,7 @@ pub mod monitor;
 pub mod record;
 pub mod runtime_config;
 pub mod seccomp_profile;
+pub mod units;
 pub mod userns;
 pub mod volumes;
 

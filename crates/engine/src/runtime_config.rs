@@ -48,7 +48,8 @@ pub enum Seccomp {
     #[default]
     Default,
     Unconfined,
-    File(PathBuf),
+    /// A profile in Docker's JSON format (the command line reads `seccomp=FILE`).
+    Profile(String),
 }
 
 /// Resource limits from the flags (Docker's units already converted).
@@ -601,10 +602,8 @@ pub fn build(i: &Input<'_>) -> Result<Value> {
         Seccomp::Unconfined => {}
         _ if i.privileged => {}
         Seccomp::Default => linux["seccomp"] = seccomp_profile::profile(&caps),
-        Seccomp::File(p) => {
-            let bytes = std::fs::read(p).map_err(Error::at(format!("read seccomp profile {}", p.display())))?;
-            let v: Value = serde_json::from_slice(&bytes)
-                .map_err(|e| Error::Invalid(format!("seccomp profile {}: {e}", p.display())))?;
+        Seccomp::Profile(text) => {
+            let v: Value = serde_json::from_str(text).map_err(|e| Error::Invalid(format!("seccomp profile: {e}")))?;
             linux["seccomp"] = docker_profile(v, &caps);
         }
     }

@@ -209,7 +209,7 @@ fn commit_locked(engine: &Engine, id: &str, a: &CommitArgs) -> Result<String> {
     if let Some(h) = &r.config.healthcheck {
         config["Healthcheck"] = serde_json::json!(h);
     }
-    if let Some(shell) = crate::containers::docker_config(&image.config_bytes, "Shell") {
+    if let Some(shell) = image.docker_config("Shell") {
         config["Shell"] = shell;
     }
     if !r.config.labels.is_empty() {

@@ -73,14 +73,12 @@ pub fn rename(engine: &Engine, a: &RenameArgs) -> Result<i32> {
 }
 
 pub fn update(engine: &Engine, a: &UpdateArgs) -> Result<i32> {
-    let mut resources = crate::containers::resources(&a.resources)?;
-    // `--pids-limit 0` or `-1` lifts the limit of a running container.
-    resources.pids_limit = a.resources.pids_limit.map(|p| if p <= 0 { -1 } else { p });
-    let restart = a.restart.as_deref().map(hull_engine::record::RestartPolicy::parse).transpose()?;
-    let opts = UpdateOptions { resources, restart };
-    if opts.restart.is_none()
-        && hull_engine::runtime_config::limits(&opts.resources)?.as_object().is_some_and(|o| o.is_empty())
-    {
+    let opts = UpdateOptions {
+        resources: crate::flags::resources(&a.resources)?,
+        restart_policy: a.restart.as_deref().map(crate::flags::restart).transpose()?,
+    };
+    let unset = serde_json::to_value(hull_engine::create::body::Resources::default())?;
+    if opts.restart_policy.is_none() && serde_json::to_value(&opts.resources)? == unset {
         return Err(Error::Invalid("you must provide one or more flags when using this command".into()));
     }
     each(engine, &a.containers, |id| engine.update(id, &opts))
@@ -92,7 +90,7 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<i32> {
     let id = engine.resolve(&a.container)?;
     let cfg = ExecConfig {
         cmd: a.command.clone(),
-        env: a.env.iter().map(|e| crate::containers::env_entry(e)).collect(),
+        env: a.env.iter().map(|e| crate::flags::env_entry(e)).collect(),
         tty: a.tty,
         user: a.user.clone(),
         working_dir: a.workdir.clone(),

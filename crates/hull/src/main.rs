@@ -7,6 +7,7 @@
 mod cli;
 mod containers;
 mod files;
+mod flags;
 mod images;
 mod init;
 mod lifecycle;

@@ -140,6 +140,13 @@ pub struct Image {
 }
 
 impl Image {
+    /// A key of the config's `config` section that Docker has and the OCI types leave
+    /// out (`Healthcheck`, `Shell`, `OnBuild`), read from the config's raw bytes: the one
+    /// place hull reads them.
+    pub fn docker_config(&self, key: &str) -> Option<serde_json::Value> {
+        docker_config(&self.config_bytes, key)
+    }
+
     pub fn id(&self) -> Digest {
         self.record.id.parse().expect("IDs in the store are digests")
     }
@@ -308,6 +315,13 @@ impl Store {
 }
 
 /// The 12-hex-digit form of an ID, as Docker prints it.
+/// A key of the `config` section of an image config's raw bytes (see
+/// [`Image::docker_config`]).
+pub fn docker_config(config_bytes: &[u8], key: &str) -> Option<serde_json::Value> {
+    let v: serde_json::Value = serde_json::from_slice(config_bytes).ok()?;
+    v.get("config")?.get(key).cloned()
+}
+
 pub fn short_id(id: &str) -> String {
     id.strip_prefix("sha256:").unwrap_or(id).chars().take(12).collect()
 }

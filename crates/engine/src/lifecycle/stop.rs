@@ -35,7 +35,7 @@ impl Engine {
             return Ok(());
         }
         let sig = hull_container::signal::parse(opts.signal.as_deref().unwrap_or(&c.record.config.stop_signal))?;
-        let secs = opts.timeout.or(c.record.config.stop_timeout.map(|t| t as i64)).unwrap_or(10);
+        let secs = opts.timeout.or(c.record.config.stop_timeout).unwrap_or(10);
         if c.status == Status::Paused {
             let _ = container::resume(&self.runtime, id);
         }

@@ -2,22 +2,26 @@
 //! container's config (kept across restarts) and, while it runs, into its cgroups; a
 //! new restart policy into its record, which the monitor reads when the container exits.
 
+use crate::create::body::{Resources, RestartPolicy};
+use crate::create::settings;
 use crate::error::{Error, Result};
-use crate::record::RestartPolicy;
-use crate::runtime_config::Resources;
 use crate::Engine;
 use hull_container::container;
+use serde::{Deserialize, Serialize};
 
-/// What `update` changes: limits and the restart policy.
-#[derive(Debug, Clone, Default)]
+/// What `update` changes, Docker's update body: limits and the restart policy.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct UpdateOptions {
+    #[serde(flatten)]
     pub resources: Resources,
-    pub restart: Option<RestartPolicy>,
+    pub restart_policy: Option<RestartPolicy>,
 }
 
 impl Engine {
     pub fn update(&self, id: &str, opts: &UpdateOptions) -> Result<()> {
-        let resources = &opts.resources;
+        let resources = &settings::resources(&opts.resources, true)?;
+        let restart = opts.restart_policy.as_ref().map(settings::restart_policy).transpose()?;
         let mut limits = crate::runtime_config::limits(resources)?;
         if resources.memory_swap.is_none() {
             // Docker's update keeps the swap limit the container has (run's default of
@@ -26,17 +30,14 @@ impl Engine {
                 m.remove("swap");
             }
         }
-        if resources.pids_limit.is_some_and(|p| p <= 0) {
-            limits["pids"] = serde_json::json!({"limit": -1});
-        }
-        if limits.as_object().is_some_and(|o| o.is_empty()) && opts.restart.is_none() {
+        if limits.as_object().is_some_and(|o| o.is_empty()) && restart.is_none() {
             return Err(Error::Invalid("you must provide one or more flags when using this command".into()));
         }
         let typed: oci_spec::runtime::LinuxResources =
             serde_json::from_value(limits.clone()).map_err(|e| Error::Invalid(format!("resources: {e}")))?;
         let _lock = self.lock(id)?;
         let mut r = self.record(id)?;
-        if let Some(p) = &opts.restart {
+        if let Some(p) = &restart {
             if r.host.auto_remove && p.name != "no" {
                 return Err(Error::Conflict(
                     "Restart policy cannot be updated because AutoRemove is enabled for the container".into(),
@@ -61,8 +62,8 @@ impl Engine {
             container::update(&self.runtime, id, &typed)?;
         }
         crate::write_atomic(&path, &serde_json::to_vec_pretty(&config)?)?;
-        if let Some(p) = &opts.restart {
-            r.host.restart = p.clone();
+        if let Some(p) = restart {
+            r.host.restart = p;
             self.save_record(&r)?;
         }
         Ok(())
