@@ -4,7 +4,8 @@
 //! user: front ends turn [`Error`] into their own words and statuses.
 //!
 //! Modules: [`create`] (a container from an image and Docker's create body),
-//! [`lifecycle`] (the operations on a container, one file each), [`record`]
+//! [`lifecycle`] (the operations on a container, one file each), [`events`] (the
+//! event log), [`record`]
 //! (what a container is, its status), [`runtime_config`] (the OCI
 //! runtime config a container runs with), [`monitor`] (the per-container process that
 //! owns a running container), [`attach`] (the monitor's socket protocol), [`logs`]
@@ -30,6 +31,7 @@
 pub mod attach;
 pub mod create;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod lifecycle;
 pub mod logs;
@@ -55,6 +57,9 @@ pub struct Engine {
     root: PathBuf,
     /// Rootless: the user namespace of this user's containers.
     userns: Option<userns::Mapping>,
+    /// hull's binary: what runs as a container's monitor (`__monitor`) and as its init
+    /// under `--init`.
+    exe: PathBuf,
 }
 
 /// A container's directory, locked against other commands while held.
@@ -69,7 +74,20 @@ impl Engine {
             images,
             root,
             userns: userns::Mapping::of_caller(),
+            exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe")),
         })
+    }
+
+    /// The engine with `exe` as hull's binary (a program that embeds the engine but is
+    /// not hull itself, such as a test, names it).
+    pub fn with_exe(mut self, exe: &Path) -> Engine {
+        self.exe = exe.to_owned();
+        self
+    }
+
+    /// hull's binary.
+    pub fn exe(&self) -> &Path {
+        &self.exe
     }
 
     /// Rootless: the mapping of this user's containers (None as root).
@@ -202,6 +220,26 @@ impl Engine {
         }
     }
 
+    /// The store's event log.
+    pub fn events(&self) -> events::Log {
+        events::Log::new(&self.root)
+    }
+
+    /// Logs an event about container `r`, with Docker's attributes (its image, name and
+    /// labels) and `extra`. Never fails the operation: an event that cannot be written
+    /// is lost.
+    pub fn container_event(&self, r: &record::Record, action: &str, extra: &[(&str, String)]) {
+        let mut e = events::Event::new("container", action, &r.id);
+        for (k, v) in &r.config.labels {
+            e = e.with(k, v.as_str());
+        }
+        e = e.with("image", r.image.as_str()).with("name", r.name.as_str());
+        for (k, v) in extra {
+            e = e.with(k, v.as_str());
+        }
+        let _ = self.events().emit(&e);
+    }
+
     /// Removes what a stopped container leaves: its root filesystem (unmounted), its
     /// anonymous volumes (when `volumes`), its directory and its name. The caller holds its lock.
     pub fn remove_container_files(&self, r: &record::Record, volumes: bool) -> Result<()> {
@@ -214,6 +252,7 @@ impl Engine {
         }
         hull_image::store::remove_tree(&dir)?;
         self.release_name(&r.name, &r.id);
+        self.container_event(r, "destroy", &[]);
         Ok(())
     }
 

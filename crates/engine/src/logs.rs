@@ -144,6 +144,136 @@ pub fn parse(r: impl BufRead) -> impl Iterator<Item = Entry> {
     r.lines().map_while(|l| l.ok()).filter_map(|l| serde_json::from_str(&l).ok())
 }
 
+/// What `logs` reads (Docker's `GET /containers/{id}/logs` parameters).
+#[derive(Debug, Clone, Default)]
+pub struct LogsOptions {
+    /// Keep reading while the container runs.
+    pub follow: bool,
+    pub since: Option<std::time::SystemTime>,
+    pub until: Option<std::time::SystemTime>,
+    /// Only the last N lines of what is there.
+    pub tail: Option<usize>,
+}
+
+/// A container's log lines, oldest first; following, it blocks for new ones until the
+/// container stops.
+pub struct Reader<'a> {
+    engine: &'a crate::Engine,
+    id: String,
+    path: PathBuf,
+    since: Option<String>,
+    until: Option<String>,
+    /// What was there when the reader was made.
+    backlog: std::collections::VecDeque<Entry>,
+    /// Following: the current file, its inode and the offset read to.
+    follow: Option<(Option<File>, Option<u64>, u64)>,
+    ready: std::collections::VecDeque<Entry>,
+}
+
+impl crate::Engine {
+    /// The log of container `id`. The `none` log driver keeps none: an error.
+    pub fn logs(&self, id: &str, opts: &LogsOptions) -> crate::Result<Reader<'_>> {
+        use std::io::Seek;
+        if self.record(id)?.host.log_driver == "none" {
+            return Err(crate::Error::Invalid("configured logging driver does not support reading".into()));
+        }
+        let path = path_of(&self.dir(id), id);
+        let stamp = |t: &std::time::SystemTime| humantime::format_rfc3339_nanos(*t).to_string();
+        let (since, until) = (opts.since.as_ref().map(stamp), opts.until.as_ref().map(stamp));
+        let keep =
+            |e: &Entry| since.as_ref().is_none_or(|s| &e.time >= s) && until.as_ref().is_none_or(|u| &e.time <= u);
+        let mut backlog = std::collections::VecDeque::new();
+        for f in files(&path) {
+            if let Ok(file) = File::open(&f) {
+                backlog.extend(parse(io::BufReader::new(file)).filter(|e| keep(e)));
+            }
+        }
+        if let Some(n) = opts.tail {
+            let skip = backlog.len().saturating_sub(n);
+            backlog.drain(..skip);
+        }
+        // Following: the current file from its end; a rotation is seen as a new inode.
+        let follow = opts.follow.then(|| {
+            let mut file = File::open(&path).ok();
+            let pos = file.as_mut().and_then(|f| f.seek(io::SeekFrom::End(0)).ok()).unwrap_or(0);
+            let inode = file.as_ref().and_then(|f| f.metadata().ok()).map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+            (file, inode, pos)
+        });
+        Ok(Reader { engine: self, id: id.to_owned(), path, since, until, backlog, follow, ready: Default::default() })
+    }
+}
+
+impl Reader<'_> {
+    fn keep(&self, e: &Entry) -> bool {
+        self.since.as_ref().is_none_or(|s| &e.time >= s) && self.until.as_ref().is_none_or(|u| &e.time <= u)
+    }
+
+    /// Reads what was appended to the followed file since the last call.
+    fn poll(&mut self) -> io::Result<()> {
+        use std::io::Seek;
+        let Some((file, inode, pos)) = self.follow.as_mut() else { return Ok(()) };
+        let mut got = Vec::new();
+        if let Some(f) = file.as_mut() {
+            f.seek(io::SeekFrom::Start(*pos))?;
+            let mut r = io::BufReader::new(&*f);
+            let mut line = String::new();
+            while r.read_line(&mut line).unwrap_or(0) > 0 {
+                if !line.ends_with('\n') {
+                    // Half a line: read it whole next time.
+                    break;
+                }
+                *pos += line.len() as u64;
+                if let Ok(e) = serde_json::from_str::<Entry>(&line) {
+                    got.push(e);
+                }
+                line.clear();
+            }
+        }
+        let now_inode = std::fs::metadata(&self.path).ok().map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+        if now_inode != *inode {
+            *file = File::open(&self.path).ok();
+            *pos = 0;
+            *inode = now_inode;
+        }
+        for e in got {
+            if self.keep(&e) {
+                self.ready.push_back(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for Reader<'_> {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        if let Some(e) = self.backlog.pop_front() {
+            return Some(e);
+        }
+        loop {
+            if let Some(e) = self.ready.pop_front() {
+                return Some(e);
+            }
+            self.follow.as_ref()?;
+            let live = self.engine.container(&self.id).map(|c| c.status.is_live() || c.monitored).unwrap_or(false);
+            let _ = self.poll();
+            if self.ready.is_empty() {
+                if !live {
+                    // One more read for what the last moments wrote.
+                    let _ = self.poll();
+                    if self.ready.is_empty() {
+                        self.follow = None;
+                        return None;
+                    }
+                } else {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

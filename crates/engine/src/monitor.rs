@@ -22,10 +22,10 @@ use std::path::Path;
 /// The descriptor a new monitor finds its first attached client on.
 pub const CLIENT_FD: RawFd = 3;
 
-/// Spawns the monitor of container `id`, its first client being `client`.
-pub fn spawn(root: &Path, id: &str, client: Option<OwnedFd>) -> Result<()> {
+/// Spawns the monitor of container `id` (hull's binary `exe`), its first client being
+/// `client`; returns its pid.
+pub fn spawn(exe: &Path, root: &Path, id: &str, client: Option<OwnedFd>) -> Result<i32> {
     use std::os::unix::process::CommandExt;
-    let exe = std::env::current_exe().map_err(Error::at("find hull's own binary"))?;
     let mut cmd = std::process::Command::new(exe);
     cmd.arg0("hull-monitor")
         .arg("__monitor")
@@ -46,9 +46,9 @@ pub fn spawn(root: &Path, id: &str, client: Option<OwnedFd>) -> Result<()> {
         });
     }
     // Not waited for: it is reparented when this command exits.
-    cmd.spawn().map_err(Error::at("start the container's monitor"))?;
+    let child = cmd.spawn().map_err(Error::at("start the container's monitor"))?;
     drop(client);
-    Ok(())
+    Ok(child.id() as i32)
 }
 
 /// A client attached to the container.
@@ -109,7 +109,11 @@ impl Monitor {
         };
         let listener = attach::bind(&dir).map_err(Error::at(format!("listen on {}/attach.sock", dir.display())))?;
         let me = std::process::id() as i32;
+        // The starter holds the lock until it has recorded this monitor's pid: what we
+        // read is that (or newer).
+        let lock = engine.lock(id)?;
         let mut state = engine.run_state(id);
+        drop(lock);
         state.monitor_pid = me;
         state.monitor_start = hull_container::process::start_time(me).unwrap_or(0);
         state.restarting = false;
@@ -272,6 +276,7 @@ impl Monitor {
         self.state.exit_code = None;
         self.state.error = None;
         self.save();
+        self.engine.container_event(&self.record, "start", &[]);
         if master.is_some() {
             stdio.out = None;
         }
@@ -310,8 +315,13 @@ impl Monitor {
         }
         loop {
             if let (Some(c), Some(h), false) = (checker.as_mut(), self.state.health.as_mut(), exited) {
+                let before = h.status.clone();
                 if c.tick(&self.engine.dir(&self.id), self.engine.root(), &self.id, h) {
+                    let now = h.status.clone();
                     self.save();
+                    if now != before {
+                        self.engine.container_event(&self.record, &format!("health_status: {now}"), &[]);
+                    }
                 }
             }
             if exited && (output.is_empty() || deadline.is_some_and(|d| std::time::Instant::now() > d)) {
@@ -440,6 +450,14 @@ impl Monitor {
             self.state.oom_killed = hull_container::cgroups::stats::oom_kills(&placement) > 0;
         }
         self.save();
+        // Renamed while it ran: the events carry its name now.
+        if let Ok(r) = self.engine.record(&self.id) {
+            self.record.name = r.name;
+        }
+        if self.state.oom_killed {
+            self.engine.container_event(&self.record, "oom", &[]);
+        }
+        self.engine.container_event(&self.record, "die", &[("exitCode", code.to_string())]);
         // Removes the cgroups and the runtime's state (the init is gone already).
         let _ = container::delete(&self.engine.runtime, &self.id, true);
         code

@@ -176,6 +176,7 @@ impl Status {
 }
 
 /// A container as read from disk, with its derived status.
+#[derive(Debug, Clone)]
 pub struct Container {
     pub record: Record,
     pub run: RunState,

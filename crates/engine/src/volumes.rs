@@ -39,6 +39,8 @@ impl Engine {
                 let v = Volume { name: name.to_owned(), created: crate::now(), labels, anonymous };
                 std::fs::create_dir(&data).map_err(Error::at(format!("create {}", data.display())))?;
                 crate::write_atomic(&dir.join("volume.json"), &serde_json::to_vec_pretty(&v)?)?;
+                let _ =
+                    self.events().emit(&crate::events::Event::new("volume", "create", name).with("driver", "local"));
                 Ok((data, true))
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok((data, false)),
@@ -48,7 +50,7 @@ impl Engine {
 
     pub fn volume_info(&self, name: &str) -> Result<Volume> {
         let p = self.volumes_dir().join(name).join("volume.json");
-        let b = std::fs::read(&p).map_err(|_| Error::Invalid(format!("get {name}: no such volume")))?;
+        let b = std::fs::read(&p).map_err(|_| Error::NoSuchVolume(name.to_owned()))?;
         Ok(serde_json::from_slice(&b)?)
     }
 
@@ -78,8 +80,10 @@ impl Engine {
         }
         let dir = self.volumes_dir().join(name);
         if !dir.join("volume.json").exists() {
-            return Err(Error::Invalid(format!("get {name}: no such volume")));
+            return Err(Error::NoSuchVolume(name.to_owned()));
         }
-        self.remove_tree(&dir)
+        self.remove_tree(&dir)?;
+        let _ = self.events().emit(&crate::events::Event::new("volume", "destroy", name).with("driver", "local"));
+        Ok(())
     }
 }

@@ -52,6 +52,8 @@ pub enum Command {
     Info(InfoArgs),
     /// Show the hull version information
     Version(InfoArgs),
+    /// Get real time events from the engine
+    Events(EventsArgs),
     /// Manage containers (Docker's `container` verbs)
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -920,4 +922,20 @@ pub struct UpdateArgs {
     /// The containers
     #[arg(required = true)]
     pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Show all events created since timestamp
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Stream events until this timestamp
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Filter output based on conditions provided (type=, container=, event=, image=, volume=, label=)
+    #[arg(short, long)]
+    pub filter: Vec<String>,
+    /// Format the output: json, or a Go-style template
+    #[arg(long)]
+    pub format: Option<String>,
 }

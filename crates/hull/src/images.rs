@@ -202,8 +202,22 @@ pub fn inspect(store: &Store, a: &InspectArgs) -> Result<i32> {
     Ok(code)
 }
 
+/// Logs an image event (`pull`, `tag`, `untag`, `delete`, `load`, …) in the engine's
+/// event log, as Docker's: the actor is the image (its reference or ID), `name` its name.
+pub fn image_event(store: &Store, action: &str, id: &str, name: &str) {
+    let mut e = hull_engine::events::Event::new("image", action, id);
+    if !name.is_empty() {
+        e = e.with("name", name);
+    }
+    let _ = hull_engine::events::Log::new(store.root()).emit(&e);
+}
+
 pub fn tag(store: &Store, a: &TagArgs) -> Result<i32> {
     store.tag(&a.source, &a.target)?;
+    if let Ok(r) = store.find(&a.target) {
+        let name = Reference::parse(&a.target).map(|r| r.to_string()).unwrap_or_else(|_| a.target.clone());
+        image_event(store, "tag", &r.id, &name);
+    }
     Ok(0)
 }
 
@@ -227,7 +241,16 @@ pub fn remove(store: &Store, a: &RmiArgs, in_use: &[(String, String)]) -> Result
             continue;
         }
         match store.remove_image(n, a.force) {
-            Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+            Ok(lines) => {
+                for l in &lines {
+                    println!("{l}");
+                    if let Some(name) = l.strip_prefix("Untagged: ") {
+                        image_event(store, "untag", name, name);
+                    } else if let Some(id) = l.strip_prefix("Deleted: ") {
+                        image_event(store, "delete", id, "");
+                    }
+                }
+            }
             Err(e) => {
                 eprintln!("Error: {e}");
                 code = 1;
@@ -244,6 +267,7 @@ pub fn prune(store: &Store, a: &PruneArgs, in_use: &[(String, String)]) -> Resul
         println!("Deleted Images:");
         for id in &gone {
             println!("deleted: {id}");
+            image_event(store, "delete", id, "");
         }
         println!();
     }
@@ -290,6 +314,10 @@ pub fn load(store: &Store, a: &LoadArgs) -> Result<i32> {
         }
     };
     let loaded = archive::load(store, &path, &platform(&a.platform)?, unpack_options())?;
+    for (names, id) in &loaded.images {
+        let name = names.first().cloned().unwrap_or_default();
+        image_event(store, "load", if name.is_empty() { id.to_string() } else { name.clone() }.as_str(), &name);
+    }
     if !a.quiet {
         for l in archive::describe(&loaded) {
             println!("{l}");
@@ -336,6 +364,9 @@ pub fn save(store: &Store, a: &SaveArgs) -> Result<i32> {
             std::mem::forget(guard);
         }
     }
+    for n in &a.images {
+        image_event(store, "save", n, n);
+    }
     Ok(0)
 }
 
@@ -347,6 +378,7 @@ pub fn import(store: &Store, a: &ImportArgs) -> Result<i32> {
         (PathBuf::from(&a.source), None)
     };
     let id = archive::import(store, &path, a.reference.as_deref(), unpack_options())?;
+    image_event(store, "import", &id.to_string(), a.reference.as_deref().unwrap_or(""));
     println!("{id}");
     Ok(0)
 }

@@ -97,6 +97,8 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<i32> {
         privileged: a.privileged,
     };
     let process = engine.exec_process(&id, &cfg)?;
+    let exec_id = hull_engine::new_id()?;
+    engine.exec_event(&id, "exec_create", &exec_id, &cfg.cmd, None);
     let mut console = None;
     let mut own_pty = None;
     if a.tty {
@@ -122,6 +124,7 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<i32> {
             ignore_paused: false,
         },
     )?;
+    engine.exec_event(&id, "exec_start", &exec_id, &cfg.cmd, None);
     let master = match &own_pty {
         Some(s) => Some(hull_container::foreground::recv_fd(s)?),
         None => None,
@@ -129,5 +132,7 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<i32> {
     if a.detach {
         return Ok(0);
     }
-    Ok(hull_container::foreground::wait(started.pid, &started.pidfd, &forward, master)?)
+    let code = hull_container::foreground::wait(started.pid, &started.pidfd, &forward, master)?;
+    engine.exec_event(&id, "exec_die", &exec_id, &cfg.cmd, Some(code));
+    Ok(code)
 }

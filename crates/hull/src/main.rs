@@ -98,6 +98,7 @@ fn dispatch(root: &std::path::Path, cli: Cli) -> error::Result<i32> {
         Command::System(SystemCommand::Prune(a)) => system::prune(e, &a)?,
         Command::System(SystemCommand::Info(a)) | Command::Info(a) => system::info(e, &a)?,
         Command::Version(a) => system::version(&a)?,
+        Command::Events(a) => system::events(e, &a)?,
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => images::remove(store, &a, &e.images_in_use()?)?,
         Command::Image(ImageCommand::Prune(a)) => images::prune(store, &a, &e.images_in_use()?)?,
         other => images_command(store, other)?,

@@ -371,106 +371,35 @@ pub fn inspect(engine: &Engine, a: &InspectContainerArgs) -> Result<i32> {
     Ok(status)
 }
 
-/// A time flag: RFC 3339 or a duration before now (`10m`, `1h30m`).
-fn time_flag(s: &str) -> Result<String> {
-    if let Ok(d) = humantime::parse_duration(s) {
-        return Ok(humantime::format_rfc3339_nanos(std::time::SystemTime::now() - d).to_string());
-    }
-    if let Ok(secs) = s.parse::<u64>() {
-        return Ok(
-            humantime::format_rfc3339_nanos(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)).to_string()
-        );
-    }
-    humantime::parse_rfc3339_weak(s)
-        .map(|t| humantime::format_rfc3339_nanos(t).to_string())
-        .map_err(|_| Error::Invalid(format!("invalid time {s:?}")))
+/// A time flag: seconds since the epoch, RFC 3339, or a duration before now.
+fn time_flag(s: &str) -> Result<std::time::SystemTime> {
+    let nanos = hull_engine::events::parse_time(s, std::time::SystemTime::now())?;
+    Ok(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(nanos.max(0) as u64))
 }
 
 pub fn logs(engine: &Engine, a: &LogsArgs) -> Result<i32> {
-    use std::io::{BufRead, Seek};
     let id = engine.resolve(&a.container)?;
-    if engine.record(&id)?.host.log_driver == "none" {
-        return Err(Error::Invalid("configured logging driver does not support reading".into()));
-    }
-    let dir = engine.dir(&id);
-    let path = logs::path_of(&dir, &id);
-    let since = a.since.as_deref().map(time_flag).transpose()?;
-    let until = a.until.as_deref().map(time_flag).transpose()?;
-    let tail = match a.tail.as_deref() {
-        None | Some("all") => None,
-        Some(n) => Some(n.parse::<usize>().map_err(|_| Error::Invalid(format!("invalid --tail {n:?}")))?),
+    let opts = logs::LogsOptions {
+        follow: a.follow,
+        since: a.since.as_deref().map(time_flag).transpose()?,
+        until: a.until.as_deref().map(time_flag).transpose()?,
+        tail: match a.tail.as_deref() {
+            None | Some("all") => None,
+            Some(n) => Some(n.parse::<usize>().map_err(|_| Error::Invalid(format!("invalid --tail {n:?}")))?),
+        },
     };
-    let keep =
-        |e: &logs::Entry| since.as_ref().is_none_or(|s| &e.time >= s) && until.as_ref().is_none_or(|u| &e.time <= u);
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr();
-    let mut show = |e: &logs::Entry| {
-        let line = if a.timestamps { format!("{} {}", e.time, e.log) } else { e.log.clone() };
+    for e in engine.logs(&id, &opts)? {
+        let line = if a.timestamps { format!("{} {}", e.time, e.log) } else { e.log };
         if e.stream == "stderr" {
             let _ = stderr.write_all(line.as_bytes());
         } else {
             let _ = stdout.write_all(line.as_bytes());
             let _ = stdout.flush();
         }
-    };
-    let mut entries: Vec<logs::Entry> = Vec::new();
-    for f in logs::files(&path) {
-        if let Ok(file) = std::fs::File::open(&f) {
-            entries.extend(logs::parse(std::io::BufReader::new(file)).filter(|e| keep(e)));
-        }
     }
-    if let Some(n) = tail {
-        let skip = entries.len().saturating_sub(n);
-        entries.drain(..skip);
-    }
-    for e in &entries {
-        show(e);
-    }
-    if !a.follow {
-        return Ok(0);
-    }
-    // Follow the current file from its end; a rotation is seen as a new inode.
-    let open = || std::fs::File::open(&path).ok();
-    let mut file = open();
-    let mut pos = file.as_mut().and_then(|f| f.seek(std::io::SeekFrom::End(0)).ok()).unwrap_or(0);
-    let mut inode = file.as_ref().and_then(|f| f.metadata().ok()).map(|m| std::os::unix::fs::MetadataExt::ino(&m));
-    let mut pending = String::new();
-    loop {
-        let live = engine.container(&id).map(|c| c.status.is_live() || c.monitored).unwrap_or(false);
-        if let Some(f) = file.as_mut() {
-            let _ = f.seek(std::io::SeekFrom::Start(pos));
-            let mut r = std::io::BufReader::new(&*f);
-            let mut line = String::new();
-            while r.read_line(&mut line).unwrap_or(0) > 0 {
-                pos += line.len() as u64;
-                if line.ends_with('\n') {
-                    pending.push_str(&line);
-                    if let Ok(e) = serde_json::from_str::<logs::Entry>(&pending) {
-                        if keep(&e) {
-                            show(&e);
-                        }
-                    }
-                    pending.clear();
-                } else {
-                    // Half a line: rewind and read it whole next time.
-                    pos -= line.len() as u64;
-                    break;
-                }
-                line.clear();
-            }
-        }
-        let now_inode = std::fs::metadata(&path).ok().map(|m| std::os::unix::fs::MetadataExt::ino(&m));
-        if now_inode != inode {
-            file = open();
-            pos = 0;
-            inode = now_inode;
-            continue;
-        }
-        if !live {
-            return Ok(0);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    Ok(0)
 }
 
 pub fn top(engine: &Engine, a: &TopArgs) -> Result<i32> {

@@ -89,6 +89,7 @@ pub fn pull(store: &Store, a: &PullArgs) -> Result<i32> {
     }
     let reporter = Reporter::new(a.quiet);
     let pulled = pull::pull(store, &a.name, &opts, &reporter)?;
+    crate::images::image_event(store, "pull", &pulled.reference.to_string(), &pulled.reference.to_string());
     if !a.quiet {
         println!("Digest: {}", pulled.repo_digest);
         let familiar = Reference::familiar(&pulled.reference.to_string());
@@ -121,6 +122,7 @@ pub fn pull_quietly(store: &Store, a: &PullArgs) -> Result<()> {
     let reference = Reference::parse(&a.name)?;
     eprintln!("{}: Pulling from {}", reference.object(), reference.repository);
     let pulled = pull::pull(store, &a.name, &opts, &Reporter::new(true))?;
+    crate::images::image_event(store, "pull", &pulled.reference.to_string(), &pulled.reference.to_string());
     eprintln!("Digest: {}", pulled.repo_digest);
     eprintln!("Status: Downloaded newer image for {}", Reference::familiar(&pulled.reference.to_string()));
     Ok(())
@@ -139,6 +141,7 @@ pub fn push(store: &Store, a: &PushArgs) -> Result<i32> {
         registry::Options { tls_verify: a.tls_verify },
         &reporter,
     )?;
+    crate::images::image_event(store, "push", &pushed.reference.to_string(), &pushed.reference.to_string());
     if !a.quiet {
         println!("{}: digest: {} size: {}", pushed.reference.object(), pushed.digest, pushed.size);
     }

@@ -1,7 +1,7 @@
 //! `hull stats`, `port`, `system df`, `system prune`, `container prune`, `info` and
 //! `version`: the engine as a whole, in Docker's shapes.
 
-use crate::cli::{DfArgs, InfoArgs, PortArgs, PruneArgs, StatsArgs, SystemPruneArgs};
+use crate::cli::{DfArgs, EventsArgs, InfoArgs, PortArgs, PruneArgs, StatsArgs, SystemPruneArgs};
 use crate::images::{human_size, print_table};
 use crate::ps::{du, template};
 use hull_engine::error::{Error, Result};
@@ -448,6 +448,42 @@ pub fn info(engine: &Engine, a: &InfoArgs) -> Result<i32> {
             println!(" Total Memory: {}", binary_size(mem_total()));
             println!(" Name: {}", s("Name"));
             println!(" Root Dir: {}", s("DockerRootDir"));
+        }
+    }
+    Ok(0)
+}
+
+/// `hull events`: the engine's event log, from `--since` to `--until`, or followed
+/// without `--until`, in Docker's line format, as JSON or through a template.
+pub fn events(engine: &Engine, a: &EventsArgs) -> Result<i32> {
+    use hull_engine::events::{self, Filter};
+    let now = std::time::SystemTime::now();
+    let since = a.since.as_deref().map(|s| events::parse_time(s, now)).transpose()?;
+    let until = a.until.as_deref().map(|s| events::parse_time(s, now)).transpose()?;
+    let filter = Filter::parse(&a.filter)?;
+    events::check_readable(engine.root())?;
+    // Docker without --since shows only what happens from now on.
+    let since = since.or_else(|| a.until.is_none().then(events::now_nanos));
+    let out = std::io::stdout();
+    for e in engine.events().read(since, until, true, filter) {
+        let line = match a.format.as_deref() {
+            Some("json") | Some("{{json .}}") => serde_json::to_string(&e)?,
+            Some(t) => template(t, &serde_json::to_value(&e)?),
+            None => {
+                let time = std::time::UNIX_EPOCH + Duration::from_nanos(e.time_nano.max(0) as u64);
+                let attrs: Vec<String> = e.actor.attributes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!(
+                    "{} {} {} {} ({})",
+                    humantime::format_rfc3339_nanos(time),
+                    e.kind,
+                    e.action,
+                    e.actor.id,
+                    attrs.join(", ")
+                )
+            }
+        };
+        if writeln!(out.lock(), "{line}").is_err() {
+            break;
         }
     }
     Ok(0)

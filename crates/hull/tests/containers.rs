@@ -1270,3 +1270,102 @@ fn more_docker_flags() {
     );
     assert!(h.entries("containers").is_empty());
 }
+
+/// Seconds since the epoch with nanoseconds, as `--since`/`--until` take them.
+fn epoch_now() -> String {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
+}
+
+#[test]
+fn events_are_logged_filtered_and_followed() {
+    let h = setup("events");
+    let since = epoch_now();
+    // A follower in another process sees what this one does.
+    let mut follower = h
+        .cmd()
+        .args(["events", "--since", &since, "--filter", "event=create", "--format", "json"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = follower.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for l in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let id = h.ok(&["create", "--name", "ev1", "--label", "app=web", "busybox", "true"]).trim().to_string();
+    let line = rx.recv_timeout(Duration::from_secs(20)).expect("the follower saw the create");
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        (v["Type"].as_str(), v["Action"].as_str(), v["Actor"]["ID"].as_str()),
+        (Some("container"), Some("create"), Some(id.as_str()))
+    );
+    assert_eq!(v["Actor"]["Attributes"]["app"], "web");
+    let _ = follower.kill();
+    let _ = follower.wait();
+    let id2 = h.ok(&["run", "-d", "--name", "ev2", "busybox", "sleep", "100"]).trim().to_string();
+    h.ok(&["pause", "ev2"]);
+    h.ok(&["unpause", "ev2"]);
+    h.ok(&["exec", "ev2", "true"]);
+    h.ok(&["rename", "ev2", "ev3"]);
+    h.ok(&["kill", "ev3"]);
+    h.ok(&["rm", "-f", "ev1", "ev3"]);
+    h.ok(&["volume", "create", "evvol"]);
+    h.ok(&["volume", "rm", "evvol"]);
+    h.ok(&["tag", "busybox", "evimage:1"]);
+    h.ok(&["rmi", "evimage:1"]);
+    let until = epoch_now();
+    let json = |filters: &[&str]| -> Vec<serde_json::Value> {
+        let mut args = vec!["events", "--since", &since, "--until", &until, "--format", "json"];
+        for f in filters {
+            args.extend(["--filter", f]);
+        }
+        h.ok(&args).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let actions = |filters: &[&str]| -> Vec<String> {
+        json(filters).iter().map(|e| e["Action"].as_str().unwrap().to_string()).collect()
+    };
+    let ev3 = actions(&[&format!("container={id2}")]);
+    assert_eq!(actions(&["container=ev3"]), ["rename", "kill", "die", "destroy"], "by the name of the moment");
+    for a in [
+        "start",
+        "pause",
+        "unpause",
+        "exec_create: true",
+        "exec_start: true",
+        "exec_die",
+        "rename",
+        "kill",
+        "die",
+        "destroy",
+    ] {
+        assert!(ev3.contains(&a.to_string()), "{a} in {ev3:?}");
+    }
+    let all = json(&[]);
+    let rename = all.iter().find(|e| e["Action"] == "rename").unwrap();
+    assert_eq!(rename["Actor"]["Attributes"]["oldName"], "/ev2");
+    let die = all.iter().find(|e| e["Action"] == "die").unwrap();
+    assert_eq!(die["Actor"]["Attributes"]["exitCode"], "137");
+    assert_eq!(actions(&["type=volume"]), ["create", "destroy"]);
+    assert_eq!(actions(&["type=image"]), ["tag", "untag"]);
+    assert_eq!(actions(&["event=destroy", "type=container"]), ["destroy", "destroy"]);
+    assert_eq!(actions(&["label=app=web", "event=create"]), ["create"]);
+    // Docker's line format.
+    let text = h.ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "container=ev1",
+        "--filter",
+        "event=create",
+    ]);
+    assert!(text.trim_end().ends_with(&format!("container create {id} (app=web, image=busybox, name=ev1)")), "{text}");
+    let e = h.fails(&["events", "--filter", "bogus=1"]);
+    assert!(e.contains("invalid filter"), "{e}");
+}

@@ -104,11 +104,7 @@ impl Engine {
         };
         let mounts = self.mounts(&s, &h.volumes_from, &run.volumes, &rootfs.path, &mut undo)?;
         rc::write_etc_files(&dir, &hostname, &s.network, &s.etc)?;
-        let init = if h.init.unwrap_or(false) {
-            Some(std::env::current_exe().map_err(Error::at("find hull's own binary"))?)
-        } else {
-            None
-        };
+        let init = h.init.unwrap_or(false).then(|| self.exe().to_owned());
         let stop_signal = stop_signal.or(run.stop_signal.clone()).unwrap_or_else(|| "SIGTERM".into());
         hull_container::signal::parse(&stop_signal)?;
         let config = rc::build(&rc::Input {
@@ -198,6 +194,7 @@ impl Engine {
         };
         self.save_record(&rec)?;
         undo.disarm();
+        self.container_event(&rec, "create", &[]);
         Ok(Created { id, warnings })
     }
 

@@ -21,6 +21,18 @@ pub struct ExecConfig {
 }
 
 impl Engine {
+    /// Logs an exec's event as Docker's: `exec_create: CMD`, `exec_start: CMD`, and
+    /// `exec_die` with its exit code.
+    pub fn exec_event(&self, id: &str, action: &str, exec_id: &str, cmd: &[String], exit_code: Option<i32>) {
+        let Ok(r) = self.record(id) else { return };
+        let action = if action == "exec_die" { action.to_owned() } else { format!("{action}: {}", cmd.join(" ")) };
+        let mut extra = vec![("execID", exec_id.to_owned())];
+        if let Some(c) = exit_code {
+            extra.push(("exitCode", c.to_string()));
+        }
+        self.container_event(&r, &action, &extra);
+    }
+
     /// The runtime process of an exec in the running container `id`.
     pub fn exec_process(&self, id: &str, cfg: &ExecConfig) -> Result<oci_spec::runtime::Process> {
         let c = self.container(id)?;

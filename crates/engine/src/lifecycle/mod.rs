@@ -30,7 +30,7 @@ impl Engine {
         self.wait_until(id, timeout, |c| !c.status.is_live() && !c.monitored)
     }
 
-    fn wait_until(&self, id: &str, timeout: Duration, done: impl Fn(&Container) -> bool) -> bool {
+    pub(crate) fn wait_until(&self, id: &str, timeout: Duration, done: impl Fn(&Container) -> bool) -> bool {
         let until = Instant::now() + timeout;
         loop {
             match self.container(id) {

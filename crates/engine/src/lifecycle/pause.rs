@@ -10,7 +10,11 @@ impl Engine {
     pub fn pause(&self, id: &str) -> Result<()> {
         let _lock = self.lock(id)?;
         match self.container(id)?.status {
-            Status::Running => Ok(container::pause(&self.runtime, id)?),
+            Status::Running => {
+                container::pause(&self.runtime, id)?;
+                self.container_event(&self.record(id)?, "pause", &[]);
+                Ok(())
+            }
             Status::Paused => Err(Error::Conflict(format!("Container {id} is already paused"))),
             _ => Err(Error::NotRunning(format!("Container {id} is not running"))),
         }
@@ -20,7 +24,11 @@ impl Engine {
     pub fn unpause(&self, id: &str) -> Result<()> {
         let _lock = self.lock(id)?;
         match self.container(id)?.status {
-            Status::Paused => Ok(container::resume(&self.runtime, id)?),
+            Status::Paused => {
+                container::resume(&self.runtime, id)?;
+                self.container_event(&self.record(id)?, "unpause", &[]);
+                Ok(())
+            }
             _ => Err(Error::Conflict(format!("Container {id} is not paused"))),
         }
     }

@@ -19,6 +19,7 @@ impl Engine {
             return Err(e);
         }
         self.release_name(&old, id);
+        self.container_event(&r, "rename", &[("oldName", format!("/{old}"))]);
         Ok(())
     }
 }

@@ -25,9 +25,10 @@ impl Engine {
             return Err(Error::NotModified(format!("container {id} is already running")));
         }
         if c.monitored {
-            // A container that has just exited: its monitor is recording the exit.
+            // A monitor that is starting the container (another start), or that is
+            // recording its exit: wait for either to be done.
             drop(lock);
-            self.wait_finished(id, Duration::from_secs(10));
+            self.wait_until(id, Duration::from_secs(10), |c| c.status.is_live() || !c.monitored);
             lock = self.lock(id)?;
             c = self.container(id)?;
             if c.status.is_live() {
@@ -39,7 +40,13 @@ impl Engine {
         }
         let _ = std::fs::remove_file(self.dir(id).join(STOPPED_BY_USER));
         let (ours, theirs) = UnixStream::pair().map_err(Error::at("socketpair"))?;
-        monitor::spawn(self.root(), id, Some(OwnedFd::from(theirs)))?;
+        let pid = monitor::spawn(self.exe(), self.root(), id, Some(OwnedFd::from(theirs)))?;
+        // Recorded under the lock, so that a concurrent start sees the container
+        // monitored from now on (the monitor reads its state under the lock too).
+        let mut state = self.run_state(id);
+        state.monitor_pid = pid;
+        state.monitor_start = hull_container::process::start_time(pid).unwrap_or(0);
+        self.save_run_state(id, &state)?;
         drop(lock);
         let mut sock = ours;
         wait_started(&mut sock)?;

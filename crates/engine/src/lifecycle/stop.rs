@@ -22,6 +22,9 @@ impl Engine {
     /// is (Docker's API answers 304 then; the CLI succeeds).
     pub fn stop(&self, id: &str, opts: &StopOptions) -> Result<()> {
         self.stop_locked(id, opts)?;
+        if let Ok(r) = self.record(id) {
+            self.container_event(&r, "stop", &[]);
+        }
         // Docker's stop returns once the container is stopped for good.
         self.wait_finished(id, Duration::from_secs(10));
         Ok(())
@@ -56,9 +59,13 @@ impl Engine {
     pub fn restart(&self, id: &str, opts: &StopOptions) -> Result<()> {
         self.stop(id, opts)?;
         match self.start(id) {
-            Err(Error::NotModified(_)) => Ok(()),
-            r => r,
+            Ok(()) | Err(Error::NotModified(_)) => {}
+            Err(e) => return Err(e),
         }
+        if let Ok(r) = self.record(id) {
+            self.container_event(&r, "restart", &[]);
+        }
+        Ok(())
     }
 
     /// Sends `signal` (a name or number) to a running container's init. Killing with
@@ -75,6 +82,7 @@ impl Engine {
             self.mark_stopped(id);
         }
         container::kill(&self.runtime, id, sig, false)?;
+        self.container_event(&c.record, "kill", &[("signal", sig.to_string())]);
         Ok(())
     }
 }
