@@ -4,12 +4,14 @@
 //! user: front ends turn [`Error`] into their own words and statuses.
 //!
 //! Modules: [`create`] (a container from an image and Docker's create body),
-//! [`lifecycle`] (the operations on a container, one file each), [`events`] (the
+//! [`inspect`] (containers in Docker's inspect and list shapes), [`lifecycle`] (the
+//! operations on a container, one file each), [`events`] (the
 //! event log), [`record`]
 //! (what a container is, its status), [`runtime_config`] (the OCI
 //! runtime config a container runs with), [`monitor`] (the per-container process that
 //! owns a running container), [`attach`] (the monitor's socket protocol), [`logs`]
-//! (Docker's json-file logs), [`health`] (health checks), [`volumes`], [`userns`]
+//! (Docker's json-file logs), [`health`] (health checks), [`stats`] (resource use),
+//! [`volumes`], [`userns`]
 //! (rootless: the user namespace of a user's containers), [`seccomp_profile`] (Docker's
 //! default profile), [`units`] (sizes and durations), [`error`].
 //!
@@ -33,12 +35,14 @@ pub mod create;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod inspect;
 pub mod lifecycle;
 pub mod logs;
 pub mod monitor;
 pub mod record;
 pub mod runtime_config;
 pub mod seccomp_profile;
+pub mod stats;
 pub mod units;
 pub mod userns;
 pub mod volumes;

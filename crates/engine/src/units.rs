@@ -54,6 +54,39 @@ pub fn duration(s: &str) -> Option<u64> {
     (total.is_finite() && total < u64::MAX as f64).then_some(total as u64)
 }
 
+/// "3 days ago", as Docker's go-units HumanDuration, for an RFC 3339 time (`N/A`
+/// without one).
+pub fn ago(time: Option<&str>) -> String {
+    let Some(t) = time.and_then(|c| humantime::parse_rfc3339_weak(c.trim_end_matches('Z').split('.').next()?).ok())
+    else {
+        return "N/A".into();
+    };
+    let secs = std::time::SystemTime::now().duration_since(t).map(|d| d.as_secs()).unwrap_or(0);
+    let (n, unit) = match secs {
+        0 => return "Less than a second ago".into(),
+        s if s < 60 => (s, "second"),
+        s if s < 3600 => (s / 60, "minute"),
+        s if s < 48 * 3600 => (s / 3600, "hour"),
+        s if s < 14 * 86400 => (s / 86400, "day"),
+        s if s < 60 * 86400 => (s / (7 * 86400), "week"),
+        s if s < 2 * 365 * 86400 => (s / (30 * 86400), "month"),
+        s => (s / (365 * 86400), "year"),
+    };
+    if n == 1 && unit == "hour" {
+        return "About an hour ago".into();
+    }
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
+}
+
+/// Bytes used under `p` (not following symlinks).
+pub fn disk_usage(p: &std::path::Path) -> u64 {
+    let Ok(m) = std::fs::symlink_metadata(p) else { return 0 };
+    if !m.is_dir() {
+        return m.len();
+    }
+    std::fs::read_dir(p).into_iter().flatten().filter_map(|e| e.ok()).map(|e| disk_usage(&e.path())).sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

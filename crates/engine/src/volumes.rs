@@ -9,6 +9,22 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+/// A volume as Docker's API shows it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VolumeInspect {
+    pub created_at: String,
+    pub driver: String,
+    pub labels: BTreeMap<String, String>,
+    pub mountpoint: PathBuf,
+    pub name: String,
+    pub options: BTreeMap<String, String>,
+    pub scope: String,
+    /// hull's own: made for one container alone.
+    pub anonymous: bool,
+}
+
+/// What `volume.json` holds.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Volume {
     pub name: String,
@@ -46,6 +62,37 @@ impl Engine {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok((data, false)),
             Err(e) => Err(Error::io(format!("create {}", dir.display()), e)),
         }
+    }
+
+    /// Volume `name` as Docker's volume inspect shows it.
+    pub fn inspect_volume(&self, name: &str) -> Result<VolumeInspect> {
+        let v = self.volume_info(name)?;
+        Ok(VolumeInspect {
+            created_at: v.created,
+            driver: "local".into(),
+            labels: v.labels,
+            mountpoint: self.volumes_dir().join(name).join("_data"),
+            name: v.name,
+            options: BTreeMap::new(),
+            scope: "local".into(),
+            anonymous: v.anonymous,
+        })
+    }
+
+    /// Removes the volumes no container uses: anonymous ones, and with `all` named
+    /// ones too (Docker's `volume prune [-a]`). Returns their names.
+    pub fn prune_volumes(&self, all: bool) -> Result<Vec<String>> {
+        let used = self.volumes_in_use()?;
+        let mut gone = Vec::new();
+        for n in self.volume_names()? {
+            let Ok(v) = self.volume_info(&n) else { continue };
+            if used.contains(&n) || !(all || v.anonymous) {
+                continue;
+            }
+            self.remove_volume(&n, true)?;
+            gone.push(n);
+        }
+        Ok(gone)
     }
 
     pub fn volume_info(&self, name: &str) -> Result<Volume> {

@@ -48,7 +48,7 @@ pub fn start(engine: &Engine, a: &StartArgs) -> Result<i32> {
             let Ok(c) = engine.container(&id) else { continue };
             let mut keep = !c.status.is_live();
             for f in &a.filter {
-                keep &= crate::ps::matches(&c, f)?;
+                keep &= hull_engine::inspect::matches(&c, f)?;
             }
             if keep {
                 names.push(c.record.name.clone());

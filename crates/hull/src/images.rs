@@ -2,6 +2,7 @@
 //! their output in Docker's shapes.
 
 use crate::cli::{ImportArgs, InspectArgs, ListArgs, LoadArgs, PruneArgs, RmiArgs, SaveArgs, TagArgs};
+use crate::format::{human_size, print_table};
 use hull_image::archive::{self, Format};
 use hull_image::image::{short_id, Image, Platform};
 use hull_image::reference::Reference;
@@ -15,50 +16,6 @@ use std::path::PathBuf;
 /// How layers are unpacked by this process.
 pub fn unpack_options() -> Options {
     Options { rootless: !nix::unistd::geteuid().is_root(), ..Default::default() }
-}
-
-/// "3 days ago", as Docker's go-units HumanDuration.
-pub fn since(created: Option<&str>) -> String {
-    let Some(t) = created.and_then(|c| humantime::parse_rfc3339_weak(c.trim_end_matches('Z').split('.').next()?).ok())
-    else {
-        return "N/A".into();
-    };
-    let secs = std::time::SystemTime::now().duration_since(t).map(|d| d.as_secs()).unwrap_or(0);
-    let (n, unit) = match secs {
-        0 => return "Less than a second ago".into(),
-        s if s < 60 => (s, "second"),
-        s if s < 3600 => (s / 60, "minute"),
-        s if s < 48 * 3600 => (s / 3600, "hour"),
-        s if s < 14 * 86400 => (s / 86400, "day"),
-        s if s < 60 * 86400 => (s / (7 * 86400), "week"),
-        s if s < 2 * 365 * 86400 => (s / (30 * 86400), "month"),
-        s => (s / (365 * 86400), "year"),
-    };
-    if n == 1 && unit == "hour" {
-        return "About an hour ago".into();
-    }
-    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
-}
-
-/// Sizes as Docker prints them (decimal units, 3 significant digits).
-pub fn human_size(n: u64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i < units.len() - 1 {
-        v /= 1000.0;
-        i += 1;
-    }
-    let s = format!("{v:.3}");
-    let s = if v >= 100.0 {
-        format!("{v:.0}")
-    } else if v >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        s[..s.len().min(4)].to_string()
-    };
-    let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
-    format!("{s}{}", units[i])
 }
 
 struct Row {
@@ -122,7 +79,7 @@ pub fn list(store: &Store, a: &ListArgs) -> Result<i32> {
             for r in &rows {
                 let v = json!({
                     "Repository": r.repo, "Tag": r.tag, "Digest": r.digest, "ID": id_of(&r.id),
-                    "CreatedAt": r.created.clone().unwrap_or_default(), "CreatedSince": since(r.created.as_deref()),
+                    "CreatedAt": r.created.clone().unwrap_or_default(), "CreatedSince": hull_engine::units::ago(r.created.as_deref()),
                     "Size": human_size(r.size),
                 });
                 let _ = writeln!(out, "{v}");
@@ -139,7 +96,7 @@ pub fn list(store: &Store, a: &ListArgs) -> Result<i32> {
                 if a.digests {
                     row.push(r.digest.clone());
                 }
-                row.extend([id_of(&r.id), since(r.created.as_deref()), human_size(r.size)]);
+                row.extend([id_of(&r.id), hull_engine::units::ago(r.created.as_deref()), human_size(r.size)]);
                 table.push(row);
             }
             print_table(&mut out, &table);
@@ -381,22 +338,4 @@ pub fn import(store: &Store, a: &ImportArgs) -> Result<i32> {
     image_event(store, "import", &id.to_string(), a.reference.as_deref().unwrap_or(""));
     println!("{id}");
     Ok(0)
-}
-
-/// Columns padded to their widest cell plus three spaces, as Docker's tabwriter.
-pub fn print_table(out: &mut dyn Write, rows: &[Vec<String>]) {
-    let cols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
-    let widths: Vec<usize> =
-        (0..cols).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0)).collect();
-    for r in rows {
-        let mut line = String::new();
-        for (i, cell) in r.iter().enumerate() {
-            if i + 1 == r.len() {
-                line.push_str(cell);
-            } else {
-                line.push_str(&format!("{cell:<w$}", w = widths[i] + 3));
-            }
-        }
-        let _ = writeln!(out, "{}", line.trim_end());
-    }
 }

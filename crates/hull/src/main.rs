@@ -8,12 +8,14 @@ mod cli;
 mod containers;
 mod files;
 mod flags;
+mod format;
 mod images;
 mod init;
+mod inspect;
 mod lifecycle;
-mod ps;
 mod registry;
 mod system;
+mod volumes;
 
 use clap::Parser;
 use cli::{Cli, Command, ContainerCommand, ContainerVerb, ImageCommand, SystemCommand};
@@ -93,7 +95,7 @@ fn dispatch(root: &std::path::Path, cli: Cli) -> error::Result<i32> {
     Ok(match cli.command {
         Command::Containers(v) | Command::Container(ContainerCommand::Verb(v)) => container_verb(e, v)?,
         Command::Container(ContainerCommand::Prune(_)) => system::prune_containers(e).map(|_| 0)?,
-        Command::Volume(c) => ps::volume(e, &c)?,
+        Command::Volume(c) => volumes::volume(e, &c)?,
         Command::System(SystemCommand::Df(a)) => system::df(e, &a)?,
         Command::System(SystemCommand::Prune(a)) => system::prune(e, &a)?,
         Command::System(SystemCommand::Info(a)) | Command::Info(a) => system::info(e, &a)?,
@@ -112,10 +114,10 @@ fn container_verb(e: &Engine, v: ContainerVerb) -> error::Result<i32> {
         V::Create(a) => containers::create(e, &a),
         V::Start(a) => containers::start(e, &a),
         V::Attach(a) => containers::attach(e, &a),
-        V::Ps(a) => ps::ps(e, &a),
-        V::Logs(a) => ps::logs(e, &a),
-        V::Inspect(a) => ps::inspect(e, &a),
-        V::Top(a) => ps::top(e, &a),
+        V::Ps(a) => inspect::ps(e, &a),
+        V::Logs(a) => inspect::logs(e, &a),
+        V::Inspect(a) => inspect::inspect(e, &a),
+        V::Top(a) => inspect::top(e, &a),
         V::Stop(a) => lifecycle::stop(e, &a),
         V::Restart(a) => lifecycle::restart(e, &a),
         V::Kill(a) => lifecycle::kill(e, &a),

@@ -2,50 +2,16 @@
 //! `version`: the engine as a whole, in Docker's shapes.
 
 use crate::cli::{DfArgs, EventsArgs, InfoArgs, PortArgs, PruneArgs, StatsArgs, SystemPruneArgs};
-use crate::images::{human_size, print_table};
-use crate::ps::{du, template};
+use crate::format::{human_size, print_table, template};
 use hull_engine::error::{Error, Result};
 use hull_engine::record::Status;
+use hull_engine::stats::Stats;
+use hull_engine::units::disk_usage as du;
 use hull_engine::Engine;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::io::Write;
-use std::time::{Duration, Instant};
-
-/// One container's figures at one moment.
-struct Sample {
-    id: String,
-    name: String,
-    at: Instant,
-    cpu_ns: u64,
-    data: Value,
-    pid: i32,
-    host_network: bool,
-}
-
-fn sample(engine: &Engine, id: &str) -> Sample {
-    let c = engine.container(id).ok();
-    let name = c.as_ref().map(|c| c.record.name.clone()).unwrap_or_default();
-    let host_network = c.as_ref().is_some_and(|c| c.record.host.network == "host");
-    let live = c.as_ref().is_some_and(|c| matches!(c.status, Status::Running | Status::Paused));
-    let data = if live {
-        hull_container::container::stats_event(&engine.runtime, id).map(|e| e["data"].clone()).unwrap_or_default()
-    } else {
-        Value::Null
-    };
-    let pid = if live { hull_container::container::state(&engine.runtime, id).map(|s| s.pid).unwrap_or(0) } else { 0 };
-    let cpu_ns = data["cpu"]["usage"]["total"].as_u64().unwrap_or(0);
-    Sample { id: id.to_owned(), name, at: Instant::now(), cpu_ns, data, pid, host_network }
-}
-
-fn mem_total() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines().find_map(|l| l.strip_prefix("MemTotal:")?.trim().strip_suffix("kB")?.trim().parse().ok())
-        })
-        .map_or(0, |kb: u64| kb * 1024)
-}
+use std::time::Duration;
 
 /// Docker's binary units for memory (`1.5MiB`).
 fn binary_size(n: u64) -> String {
@@ -66,61 +32,33 @@ fn binary_size(n: u64) -> String {
     format!("{s}{}", units[i])
 }
 
-/// Bytes received and sent on the container's interfaces other than `lo`.
-fn net_io(pid: i32) -> (u64, u64) {
-    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/net/dev")) else { return (0, 0) };
-    text.lines()
-        .skip(2)
-        .filter_map(|l| l.split_once(':'))
-        .filter(|(i, _)| i.trim() != "lo")
-        .map(|(_, v)| {
-            let f: Vec<u64> = v.split_whitespace().filter_map(|x| x.parse().ok()).collect();
-            (f.first().copied().unwrap_or(0), f.get(8).copied().unwrap_or(0))
-        })
-        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
-}
-
-/// The row of `stats` for a sample, against the one before it.
-fn stats_row(now: &Sample, before: Option<&Sample>, no_trunc: bool) -> Value {
-    let d = &now.data;
-    let cpu = match before {
-        Some(b) if now.at > b.at && now.cpu_ns >= b.cpu_ns => {
-            (now.cpu_ns - b.cpu_ns) as f64 / now.at.duration_since(b.at).as_nanos() as f64 * 100.0
-        }
-        _ => 0.0,
-    };
-    let raw = &d["memory"]["raw"];
-    // As Docker: the page cache that can be dropped is not counted.
-    let cache = raw["total_inactive_file"].as_u64().or_else(|| raw["inactive_file"].as_u64()).unwrap_or(0);
-    let usage = d["memory"]["usage"]["usage"].as_u64().unwrap_or(0).saturating_sub(cache);
-    let host = mem_total();
-    let limit = match d["memory"]["usage"]["limit"].as_u64() {
-        Some(l) if l > 0 && l < host => l,
-        _ => host,
-    };
-    let mem_perc = if limit > 0 { usage as f64 / limit as f64 * 100.0 } else { 0.0 };
-    let (rx, tx) = if now.pid > 0 && !now.host_network { net_io(now.pid) } else { (0, 0) };
+/// The row of `stats` for a reading, against the one before it.
+fn stats_row(now: &Stats, before: Option<&Stats>, live: bool, no_trunc: bool) -> Value {
+    let cpu = before.map_or(0.0, |b| hull_engine::stats::cpu_percent(now, b));
+    let usage = now.memory_stats.used();
+    let limit = now.memory_stats.limit.max(1);
+    let mem_perc = usage as f64 / limit as f64 * 100.0;
+    let (rx, tx) = now.networks.values().fold((0, 0), |a, n| (a.0 + n.rx_bytes, a.1 + n.tx_bytes));
     let (mut read, mut write) = (0u64, 0u64);
-    for e in d["blkio"]["ioServiceBytesRecursive"].as_array().into_iter().flatten() {
-        let v = e["value"].as_u64().unwrap_or(0);
-        match e["op"].as_str() {
-            Some("Read" | "read") => read += v,
-            Some("Write" | "write") => write += v,
+    for e in &now.blkio_stats.io_service_bytes_recursive {
+        match e.op.to_ascii_lowercase().as_str() {
+            "read" => read += e.value,
+            "write" => write += e.value,
             _ => {}
         }
     }
-    let live = !d.is_null();
     let dash = |s: String| if live { s } else { "--".into() };
+    let id = if no_trunc { now.id.clone() } else { now.id[..12].to_string() };
     json!({
-        "Container": if no_trunc { now.id.clone() } else { now.id[..12].to_string() },
-        "ID": if no_trunc { now.id.clone() } else { now.id[..12].to_string() },
-        "Name": now.name,
+        "Container": id,
+        "ID": id,
+        "Name": now.name.trim_start_matches('/'),
         "CPUPerc": dash(format!("{cpu:.2}%")),
-        "MemUsage": dash(format!("{} / {}", binary_size(usage), binary_size(limit))),
+        "MemUsage": dash(format!("{} / {}", binary_size(usage), binary_size(now.memory_stats.limit))),
         "MemPerc": dash(format!("{mem_perc:.2}%")),
         "NetIO": dash(format!("{} / {}", human_size(rx), human_size(tx))),
         "BlockIO": dash(format!("{} / {}", human_size(read), human_size(write))),
-        "PIDs": d["pids"]["current"].as_u64().unwrap_or(0).to_string(),
+        "PIDs": now.pids_stats.current.to_string(),
     })
 }
 
@@ -136,16 +74,22 @@ pub fn stats(engine: &Engine, a: &StatsArgs) -> Result<i32> {
             .filter(|id| a.all || engine.container(id).is_ok_and(|c| c.status.is_live()))
             .collect())
     };
-    let mut before: Vec<Sample> = ids(engine)?.iter().map(|id| sample(engine, id)).collect();
+    let read = |engine: &Engine, id: &String| -> Option<(Stats, bool)> {
+        let live = engine.container(id).ok()?.status.is_live();
+        Some((engine.stats(id).ok()?, live))
+    };
+    let mut before: Vec<(Stats, bool)> = ids(engine)?.iter().filter_map(|id| read(engine, id)).collect();
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let mut first = true;
     loop {
-        // CPU use needs two samples: the first row waits half a second, as Docker's
+        // CPU use needs two readings: the first row waits half a second, as Docker's
         // first frame waits for its second reading.
         std::thread::sleep(if first { Duration::from_millis(500) } else { Duration::from_secs(1) });
-        let now: Vec<Sample> = ids(engine)?.iter().map(|id| sample(engine, id)).collect();
-        let rows: Vec<Value> =
-            now.iter().map(|s| stats_row(s, before.iter().find(|b| b.id == s.id), a.no_trunc)).collect();
+        let now: Vec<(Stats, bool)> = ids(engine)?.iter().filter_map(|id| read(engine, id)).collect();
+        let rows: Vec<Value> = now
+            .iter()
+            .map(|(s, live)| stats_row(s, before.iter().map(|(b, _)| b).find(|b| b.id == s.id), *live, a.no_trunc))
+            .collect();
         let mut out = std::io::stdout().lock();
         if terminal && !a.no_stream {
             let _ = write!(out, "\x1b[2J\x1b[H");
@@ -155,7 +99,7 @@ pub fn stats(engine: &Engine, a: &StatsArgs) -> Result<i32> {
         if a.no_stream {
             return Ok(0);
         }
-        if named && now.iter().all(|s| s.data.is_null()) && !first {
+        if named && now.iter().all(|(_, live)| !live) && !first {
             return Ok(0);
         }
         first = false;
@@ -220,31 +164,27 @@ pub fn port(engine: &Engine, a: &PortArgs) -> Result<i32> {
     }
 }
 
-/// Removes every container that is not live; returns their ids.
+/// `hull container prune`: every container that is not running.
 pub fn prune_containers(engine: &Engine) -> Result<Vec<String>> {
-    let mut gone = Vec::new();
+    let pruned = engine.prune_containers()?;
     println!("Deleted Containers:");
-    for id in engine.ids()? {
-        let Ok(c) = engine.container(&id) else { continue };
-        if c.status.is_live() {
-            continue;
-        }
-        match engine.remove(&id, Default::default()) {
-            Ok(()) => {
-                println!("{id}");
-                gone.push(id);
-            }
-            Err(e) => eprintln!("Error: {e}"),
-        }
+    for id in &pruned.deleted {
+        println!("{id}");
+    }
+    for e in &pruned.errors {
+        eprintln!("Error: {e}");
     }
     println!();
-    Ok(gone)
+    Ok(pruned.deleted)
 }
 
 pub fn prune(engine: &Engine, a: &SystemPruneArgs) -> Result<i32> {
     prune_containers(engine)?;
     if a.volumes {
-        crate::ps::volume(engine, &crate::cli::VolumeCommand::Prune(PruneArgs { all: false, force: true }))?;
+        println!("Deleted Volumes:");
+        for n in engine.prune_volumes(false)? {
+            println!("{n}");
+        }
         println!();
     }
     let in_use = engine.images_in_use()?;
@@ -409,7 +349,7 @@ pub fn info(engine: &Engine, a: &InfoArgs) -> Result<i32> {
         "OSType": "linux",
         "Architecture": std::env::consts::ARCH,
         "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        "MemTotal": mem_total(),
+        "MemTotal": hull_engine::stats::host_memory(),
         "Name": hostname,
         "DockerRootDir": engine.root().display().to_string(),
         "ServerVersion": env!("CARGO_PKG_VERSION"),
@@ -445,7 +385,7 @@ pub fn info(engine: &Engine, a: &InfoArgs) -> Result<i32> {
             println!(" OSType: linux");
             println!(" Architecture: {}", s("Architecture"));
             println!(" CPUs: {}", s("NCPU"));
-            println!(" Total Memory: {}", binary_size(mem_total()));
+            println!(" Total Memory: {}", binary_size(hull_engine::stats::host_memory()));
             println!(" Name: {}", s("Name"));
             println!(" Root Dir: {}", s("DockerRootDir"));
         }

@@ -15,7 +15,31 @@ pub struct RemoveOptions {
     pub volumes: bool,
 }
 
+/// What `prune_containers` did.
+#[derive(Debug, Default)]
+pub struct Pruned {
+    pub deleted: Vec<String>,
+    /// The containers that could not be removed, with why.
+    pub errors: Vec<Error>,
+}
+
 impl Engine {
+    /// Removes every container that is not running (Docker's container prune).
+    pub fn prune_containers(&self) -> Result<Pruned> {
+        let mut pruned = Pruned::default();
+        for id in self.ids()? {
+            let Ok(c) = self.container(&id) else { continue };
+            if c.status.is_live() {
+                continue;
+            }
+            match self.remove(&id, RemoveOptions::default()) {
+                Ok(()) => pruned.deleted.push(id),
+                Err(e) => pruned.errors.push(e),
+            }
+        }
+        Ok(pruned)
+    }
+
     /// Removes a container: its processes (with `force`), cgroups, root filesystem,
     /// directory, name and, with `volumes`, its anonymous volumes.
     pub fn remove(&self, id: &str, opts: RemoveOptions) -> Result<()> {
