@@ -54,7 +54,7 @@ pub struct Change {
 /// The changes of the root filesystem prepared in `dir` (see [`crate::rootfs`]) over
 /// `lowers` (the image's snapshots, bottom first), sorted by path; `mount_points`
 /// (relative paths) are left out. `recorded_owners`: the copy was made with the owners
-/// a rootless unpack recorded ([`crate::rootfs::OWNER_XATTR`]; only in the containers'
+/// a rootless unpack recorded ([`crate::unpack::OWNER_XATTR`]; only in the containers'
 /// user namespace), so the layers' entries are compared with those owners.
 pub fn changes(lowers: &[PathBuf], dir: &Path, mount_points: &[PathBuf], recorded_owners: bool) -> Result<Vec<Change>> {
     let lower = Lower { top_first: lowers.iter().rev().cloned().collect(), recorded_owners };

@@ -1,9 +1,16 @@
-//! hull-image: the image side of hull, used in-process by the engine.
-//!
-//! Layers, from the bottom (issue 6; only the first exists yet):
-//! - [`digest`] parses and checks `sha256:<hex>` content digests;
-//! - [`blobs`] is the content-addressed store: blobs by digest, verified while written,
-//!   written atomically, shared by every image.
+//! hull-image: the image side of hull, used in-process by the engine. Modules from
+//! the bottom up:
+//! - [`digest`] (sha256 content digests), [`error`], [`tree`] (removing trees through
+//!   descriptors);
+//! - [`blobs`] (the content-addressed blob store), [`unpack`] (one hostile-proof tar
+//!   layer into a directory), [`store`] (the layout under the root, `images.json`, the
+//!   GC lock), [`layer`] (the one-pass ingest: hash, keep, decompress, unpack);
+//! - [`reference`], [`image`] (manifests, indexes, configs, lookup, removal, GC);
+//! - [`rootfs`] (a container's root: overlay of the snapshots, or a copy),
+//!   [`runconfig`] (image config to process), [`pack`] and [`changes`] (trees and a
+//!   container's changes as tar), [`commit`];
+//! - [`registry`], [`pull`], [`push`] (the distribution protocol), [`archive`]
+//!   (docker-archive, oci-archive, OCI layouts, import).
 
 pub mod archive;
 pub mod blobs;
@@ -21,6 +28,7 @@ pub mod registry;
 pub mod rootfs;
 pub mod runconfig;
 pub mod store;
+pub mod tree;
 pub mod unpack;
 
 pub use blobs::BlobStore;

@@ -1,6 +1,6 @@
 //! Packing files into a tar stream: a directory's contents (`hull import` of a
 //! directory, `hull export`), one file or tree under a chosen name (`hull cp`), and
-//! single entries and whiteouts (`hull commit`, from [`crate::changes`]).
+//! single entries and whiteouts (`hull commit`, from the changes of a container).
 //!
 //! Sorted names for reproducible output, numeric owners, modes and times kept,
 //! hardlinks written once and linked (the tar crate's `append_dir_all` copies them
@@ -221,7 +221,7 @@ impl<'a> Packer<'a> {
 fn packs_xattr(name: &str) -> bool {
     let ours = name.starts_with("trusted.overlay.")
         || name.starts_with("user.overlay.")
-        || name.starts_with(crate::rootfs::OWNER_XATTR);
+        || name.starts_with(crate::unpack::OWNER_XATTR);
     let kept = name == "security.capability"
         || name.starts_with("user.")
         || name.starts_with("trusted.")

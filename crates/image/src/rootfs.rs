@@ -136,9 +136,7 @@ pub fn release(dir: &Path) -> Result<()> {
     remove_tree(dir)
 }
 
-/// Where a rootless unpack keeps an entry's owner from the layer (`UID:GID`), as it
-/// cannot chown: the copy made for a container in a user namespace applies it.
-pub const OWNER_XATTR: &str = "user.hull.owner";
+pub use crate::unpack::OWNER_XATTR;
 
 /// The owner a rootless snapshot's entry `p` had in its layer ([`OWNER_XATTR`]).
 pub fn recorded_owner(p: &Path) -> Option<(u32, u32)> {

@@ -301,19 +301,4 @@ impl Store {
     }
 }
 
-/// Removes a directory tree without following symlinks (and makes read-only
-/// directories writable on the way, for rootless snapshots).
-pub fn remove_tree(p: &Path) -> Result<()> {
-    let parent = p.parent().unwrap_or(Path::new("/"));
-    let Some(name) = p.file_name() else { return Ok(()) };
-    let dir = nix::fcntl::open(
-        parent,
-        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(crate::error::sys(format!("open {}", parent.display())))?;
-    match crate::unpack::remove_all_at(std::os::fd::AsFd::as_fd(&dir), name) {
-        Ok(()) | Err(nix::errno::Errno::ENOENT) => Ok(()),
-        Err(e) => Err(crate::error::sys(format!("remove {}", p.display()))(e)),
-    }
-}
+pub use crate::tree::remove_tree;

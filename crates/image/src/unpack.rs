@@ -31,12 +31,16 @@ use nix::sys::stat::{
     fchmod, fchmodat, fstatat, mkdirat, mknodat, utimensat, FchmodatFlags, Mode, SFlag, UtimensatFlags,
 };
 use nix::sys::time::TimeSpec;
-use nix::unistd::{fchown, fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
+use nix::unistd::{fchown, fchownat, linkat, symlinkat, Gid, Uid};
 use std::ffi::{CString, OsStr};
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+
+/// Where a rootless unpack keeps an entry's owner from the layer (`UID:GID`), as it
+/// cannot chown: the copy made for a container in a user namespace applies it.
+pub const OWNER_XATTR: &str = "user.hull.owner";
 
 /// How to unpack.
 #[derive(Debug, Clone, Copy, Default)]
@@ -438,7 +442,7 @@ impl Unpacker<'_> {
     }
 
     fn remove(&mut self, p: BorrowedFd, name: &OsStr, raw: &[u8]) -> Result<()> {
-        remove_all_at(p, name).map_err(sys(self.what(raw, "replace")))?;
+        crate::tree::remove_all_at(p, name).map_err(sys(self.what(raw, "replace")))?;
         self.stale = true;
         Ok(())
     }
@@ -468,7 +472,7 @@ impl Unpacker<'_> {
             // Kept for the copy a container gets in a user namespace (symlinks and
             // special files cannot hold a user xattr: they stay the user's).
             let owner = format!("{}:{}", meta.uid, meta.gid);
-            match fsetxattr(fd, crate::rootfs::OWNER_XATTR, owner.as_bytes()) {
+            match fsetxattr(fd, OWNER_XATTR, owner.as_bytes()) {
                 Ok(()) => {}
                 Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => {}
                 Err(e) => return Err(io(self.what(raw, "record the owner of"))(e)),
@@ -518,33 +522,6 @@ fn lstat_kind(p: BorrowedFd, name: &OsStr) -> Option<SFlag> {
         .map(|st| SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()))
 }
 
-/// Removes `name` under `p` and, for a directory, everything in it; never follows a
-/// symlink.
-pub(crate) fn remove_all_at(p: BorrowedFd, name: &OsStr) -> nix::Result<()> {
-    match unlinkat(p, name, UnlinkatFlags::NoRemoveDir) {
-        Ok(()) => return Ok(()),
-        Err(Errno::EISDIR | Errno::EPERM) => {}
-        Err(e) => return Err(e),
-    }
-    let d =
-        openat(p, name, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())?;
-    // A read-only directory (a rootless snapshot's /root, 0550) must be writable to be
-    // emptied; root needs no such help, but asking costs nothing.
-    let _ = fchmod(d.as_fd(), Mode::from_bits_truncate(0o700));
-    let mut dir = nix::dir::Dir::from_fd(d)?;
-    let names: Vec<CString> = dir
-        .iter()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_owned())
-        .filter(|n| n.as_bytes() != b"." && n.as_bytes() != b"..")
-        .collect();
-    let dfd = dir.as_fd();
-    for n in names {
-        remove_all_at(dfd, OsStr::from_bytes(n.as_bytes()))?;
-    }
-    unlinkat(p, name, UnlinkatFlags::RemoveDir)
-}
-
 type Xattrs = Vec<(CString, Vec<u8>)>;
 
 /// The entry's PAX `SCHILY.xattr.*` records that may be applied.
@@ -563,7 +540,7 @@ fn xattrs_of<R: Read>(entry: &mut tar::Entry<R>, opts: Options) -> Result<Xattrs
         };
         let forged = name.starts_with(b"trusted.overlay.")
             || name.starts_with(b"user.overlay.")
-            || name.starts_with(crate::rootfs::OWNER_XATTR.as_bytes());
+            || name.starts_with(OWNER_XATTR.as_bytes());
         if allowed && !forged {
             if let Ok(n) = CString::new(name) {
                 out.push((n, ext.value_bytes().to_vec()));
@@ -755,7 +732,7 @@ pub(crate) mod tests {
         crate::rootfs::apply(&snap, &dest, true).unwrap();
         let m = std::fs::metadata(dest.join("home/app/f")).unwrap();
         assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (1234, 2345, 0o4755), "set-id bits survive the chown");
-        assert_eq!(xattr(&dest.join("home/app/f"), crate::rootfs::OWNER_XATTR), None, "the record stays behind");
+        assert_eq!(xattr(&dest.join("home/app/f"), OWNER_XATTR), None, "the record stays behind");
         // Anyone may set a user xattr on their own files: a copy not made in the
         // containers' user namespace ignores the record.
         let plain = dir.join("plain-copy");
