@@ -4,7 +4,8 @@
 //! user: front ends turn [`Error`] into their own words and statuses.
 //!
 //! Modules: [`create`] (a container from an image and Docker's create body),
-//! [`inspect`] (containers in Docker's inspect and list shapes), [`lifecycle`] (the
+//! [`files`] (export, changes, commit, cp's archives), [`inspect`] (containers in
+//! Docker's inspect and list shapes), [`lifecycle`] (the
 //! operations on a container, one file each), [`events`] (the
 //! event log), [`record`]
 //! (what a container is, its status), [`runtime_config`] (the OCI
@@ -34,6 +35,7 @@ pub mod attach;
 pub mod create;
 pub mod error;
 pub mod events;
+pub mod files;
 pub mod health;
 pub mod inspect;
 pub mod lifecycle;

@@ -37,8 +37,8 @@ fn main() {
             let id = id.to_string_lossy().into_owned();
             std::process::exit(hull_engine::monitor::main(std::path::Path::new(&root), &id));
         }
-        Some(a) if a == "__cp" => std::process::exit(files::helper_main(args.collect())),
-        Some(a) if a == "__tree" => std::process::exit(files::tree_main(args.collect())),
+        Some(a) if a == "__cp" => std::process::exit(hull_engine::files::cp::helper_main(args.collect())),
+        Some(a) if a == "__tree" => std::process::exit(hull_engine::files::tree_main(args.collect())),
         Some(a) if a == "__userns" => std::process::exit(hull_engine::userns::helper_main(args.collect())),
         Some(a) if a == "__rootfs" || a == "__rm" => {
             let verb = a.to_string_lossy().into_owned();
