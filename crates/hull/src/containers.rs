@@ -2,7 +2,7 @@
 //! flags (root filesystem, config, record), its monitor spawned, and the command's
 //! terminal attached to it through the monitor's attach protocol.
 
-use crate::cli::{AttachArgs, CreateArgs, PullArgs, RunArgs, StartArgs};
+use crate::cli::{AttachArgs, CreateArgs, PullArgs, PullPolicy, RunArgs, StartArgs};
 use hull_engine::attach::{self, read_frame, write_frame};
 use hull_engine::error::{Error, Result};
 use hull_engine::record::Status;
@@ -282,12 +282,12 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
         let pa = PullArgs { quiet: true, platform: a.platform.clone(), tls_verify: true, name: a.image.clone() };
         Ok(crate::registry::pull_quietly(&engine.images, &pa)?)
     };
-    let created = match a.pull.as_str() {
-        "always" => {
+    let created = match a.pull {
+        PullPolicy::Always => {
             pull()?;
             engine.create(&opts)?
         }
-        "missing" => match engine.create(&opts) {
+        PullPolicy::Missing => match engine.create(&opts) {
             Err(hull_engine::Error::Image(hull_image::Error::NoSuchImage(_))) => {
                 if !a.quiet {
                     eprintln!("Unable to find image '{}' locally", a.image);
@@ -297,8 +297,7 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
             }
             r => r?,
         },
-        "never" => engine.create(&opts)?,
-        p => return Err(Error::Invalid(format!("invalid pull option: {p:?} (missing, always or never)"))),
+        PullPolicy::Never => engine.create(&opts)?,
     };
     for w in &created.warnings {
         eprintln!("WARNING: {w}");

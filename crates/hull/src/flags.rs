@@ -157,7 +157,11 @@ pub fn create_options(a: &CreateArgs) -> Result<CreateOptions> {
         mounts: a.mount.iter().map(|m| mount(m)).collect::<Result<_>>()?,
         cap_add: a.cap_add.clone(),
         cap_drop: a.cap_drop.clone(),
-        cgroupns_mode: a.cgroupns.clone().unwrap_or_default(),
+        cgroupns_mode: match a.cgroupns {
+            None => String::new(),
+            Some(crate::cli::CgroupnsMode::Private) => "private".into(),
+            Some(crate::cli::CgroupnsMode::Host) => "host".into(),
+        },
         dns: a.dns.clone(),
         dns_options: a.dns_option.clone(),
         dns_search: a.dns_search.clone(),

@@ -284,10 +284,9 @@ pub fn load(store: &Store, a: &LoadArgs) -> Result<i32> {
 }
 
 pub fn save(store: &Store, a: &SaveArgs) -> Result<i32> {
-    let format = match a.format.as_str() {
-        "docker-archive" | "docker" => Format::DockerArchive,
-        "oci-archive" | "oci" => Format::OciArchive,
-        f => return Err(Error::Reference(format!("unknown --format {f:?}: docker-archive or oci-archive"))),
+    let format = match a.format {
+        crate::cli::ArchiveFormat::DockerArchive => Format::DockerArchive,
+        crate::cli::ArchiveFormat::OciArchive => Format::OciArchive,
     };
     match &a.output {
         None => {

@@ -49,11 +49,15 @@ fn main() {
     raise_nofile();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
-        Err(e) => {
-            // Help and version are not errors; bad flags exit 125, as Docker's do.
-            let code = if e.use_stderr() { 125 } else { 0 };
+        Err(e) if !e.use_stderr() => {
+            // Help and version are not errors.
             let _ = e.print();
-            std::process::exit(code);
+            std::process::exit(0);
+        }
+        Err(e) => {
+            // Bad flags exit 125, as Docker's do, with one line.
+            eprintln!("{}", one_line(&e.render().to_string()));
+            std::process::exit(125);
         }
     };
     let root = cli.root.clone().unwrap_or_else(Store::default_root);
@@ -162,5 +166,32 @@ fn raise_nofile() {
         if soft < hard {
             let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
         }
+    }
+}
+
+/// clap's message on one line: its first line with the details below it, without the
+/// usage and help hints.
+fn one_line(text: &str) -> String {
+    let mut parts = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information"));
+    let mut line = parts.next().unwrap_or("error: bad command line").to_string();
+    for p in parts {
+        line.push(' ');
+        line.push_str(p);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clap_errors_on_one_line() {
+        let text = "error: invalid value 'shared' for '--cgroupns <CGROUPNS>'\n  [possible values: private, host]\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            super::one_line(text),
+            "error: invalid value 'shared' for '--cgroupns <CGROUPNS>' [possible values: private, host]"
+        );
     }
 }
