@@ -66,7 +66,7 @@ impl Status {
         }
     }
     /// `update` and `ps` need a container whose processes exist.
-    pub fn is_live(self) -> Result<(), &'static str> {
+    pub fn has_processes(self) -> Result<(), &'static str> {
         match self {
             Status::Created | Status::Running | Status::Paused => Ok(()),
             _ => Err("container not running"),

@@ -6,7 +6,7 @@
 use crate::create::body::{self, Empty};
 use crate::error::{Error, Result};
 use crate::health::{Health, Healthcheck};
-use crate::record::{Container, Status};
+use crate::record::{Container, ContainerStatus};
 use crate::Engine;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -226,11 +226,11 @@ impl Engine {
             args: r.args.clone(),
             state: State {
                 status: c.status.word().into(),
-                running: matches!(c.status, Status::Running | Status::Paused),
-                paused: c.status == Status::Paused,
-                restarting: c.status == Status::Restarting,
+                running: matches!(c.status, ContainerStatus::Running | ContainerStatus::Paused),
+                paused: c.status == ContainerStatus::Paused,
+                restarting: c.status == ContainerStatus::Restarting,
                 oom_killed: c.run.oom_killed,
-                dead: c.status == Status::Dead,
+                dead: c.status == ContainerStatus::Dead,
                 pid: if live { c.run.pid } else { 0 },
                 exit_code: c.run.exit_code.unwrap_or(0),
                 error: c.run.error.clone().unwrap_or_default(),
@@ -341,19 +341,19 @@ pub fn status_text(c: &Container) -> String {
     let ago = crate::units::ago;
     let up = |t: &Option<String>| ago(t.as_deref()).trim_end_matches(" ago").to_string();
     match &c.status {
-        Status::Created => "Created".into(),
-        Status::Running if !c.monitored => format!("Up {} (monitor gone)", up(&c.run.started_at)),
-        Status::Running => match c.run.health.as_ref().map(|h| h.status.as_str()) {
+        ContainerStatus::Created => "Created".into(),
+        ContainerStatus::Running if !c.monitored => format!("Up {} (monitor gone)", up(&c.run.started_at)),
+        ContainerStatus::Running => match c.run.health.as_ref().map(|h| h.status.as_str()) {
             Some("starting") => format!("Up {} (health: starting)", up(&c.run.started_at)),
             Some(h) => format!("Up {} ({h})", up(&c.run.started_at)),
             None => format!("Up {}", up(&c.run.started_at)),
         },
-        Status::Paused => format!("Up {} (Paused)", up(&c.run.started_at)),
-        Status::Restarting => {
+        ContainerStatus::Paused => format!("Up {} (Paused)", up(&c.run.started_at)),
+        ContainerStatus::Restarting => {
             format!("Restarting ({}) {}", c.run.exit_code.unwrap_or(0), ago(c.run.finished_at.as_deref()))
         }
-        Status::Exited(code) => format!("Exited ({code}) {}", ago(c.run.finished_at.as_deref())),
-        Status::Dead => "Dead".into(),
+        ContainerStatus::Exited(code) => format!("Exited ({code}) {}", ago(c.run.finished_at.as_deref())),
+        ContainerStatus::Dead => "Dead".into(),
     }
 }
 
@@ -369,7 +369,7 @@ impl Engine {
     /// The processes of running container `id`: UID, PID, PPID and CMD of each.
     pub fn top(&self, id: &str) -> Result<Top> {
         let c = self.container(id)?;
-        if !matches!(c.status, Status::Running | Status::Paused) {
+        if !matches!(c.status, ContainerStatus::Running | ContainerStatus::Paused) {
             return Err(Error::NotRunning(format!("Container {id} is not running")));
         }
         let mut top = Top { titles: ["UID", "PID", "PPID", "CMD"].map(String::from).to_vec(), processes: Vec::new() };
@@ -425,10 +425,11 @@ impl ListFilter {
                 None => r.config.labels.contains_key(v),
             },
             "ancestor" => r.image == v || r.image_id.contains(v),
-            "exited" => matches!(c.status, Status::Exited(code) if code.to_string() == v),
+            "exited" => matches!(c.status, ContainerStatus::Exited(code) if code.to_string() == v),
             "restart-policy" => r.host.restart.name == v,
             "health" => {
-                let h = c.run.health.as_ref().filter(|_| c.status == Status::Running).map(|h| h.status.as_str());
+                let h =
+                    c.run.health.as_ref().filter(|_| c.status == ContainerStatus::Running).map(|h| h.status.as_str());
                 h.unwrap_or("none") == v
             }
             "volume" => r.mounts.iter().any(|m| m.name.as_deref() == Some(v) || m.destination == v),

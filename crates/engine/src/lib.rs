@@ -104,11 +104,15 @@ impl Engine {
     /// Prepares a container's root filesystem from `image` under `dir`. Rootless with
     /// subordinate ids, the copy is made inside the containers' user namespace, so that
     /// files get the owners the layers gave them.
-    pub fn prepare_rootfs(&self, image: &hull_image::image::Image, dir: &Path) -> Result<hull_image::rootfs::Rootfs> {
+    pub fn prepare_rootfs(
+        &self,
+        image: &hull_image::image::Image,
+        dir: &Path,
+    ) -> Result<hull_image::container_root::Rootfs> {
         let Some(m) = self.userns.as_ref().filter(|m| m.wide()) else {
-            return Ok(hull_image::rootfs::prepare(&self.images, image, dir, false)?);
+            return Ok(hull_image::container_root::prepare(&self.images, image, dir, false)?);
         };
-        let lowers = hull_image::rootfs::lowers(&self.images, image)?;
+        let lowers = hull_image::container_root::lowers(&self.images, image)?;
         if !userns::keeps_owners(&self.images.tmp()) {
             eprintln!(
                 "warning: the filesystem of {} keeps no user xattrs (tmpfs before Linux 6.6): the files of \
@@ -119,8 +123,8 @@ impl Engine {
         let mut cmd = userns::hull_command("__rootfs");
         cmd.arg(dir).args(&lowers);
         userns::run(m, cmd, &format!("prepare the root filesystem {}", dir.display()))?;
-        Ok(hull_image::rootfs::Rootfs {
-            kind: hull_image::rootfs::Kind::Copy,
+        Ok(hull_image::container_root::Rootfs {
+            kind: hull_image::container_root::Kind::Copy,
             path: dir.join("merged"),
             dir: dir.into(),
         })
@@ -129,7 +133,7 @@ impl Engine {
     /// Removes a tree of a container's (its root filesystem, a volume). Rootless, files
     /// a container user made are removed from inside the containers' user namespace.
     pub fn remove_tree(&self, p: &Path) -> Result<()> {
-        match hull_image::rootfs::release(p) {
+        match hull_image::container_root::release(p) {
             Ok(()) => Ok(()),
             Err(e) => match self.userns.as_ref().filter(|m| m.wide()) {
                 Some(m) => {

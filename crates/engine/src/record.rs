@@ -1,6 +1,6 @@
 //! What the engine remembers about a container: the [`Record`] of what was asked for
 //! (written once by `create`, changed only by `rename`), the [`RunState`] its monitor
-//! keeps, and the [`Status`] derived from both and the live processes, never stored:
+//! keeps, and the [`ContainerStatus`] derived from both and the live processes, never stored:
 //! a monitor or init that died without a word is reported as it is.
 
 use crate::error::{Error, Result};
@@ -148,7 +148,7 @@ pub struct RunState {
 
 /// A container's status, Docker's words.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Status {
+pub enum ContainerStatus {
     Created,
     Running,
     Paused,
@@ -158,20 +158,20 @@ pub enum Status {
     Dead,
 }
 
-impl Status {
+impl ContainerStatus {
     pub fn word(&self) -> &'static str {
         match self {
-            Status::Created => "created",
-            Status::Running => "running",
-            Status::Paused => "paused",
-            Status::Restarting => "restarting",
-            Status::Exited(_) => "exited",
-            Status::Dead => "dead",
+            ContainerStatus::Created => "created",
+            ContainerStatus::Running => "running",
+            ContainerStatus::Paused => "paused",
+            ContainerStatus::Restarting => "restarting",
+            ContainerStatus::Exited(_) => "exited",
+            ContainerStatus::Dead => "dead",
         }
     }
 
     pub fn is_live(&self) -> bool {
-        matches!(self, Status::Running | Status::Paused | Status::Restarting)
+        matches!(self, ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Restarting)
     }
 }
 
@@ -180,7 +180,7 @@ impl Status {
 pub struct Container {
     pub record: Record,
     pub run: RunState,
-    pub status: Status,
+    pub status: ContainerStatus,
     /// The monitor is alive.
     pub monitored: bool,
 }
@@ -221,13 +221,13 @@ impl Engine {
         };
         use hull_container::status::Status as Rt;
         let status = match init {
-            Some(Rt::Running) | Some(Rt::Created) | Some(Rt::Creating) => Status::Running,
-            Some(Rt::Paused) => Status::Paused,
-            _ if monitored && run.restarting => Status::Restarting,
-            _ if run.exit_code.is_some() => Status::Exited(run.exit_code.unwrap_or(0)),
-            _ if monitored => Status::Running,
-            _ if run.started_at.is_some() => Status::Dead,
-            _ => Status::Created,
+            Some(Rt::Running) | Some(Rt::Created) | Some(Rt::Creating) => ContainerStatus::Running,
+            Some(Rt::Paused) => ContainerStatus::Paused,
+            _ if monitored && run.restarting => ContainerStatus::Restarting,
+            _ if run.exit_code.is_some() => ContainerStatus::Exited(run.exit_code.unwrap_or(0)),
+            _ if monitored => ContainerStatus::Running,
+            _ if run.started_at.is_some() => ContainerStatus::Dead,
+            _ => ContainerStatus::Created,
         };
         Ok(Container { record, run, status, monitored })
     }

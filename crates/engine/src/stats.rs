@@ -4,7 +4,7 @@
 //! One call is one reading; rates (CPU %) come from two, as Docker's clients compute.
 
 use crate::error::Result;
-use crate::record::Status;
+use crate::record::ContainerStatus;
 use crate::Engine;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -96,7 +96,7 @@ impl Engine {
             cpu_stats: CpuStats { system_cpu_usage: host_cpu_ns(), online_cpus: online_cpus(), ..Default::default() },
             ..Default::default()
         };
-        if !matches!(c.status, Status::Running | Status::Paused) {
+        if !matches!(c.status, ContainerStatus::Running | ContainerStatus::Paused) {
             return Ok(s);
         }
         let Ok(event) = hull_container::container::stats_event(&self.runtime, id) else { return Ok(s) };

@@ -236,7 +236,7 @@ fn helper(args: Vec<OsString>) -> Result<std::convert::Infallible> {
 }
 
 /// Whether files in `dir` hold the `user.` xattr in which a rootless unpack records
-/// the owners the layers gave (hull_image::rootfs::OWNER_XATTR).
+/// the owners the layers gave (hull_image::container_root::OWNER_XATTR).
 pub fn keeps_owners(dir: &std::path::Path) -> bool {
     let p = dir.join(format!(".xattr-probe-{}", std::process::id()));
     let Ok(f) = std::fs::File::create(&p) else { return true };
@@ -252,7 +252,7 @@ pub fn work_main(verb: &str, args: Vec<OsString>) -> i32 {
     let paths: Vec<std::path::PathBuf> = args.into_iter().map(Into::into).collect();
     let r: Result<()> = match (verb, paths.as_slice()) {
         ("__rootfs", [dir, lowers @ ..]) => {
-            hull_image::rootfs::prepare_from(lowers, dir, true, true).map(drop).map_err(Into::into)
+            hull_image::container_root::prepare_from(lowers, dir, true, true).map(drop).map_err(Into::into)
         }
         ("__rm", [p]) => hull_image::store::remove_tree(p).map_err(Into::into),
         _ => Err(Error::Invalid(format!("{verb}: bad arguments"))),

@@ -5,7 +5,7 @@
 use crate::cli::{AttachArgs, CreateArgs, PullArgs, PullPolicy, RunArgs, StartArgs};
 use hull_engine::attach::{self, read_frame, write_frame};
 use hull_engine::error::{Error, Result};
-use hull_engine::record::Status;
+use hull_engine::record::ContainerStatus;
 use hull_engine::Engine;
 use std::io::Write;
 use std::os::fd::AsRawFd;
@@ -243,7 +243,7 @@ impl Session {
                         // The monitor went away without a status: report what is on disk.
                         return match engine.container(id) {
                             Ok(c) => match c.status {
-                                Status::Exited(code) => Ok(code),
+                                ContainerStatus::Exited(code) => Ok(code),
                                 _ => Err(Error::Conflict(format!(
                                     "the monitor of container {} is gone",
                                     hull_image::image::short_id(id)
@@ -280,7 +280,7 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
     let opts = crate::flags::create_options(a)?;
     let pull = || -> Result<()> {
         let pa = PullArgs { quiet: true, platform: a.platform.clone(), tls_verify: true, name: a.image.clone() };
-        Ok(crate::registry::pull_quietly(&engine.images, &pa)?)
+        Ok(crate::distribution::pull_quietly(&engine.images, &pa)?)
     };
     let created = match a.pull {
         PullPolicy::Always => {

@@ -6,6 +6,7 @@
 
 mod cli;
 mod containers;
+mod distribution;
 mod files;
 mod flags;
 mod format;
@@ -13,7 +14,6 @@ mod images;
 mod init;
 mod inspect;
 mod lifecycle;
-mod registry;
 mod system;
 mod volumes;
 
@@ -150,10 +150,10 @@ fn images_command(store: &Store, command: Command) -> Result<i32, hull_image::Er
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => images::load(store, &a),
         Command::Save(a) | Command::Image(ImageCommand::Save(a)) => images::save(store, &a),
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => images::import(store, &a),
-        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => registry::pull(store, &a),
-        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => registry::push(store, &a),
-        Command::Login(a) => registry::login(&a),
-        Command::Logout(a) => registry::logout(&a),
+        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => distribution::pull(store, &a),
+        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => distribution::push(store, &a),
+        Command::Login(a) => distribution::login(&a),
+        Command::Logout(a) => distribution::logout(&a),
         _ => unreachable!("container commands are dispatched above"),
     }
 }

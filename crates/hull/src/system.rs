@@ -4,7 +4,7 @@
 use crate::cli::{DfArgs, EventsArgs, InfoArgs, PortArgs, PruneArgs, StatsArgs, SystemPruneArgs};
 use crate::format::{human_size, print_table, template};
 use hull_engine::error::{Error, Result};
-use hull_engine::record::Status;
+use hull_engine::record::ContainerStatus;
 use hull_engine::stats::Stats;
 use hull_engine::units::disk_usage as du;
 use hull_engine::Engine;
@@ -318,8 +318,8 @@ pub fn info(engine: &Engine, a: &InfoArgs) -> Result<i32> {
     let ids = engine.ids()?;
     for id in &ids {
         match engine.container(id).map(|c| c.status) {
-            Ok(Status::Running | Status::Restarting) => running += 1,
-            Ok(Status::Paused) => paused += 1,
+            Ok(ContainerStatus::Running | ContainerStatus::Restarting) => running += 1,
+            Ok(ContainerStatus::Paused) => paused += 1,
             _ => stopped += 1,
         }
     }

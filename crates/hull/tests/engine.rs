@@ -60,7 +60,7 @@ fn create_start_wait_logs_and_remove() {
     let c = e.create(&o).unwrap();
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     assert_eq!(e.resolve("life").unwrap(), c.id);
-    assert_eq!(e.container(&c.id).unwrap().status, hull_engine::record::Status::Created);
+    assert_eq!(e.container(&c.id).unwrap().status, hull_engine::record::ContainerStatus::Created);
     e.start(&c.id).unwrap();
     assert_eq!(e.wait(&c.id).unwrap(), 3);
     let lines: Vec<(String, String)> = e.logs(&c.id, &Default::default()).unwrap().map(|l| (l.stream, l.log)).collect();
@@ -163,7 +163,7 @@ fn concurrent_operations_on_one_container() {
         assert_eq!(started, 1, "round {round}: {results:?}");
         assert!(results.iter().all(|r| r.as_ref().is_ok() || r.as_ref().unwrap_err().kind() == Kind::NotModified));
         let c = e.container(&id).unwrap();
-        assert_eq!(c.status, hull_engine::record::Status::Running, "round {round}");
+        assert_eq!(c.status, hull_engine::record::ContainerStatus::Running, "round {round}");
         assert!(c.run.pid > 0 && c.monitored);
         // stop, kill and rm -f at once: the container is gone at the end, whoever won.
         std::thread::scope(|sc| {

@@ -12,9 +12,9 @@
 //! not the container's changes: they are left out, with the directories that changed
 //! only to hold them, as Docker's init layer hides them.
 
+use crate::container_root::{is_opaque, is_whiteout};
 use crate::error::{io, sys, Result};
 use crate::pack::Packer;
-use crate::rootfs::{is_opaque, is_whiteout};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use std::collections::{BTreeSet, HashSet};
@@ -51,7 +51,7 @@ pub struct Change {
     own: bool,
 }
 
-/// The changes of the root filesystem prepared in `dir` (see [`crate::rootfs`]) over
+/// The changes of the root filesystem prepared in `dir` (see [`crate::container_root`]) over
 /// `lowers` (the image's snapshots, bottom first), sorted by path; `mount_points`
 /// (relative paths) are left out. `recorded_owners`: the copy was made with the owners
 /// a rootless unpack recorded ([`crate::unpack::OWNER_XATTR`]; only in the containers'
@@ -307,7 +307,7 @@ fn walk_copy(merged: &Path, rel: &Path, lower: &Lower, added: bool, out: &mut Ve
 /// owner the copy gave it (see `rootfs::set_meta`), a rootless snapshot's recorded one
 /// when `recorded` (the copy applied those).
 fn same_owner_and_mode(a: &std::fs::Metadata, b: &std::fs::Metadata, bpath: &Path, recorded: bool) -> bool {
-    let owner = if recorded { crate::rootfs::recorded_owner(bpath) } else { None };
+    let owner = if recorded { crate::container_root::recorded_owner(bpath) } else { None };
     a.mode() == b.mode() && (a.uid(), a.gid()) == owner.unwrap_or((b.uid(), b.gid()))
 }
 
@@ -383,7 +383,7 @@ mod tests {
             let check = t.join(format!("check-{copy}"));
             std::fs::create_dir(&check).unwrap();
             for s in snaps.iter().chain([&snap]) {
-                crate::rootfs::apply(s, &check, false).unwrap();
+                crate::container_root::apply(s, &check, false).unwrap();
             }
             assert_eq!(std::fs::read(check.join("etc/passwd")).unwrap(), b"root\napp");
             assert!(
@@ -409,14 +409,14 @@ mod tests {
             std::fs::create_dir(&merged).unwrap();
             if copy {
                 for l in lowers {
-                    crate::rootfs::apply(l, &merged, false).unwrap();
+                    crate::container_root::apply(l, &merged, false).unwrap();
                 }
             } else {
                 for d in ["upper", "work"] {
                     std::fs::create_dir(dir.join(d)).unwrap();
                 }
-                let opts =
-                    crate::rootfs::overlay_options(lowers, &dir.join("upper"), &dir.join("work"), false).unwrap();
+                let opts = crate::container_root::overlay_options(lowers, &dir.join("upper"), &dir.join("work"), false)
+                    .unwrap();
                 nix::mount::mount(
                     Some("overlay"),
                     &merged,

@@ -6,7 +6,7 @@
 //!   layer into a directory), [`store`] (the layout under the root, `images.json`, the
 //!   GC lock), [`layer`] (the one-pass ingest: hash, keep, decompress, unpack);
 //! - [`reference`], [`image`] (manifests, indexes, configs, lookup, removal, GC);
-//! - [`rootfs`] (a container's root: overlay of the snapshots, or a copy),
+//! - [`container_root`] (a container's root: overlay of the snapshots, or a copy),
 //!   [`runconfig`] (image config to process), [`pack`] and [`changes`] (trees and a
 //!   container's changes as tar), [`commit`];
 //! - [`registry`], [`pull`], [`push`] (the distribution protocol), [`archive`]
@@ -16,6 +16,7 @@ pub mod archive;
 pub mod blobs;
 pub mod changes;
 pub mod commit;
+pub mod container_root;
 pub mod digest;
 pub mod error;
 pub mod image;
@@ -25,7 +26,6 @@ pub mod pull;
 pub mod push;
 pub mod reference;
 pub mod registry;
-pub mod rootfs;
 pub mod runconfig;
 pub mod store;
 pub mod tree;

@@ -720,16 +720,24 @@ pub(crate) mod tests {
         let m = std::fs::metadata(snap.join("home/app/f")).unwrap();
         assert_eq!((m.uid(), m.gid()), me, "not chowned");
         if !user_xattrs(&dir) {
-            assert_eq!(crate::rootfs::recorded_owner(&snap.join("home/app/f")), None);
+            assert_eq!(crate::container_root::recorded_owner(&snap.join("home/app/f")), None);
             std::fs::remove_dir_all(&dir).unwrap();
             return;
         }
-        assert_eq!(crate::rootfs::recorded_owner(&snap.join("home/app/f")), Some((1234, 2345)));
-        assert_eq!(crate::rootfs::recorded_owner(&snap.join("root-file")), None, "root's entries need no record");
-        assert_eq!(crate::rootfs::recorded_owner(&snap.join("forged")), None, "a layer's own record is dropped");
+        assert_eq!(crate::container_root::recorded_owner(&snap.join("home/app/f")), Some((1234, 2345)));
+        assert_eq!(
+            crate::container_root::recorded_owner(&snap.join("root-file")),
+            None,
+            "root's entries need no record"
+        );
+        assert_eq!(
+            crate::container_root::recorded_owner(&snap.join("forged")),
+            None,
+            "a layer's own record is dropped"
+        );
         let dest = dir.join("copy");
         std::fs::create_dir(&dest).unwrap();
-        crate::rootfs::apply(&snap, &dest, true).unwrap();
+        crate::container_root::apply(&snap, &dest, true).unwrap();
         let m = std::fs::metadata(dest.join("home/app/f")).unwrap();
         assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (1234, 2345, 0o4755), "set-id bits survive the chown");
         assert_eq!(xattr(&dest.join("home/app/f"), OWNER_XATTR), None, "the record stays behind");
@@ -737,7 +745,7 @@ pub(crate) mod tests {
         // containers' user namespace ignores the record.
         let plain = dir.join("plain-copy");
         std::fs::create_dir(&plain).unwrap();
-        crate::rootfs::apply(&snap, &plain, false).unwrap();
+        crate::container_root::apply(&snap, &plain, false).unwrap();
         let m = std::fs::metadata(plain.join("home/app/f")).unwrap();
         assert_eq!((m.uid(), m.gid()), me, "a recorded owner is not honoured outside the helper");
         std::fs::remove_dir_all(&dir).unwrap();

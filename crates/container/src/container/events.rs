@@ -13,7 +13,7 @@ use std::time::Duration;
 /// One stats event.
 pub fn stats_event(store: &StateStore, id: &str) -> Result<Value> {
     let l = load(store, id)?;
-    l.status.is_live().map_err(|r| bad(id, l.status, r))?;
+    l.status.has_processes().map_err(|r| bad(id, l.status, r))?;
     Ok(json!({"type": "stats", "id": id, "data": stats::collect(&Placement::of(&l.state.cgroup_dirs))}))
 }
 
@@ -28,7 +28,7 @@ pub fn watch(
     mut emit: impl FnMut(&Value),
 ) -> Result<()> {
     let l = load(store, id)?;
-    l.status.is_live().map_err(|r| bad(id, l.status, r))?;
+    l.status.has_processes().map_err(|r| bad(id, l.status, r))?;
     let placement = Placement::of(&l.state.cgroup_dirs);
     let (pid, start) = (l.state.pid, l.state.pid_start);
     drop(l); // do not hold the container's lock while watching

@@ -8,7 +8,7 @@ use crate::state::StateStore;
 /// The pids of every process in the container.
 pub fn pids(store: &StateStore, id: &str) -> Result<Vec<i32>> {
     let l = load(store, id)?;
-    l.status.is_live().map_err(|reason| bad(id, l.status, reason))?;
+    l.status.has_processes().map_err(|reason| bad(id, l.status, reason))?;
     let mut pids = if l.state.cgroup_dirs.is_empty() {
         in_pid_namespace_of(l.state.pid)
     } else {

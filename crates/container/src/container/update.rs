@@ -9,7 +9,7 @@ use oci_spec::runtime::LinuxResources;
 /// Applies `r` to the container's cgroups.
 pub fn update(store: &StateStore, id: &str, r: &LinuxResources) -> Result<()> {
     let l = load(store, id)?;
-    l.status.is_live().map_err(|reason| bad(id, l.status, reason))?;
+    l.status.has_processes().map_err(|reason| bad(id, l.status, reason))?;
     let placement = Placement::of(&l.state.cgroup_dirs);
     // The controllers a limit needs may not be enabled yet down a v2 path.
     placement.enable_v2_controllers(l.state.cgroup_path.components().count().saturating_sub(1));

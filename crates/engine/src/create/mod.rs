@@ -186,8 +186,8 @@ impl Engine {
                 init: h.init.unwrap_or(false),
             },
             rootfs: match rootfs.kind {
-                hull_image::rootfs::Kind::Overlay => "overlay",
-                hull_image::rootfs::Kind::Copy => "copy",
+                hull_image::container_root::Kind::Overlay => "overlay",
+                hull_image::container_root::Kind::Copy => "copy",
             }
             .into(),
             mounts,
@@ -270,7 +270,7 @@ impl Engine {
             }
             // A new volume starts with what the image has at its path, as Docker's.
             if let Some(inside) = new.then(|| image_dir(rootfs, &m.destination)).flatten() {
-                hull_image::rootfs::apply(&inside, &data, false)?;
+                hull_image::container_root::apply(&inside, &data, false)?;
             }
             m.source = data.to_string_lossy().into_owned();
         }

@@ -5,7 +5,7 @@
 //! like a pulled one.
 
 use crate::error::{Error, Result};
-use crate::record::Status;
+use crate::record::ContainerStatus;
 use crate::Engine;
 
 /// What `commit` makes (Docker's query parameters).
@@ -26,7 +26,7 @@ impl Engine {
     pub fn commit(&self, id: &str, opts: &CommitOptions) -> Result<String> {
         let _lock = self.lock(id)?;
         let c = self.container(id)?;
-        let paused = opts.pause && c.status == Status::Running;
+        let paused = opts.pause && c.status == ContainerStatus::Running;
         if paused {
             hull_container::container::pause(&self.runtime, id)?;
         }

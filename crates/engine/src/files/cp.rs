@@ -10,7 +10,7 @@
 //! container's user namespace too.
 
 use crate::error::{Error, Result};
-use crate::record::Status;
+use crate::record::ContainerStatus;
 use crate::Engine;
 use hull_image::unpack::{self, Options};
 use std::ffi::{OsStr, OsString};
@@ -141,7 +141,7 @@ impl Engine {
     /// one's init, `root:PATH` of a stopped one's root filesystem.
     fn copy_target(&self, id: &str) -> Result<String> {
         let c = self.container(id)?;
-        if matches!(c.status, Status::Running | Status::Paused) {
+        if matches!(c.status, ContainerStatus::Running | ContainerStatus::Paused) {
             if let Ok(l) = hull_container::container::load(&self.runtime, id) {
                 return Ok(format!("pid:{}:{}", l.state.pid, l.state.pid_start));
             }

@@ -103,7 +103,7 @@ pub(crate) enum Tree {
 /// namespace, which sees the owners the container sees and may read every file.
 pub(crate) fn read_tree(engine: &Engine, id: &str, op: Tree, out: &mut dyn Write) -> Result<()> {
     let r = engine.record(id)?;
-    let lowers = hull_image::rootfs::lowers(&engine.images, &engine.image_of(&r)?)?;
+    let lowers = hull_image::container_root::lowers(&engine.images, &engine.image_of(&r)?)?;
     let mut args: Vec<OsString> = vec![
         match op {
             Tree::Export => "export",

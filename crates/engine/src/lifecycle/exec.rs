@@ -3,7 +3,7 @@
 //! hull-container's `exec`, as a child of a single-threaded process.
 
 use crate::error::{Error, Result};
-use crate::record::Status;
+use crate::record::ContainerStatus;
 use crate::Engine;
 use serde::{Deserialize, Serialize};
 
@@ -37,8 +37,8 @@ impl Engine {
     pub fn exec_process(&self, id: &str, cfg: &ExecConfig) -> Result<oci_spec::runtime::Process> {
         let c = self.container(id)?;
         match c.status {
-            Status::Running => {}
-            Status::Paused => {
+            ContainerStatus::Running => {}
+            ContainerStatus::Paused => {
                 return Err(Error::Conflict(format!("Container {id} is paused, unpause the container before exec")))
             }
             _ => return Err(Error::NotRunning(format!("Container {id} is not running"))),

@@ -1,7 +1,7 @@
 //! Pause and unpause (the cgroup freezer, through hull-container).
 
 use crate::error::{Error, Result};
-use crate::record::Status;
+use crate::record::ContainerStatus;
 use crate::Engine;
 use hull_container::container;
 
@@ -10,12 +10,12 @@ impl Engine {
     pub fn pause(&self, id: &str) -> Result<()> {
         let _lock = self.lock(id)?;
         match self.container(id)?.status {
-            Status::Running => {
+            ContainerStatus::Running => {
                 container::pause(&self.runtime, id)?;
                 self.container_event(&self.record(id)?, "pause", &[]);
                 Ok(())
             }
-            Status::Paused => Err(Error::Conflict(format!("Container {id} is already paused"))),
+            ContainerStatus::Paused => Err(Error::Conflict(format!("Container {id} is already paused"))),
             _ => Err(Error::NotRunning(format!("Container {id} is not running"))),
         }
     }
@@ -24,7 +24,7 @@ impl Engine {
     pub fn unpause(&self, id: &str) -> Result<()> {
         let _lock = self.lock(id)?;
         match self.container(id)?.status {
-            Status::Paused => {
+            ContainerStatus::Paused => {
                 container::resume(&self.runtime, id)?;
                 self.container_event(&self.record(id)?, "unpause", &[]);
                 Ok(())

@@ -1,7 +1,7 @@
 //! Stop, kill and restart (Docker's `POST /containers/{id}/stop|kill|restart`).
 
 use crate::error::{Error, Result};
-use crate::record::Status;
+use crate::record::ContainerStatus;
 use crate::Engine;
 use hull_container::container;
 use std::time::Duration;
@@ -39,7 +39,7 @@ impl Engine {
         }
         let sig = hull_container::signal::parse(opts.signal.as_deref().unwrap_or(&c.record.config.stop_signal))?;
         let secs = opts.timeout.or(c.record.config.stop_timeout).unwrap_or(10);
-        if c.status == Status::Paused {
+        if c.status == ContainerStatus::Paused {
             let _ = container::resume(&self.runtime, id);
         }
         let _ = container::kill(&self.runtime, id, sig, false);
@@ -74,7 +74,7 @@ impl Engine {
         let sig = hull_container::signal::parse(signal)?;
         let _lock = self.lock(id)?;
         let c = self.container(id)?;
-        if !matches!(c.status, Status::Running | Status::Paused) {
+        if !matches!(c.status, ContainerStatus::Running | ContainerStatus::Paused) {
             return Err(Error::NotRunning(format!("Cannot kill container: {id}: Container {id} is not running")));
         }
         let stop_sig = hull_container::signal::parse(&c.record.config.stop_signal).unwrap_or(libc::SIGTERM);

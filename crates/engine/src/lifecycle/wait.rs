@@ -1,7 +1,7 @@
 //! Wait (Docker's `POST /containers/{id}/wait`): the container's exit status.
 
 use crate::error::Result;
-use crate::record::Status;
+use crate::record::ContainerStatus;
 use crate::Engine;
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ impl Engine {
             }
         }
         Ok(last.run.exit_code.unwrap_or(match last.status {
-            Status::Exited(c) => c,
+            ContainerStatus::Exited(c) => c,
             _ => 0,
         }))
     }
