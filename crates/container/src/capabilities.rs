@@ -4,52 +4,77 @@
 use crate::error::{Context, Result};
 use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities};
 
+/// Every capability hull knows, in the kernel's order (the index is its number), with
+/// its name: the one table the runtime, `features` and the engine's flags use.
+pub const ALL: [(Capability, &str); 41] = [
+    (Capability::Chown, "CAP_CHOWN"),
+    (Capability::DacOverride, "CAP_DAC_OVERRIDE"),
+    (Capability::DacReadSearch, "CAP_DAC_READ_SEARCH"),
+    (Capability::Fowner, "CAP_FOWNER"),
+    (Capability::Fsetid, "CAP_FSETID"),
+    (Capability::Kill, "CAP_KILL"),
+    (Capability::Setgid, "CAP_SETGID"),
+    (Capability::Setuid, "CAP_SETUID"),
+    (Capability::Setpcap, "CAP_SETPCAP"),
+    (Capability::LinuxImmutable, "CAP_LINUX_IMMUTABLE"),
+    (Capability::NetBindService, "CAP_NET_BIND_SERVICE"),
+    (Capability::NetBroadcast, "CAP_NET_BROADCAST"),
+    (Capability::NetAdmin, "CAP_NET_ADMIN"),
+    (Capability::NetRaw, "CAP_NET_RAW"),
+    (Capability::IpcLock, "CAP_IPC_LOCK"),
+    (Capability::IpcOwner, "CAP_IPC_OWNER"),
+    (Capability::SysModule, "CAP_SYS_MODULE"),
+    (Capability::SysRawio, "CAP_SYS_RAWIO"),
+    (Capability::SysChroot, "CAP_SYS_CHROOT"),
+    (Capability::SysPtrace, "CAP_SYS_PTRACE"),
+    (Capability::SysPacct, "CAP_SYS_PACCT"),
+    (Capability::SysAdmin, "CAP_SYS_ADMIN"),
+    (Capability::SysBoot, "CAP_SYS_BOOT"),
+    (Capability::SysNice, "CAP_SYS_NICE"),
+    (Capability::SysResource, "CAP_SYS_RESOURCE"),
+    (Capability::SysTime, "CAP_SYS_TIME"),
+    (Capability::SysTtyConfig, "CAP_SYS_TTY_CONFIG"),
+    (Capability::Mknod, "CAP_MKNOD"),
+    (Capability::Lease, "CAP_LEASE"),
+    (Capability::AuditWrite, "CAP_AUDIT_WRITE"),
+    (Capability::AuditControl, "CAP_AUDIT_CONTROL"),
+    (Capability::Setfcap, "CAP_SETFCAP"),
+    (Capability::MacOverride, "CAP_MAC_OVERRIDE"),
+    (Capability::MacAdmin, "CAP_MAC_ADMIN"),
+    (Capability::Syslog, "CAP_SYSLOG"),
+    (Capability::WakeAlarm, "CAP_WAKE_ALARM"),
+    (Capability::BlockSuspend, "CAP_BLOCK_SUSPEND"),
+    (Capability::AuditRead, "CAP_AUDIT_READ"),
+    (Capability::Perfmon, "CAP_PERFMON"),
+    (Capability::Bpf, "CAP_BPF"),
+    (Capability::CheckpointRestore, "CAP_CHECKPOINT_RESTORE"),
+];
+
 /// The kernel number of a capability.
 pub fn number(c: Capability) -> u32 {
-    use Capability::*;
-    match c {
-        Chown => 0,
-        DacOverride => 1,
-        DacReadSearch => 2,
-        Fowner => 3,
-        Fsetid => 4,
-        Kill => 5,
-        Setgid => 6,
-        Setuid => 7,
-        Setpcap => 8,
-        LinuxImmutable => 9,
-        NetBindService => 10,
-        NetBroadcast => 11,
-        NetAdmin => 12,
-        NetRaw => 13,
-        IpcLock => 14,
-        IpcOwner => 15,
-        SysModule => 16,
-        SysRawio => 17,
-        SysChroot => 18,
-        SysPtrace => 19,
-        SysPacct => 20,
-        SysAdmin => 21,
-        SysBoot => 22,
-        SysNice => 23,
-        SysResource => 24,
-        SysTime => 25,
-        SysTtyConfig => 26,
-        Mknod => 27,
-        Lease => 28,
-        AuditWrite => 29,
-        AuditControl => 30,
-        Setfcap => 31,
-        MacOverride => 32,
-        MacAdmin => 33,
-        Syslog => 34,
-        WakeAlarm => 35,
-        BlockSuspend => 36,
-        AuditRead => 37,
-        Perfmon => 38,
-        Bpf => 39,
-        CheckpointRestore => 40,
+    ALL.iter().position(|(x, _)| *x == c).map_or(0, |n| n as u32)
+}
+
+/// The name of capability number `n` (`CAP_CHOWN`), if hull knows it.
+pub fn name(n: u32) -> Option<&'static str> {
+    ALL.get(n as usize).map(|(_, name)| *name)
+}
+
+/// A capability's name as Docker and runc take it (`NET_ADMIN`, `cap_net_admin`,
+/// `CAP_NET_ADMIN`) in the runtime-spec's spelling (`CAP_NET_ADMIN`); `ALL` stays.
+pub fn canonical(s: &str) -> String {
+    let u = s.to_ascii_uppercase();
+    if u == "ALL" || u.starts_with("CAP_") {
+        u
+    } else {
+        format!("CAP_{u}")
     }
+}
+
+/// The capability called `s` (any of [`canonical`]'s spellings).
+pub fn parse(s: &str) -> Option<Capability> {
+    let c = canonical(s);
+    ALL.iter().find(|(_, n)| *n == c).map(|(cap, _)| *cap)
 }
 
 /// A set as a 64-bit mask.

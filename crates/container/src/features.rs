@@ -66,7 +66,8 @@ const SECCOMP_FLAGS: &[&str] = &[
 
 /// The document.
 pub fn features() -> Value {
-    let caps: Vec<String> = (0..=crate::capabilities::last_cap()).filter_map(cap_name).map(str::to_owned).collect();
+    let caps: Vec<String> =
+        (0..=crate::capabilities::last_cap()).filter_map(crate::capabilities::name).map(str::to_owned).collect();
     let lsm = crate::lsm::Enabled::probe();
     json!({
         "ociVersionMin": "1.0.0",
@@ -105,60 +106,13 @@ pub fn features() -> Value {
     })
 }
 
-fn cap_name(n: u32) -> Option<&'static str> {
-    const NAMES: &[&str] = &[
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_DAC_READ_SEARCH",
-        "CAP_FOWNER",
-        "CAP_FSETID",
-        "CAP_KILL",
-        "CAP_SETGID",
-        "CAP_SETUID",
-        "CAP_SETPCAP",
-        "CAP_LINUX_IMMUTABLE",
-        "CAP_NET_BIND_SERVICE",
-        "CAP_NET_BROADCAST",
-        "CAP_NET_ADMIN",
-        "CAP_NET_RAW",
-        "CAP_IPC_LOCK",
-        "CAP_IPC_OWNER",
-        "CAP_SYS_MODULE",
-        "CAP_SYS_RAWIO",
-        "CAP_SYS_CHROOT",
-        "CAP_SYS_PTRACE",
-        "CAP_SYS_PACCT",
-        "CAP_SYS_ADMIN",
-        "CAP_SYS_BOOT",
-        "CAP_SYS_NICE",
-        "CAP_SYS_RESOURCE",
-        "CAP_SYS_TIME",
-        "CAP_SYS_TTY_CONFIG",
-        "CAP_MKNOD",
-        "CAP_LEASE",
-        "CAP_AUDIT_WRITE",
-        "CAP_AUDIT_CONTROL",
-        "CAP_SETFCAP",
-        "CAP_MAC_OVERRIDE",
-        "CAP_MAC_ADMIN",
-        "CAP_SYSLOG",
-        "CAP_WAKE_ALARM",
-        "CAP_BLOCK_SUSPEND",
-        "CAP_AUDIT_READ",
-        "CAP_PERFMON",
-        "CAP_BPF",
-        "CAP_CHECKPOINT_RESTORE",
-    ];
-    NAMES.get(n as usize).copied()
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn capability_names_match_numbers() {
         // Every name must round-trip through oci-spec to the same number.
         for n in 0..=40u32 {
-            let name = super::cap_name(n).unwrap();
+            let name = crate::capabilities::name(n).unwrap();
             let cap: oci_spec::runtime::Capability = serde_json::from_value(serde_json::json!(name)).unwrap();
             assert_eq!(crate::capabilities::number(cap), n, "{name}");
         }

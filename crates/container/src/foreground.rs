@@ -31,6 +31,39 @@ pub fn block_forwarded_signals(block: bool) -> Result<SigSet> {
     Ok(forward)
 }
 
+/// Runs an exec'd process in the caller's foreground, the sequence `hull-runtime exec`
+/// and `hull exec` share: with a terminal and no console socket the pty master comes
+/// back to us and is proxied; the forwarded signals are blocked before the clone so
+/// none is lost; `on_start` sees the new pid; then, unless `detach`, the process is
+/// waited for with signals forwarded. Returns its exit code (0 when detached).
+pub fn exec(
+    store: &crate::state::StateStore,
+    mut opts: crate::container::ExecOptions<'_>,
+    detach: bool,
+    on_start: impl FnOnce(i32),
+) -> Result<i32> {
+    let mut own_pty = None;
+    if opts.process.terminal().unwrap_or(false) && opts.console_socket.is_none() {
+        if detach {
+            return Err(Error::Precondition("a detached exec with a terminal needs --console-socket".into()));
+        }
+        let (ours, theirs) = own_console()?;
+        opts.console_socket = Some(theirs);
+        own_pty = Some(ours);
+    }
+    let forward = block_forwarded_signals(!detach)?;
+    let started = crate::container::exec(store, opts)?;
+    on_start(started.pid);
+    let master = match &own_pty {
+        Some(s) => Some(recv_fd(s)?),
+        None => None,
+    };
+    if detach {
+        return Ok(0);
+    }
+    wait(started.pid, &started.pidfd, &forward, master)
+}
+
 pub fn recv_fd(sock: &UnixStream) -> Result<OwnedFd> {
     let mut buf = [0u8; 256];
     let mut iov = [IoSliceMut::new(&mut buf)];

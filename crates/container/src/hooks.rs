@@ -114,14 +114,10 @@ fn memfd() -> std::io::Result<std::fs::File> {
 
 /// Waits up to `ms` for process `pid` to exit, through a pidfd; true if it exited.
 pub fn wait_exit(pid: i32, ms: u64) -> bool {
-    // SAFETY: pidfd_open takes a pid and flags.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return true; // already gone
+    match crate::process::pidfd::open(pid) {
+        Ok(fd) => poll_readable(fd.as_fd(), ms),
+        Err(_) => true, // already gone
     }
-    // SAFETY: fd is a new descriptor we own.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    poll_readable(fd.as_fd(), ms)
 }
 
 /// Polls one descriptor for readability for up to `ms` milliseconds.

@@ -5,6 +5,7 @@
 use crate::error::{Error, Result};
 use crate::record::MountPoint;
 use crate::seccomp_profile;
+use hull_container::capabilities::{canonical, ALL as CAPS};
 use hull_image::runconfig::RunConfig;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -260,61 +261,6 @@ pub fn check_sysctl(key: &str, network: &str, ipc: &Ns) -> Result<()> {
     Ok(())
 }
 
-/// Docker's capability spelling: `NET_ADMIN`, `cap_net_admin` and `ALL` are accepted.
-pub fn cap_name(s: &str) -> String {
-    let u = s.to_ascii_uppercase();
-    if u == "ALL" || u.starts_with("CAP_") {
-        u
-    } else {
-        format!("CAP_{u}")
-    }
-}
-
-/// Every capability (numbers 0 to 40), for `--privileged` and `--cap-add ALL`.
-const ALL_CAPS: &[&str] = &[
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "DAC_READ_SEARCH",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "SETGID",
-    "SETUID",
-    "SETPCAP",
-    "LINUX_IMMUTABLE",
-    "NET_BIND_SERVICE",
-    "NET_BROADCAST",
-    "NET_ADMIN",
-    "NET_RAW",
-    "IPC_LOCK",
-    "IPC_OWNER",
-    "SYS_MODULE",
-    "SYS_RAWIO",
-    "SYS_CHROOT",
-    "SYS_PTRACE",
-    "SYS_PACCT",
-    "SYS_ADMIN",
-    "SYS_BOOT",
-    "SYS_NICE",
-    "SYS_RESOURCE",
-    "SYS_TIME",
-    "SYS_TTY_CONFIG",
-    "MKNOD",
-    "LEASE",
-    "AUDIT_WRITE",
-    "AUDIT_CONTROL",
-    "SETFCAP",
-    "MAC_OVERRIDE",
-    "MAC_ADMIN",
-    "SYSLOG",
-    "WAKE_ALARM",
-    "BLOCK_SUSPEND",
-    "AUDIT_READ",
-    "PERFMON",
-    "BPF",
-    "CHECKPOINT_RESTORE",
-];
-
 /// Every capability this process may pass on (its bounding set): a privileged
 /// container gets what the engine has, not more, as Docker does.
 fn all_caps() -> Vec<String> {
@@ -324,7 +270,7 @@ fn all_caps() -> Vec<String> {
             s.lines().find_map(|l| l.strip_prefix("CapBnd:")).and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
         })
         .unwrap_or(u64::MAX);
-    ALL_CAPS.iter().enumerate().filter(|(i, _)| bounding & (1 << i) != 0).map(|(_, n)| format!("CAP_{n}")).collect()
+    CAPS.iter().enumerate().filter(|(i, _)| bounding & (1 << i) != 0).map(|(_, (_, n))| n.to_string()).collect()
 }
 
 /// The effective capability set for the flags.
@@ -332,11 +278,10 @@ pub fn capabilities(privileged: bool, add: &[String], drop: &[String]) -> Result
     if privileged {
         return Ok(all_caps());
     }
-    let known: Vec<String> = ALL_CAPS.iter().map(|n| format!("CAP_{n}")).collect();
-    let add: Vec<String> = add.iter().map(|c| cap_name(c)).collect();
-    let drop: Vec<String> = drop.iter().map(|c| cap_name(c)).collect();
+    let add: Vec<String> = add.iter().map(|c| canonical(c)).collect();
+    let drop: Vec<String> = drop.iter().map(|c| canonical(c)).collect();
     for c in add.iter().chain(&drop) {
-        if c != "ALL" && !known.contains(c) {
+        if c != "ALL" && hull_container::capabilities::parse(c).is_none() {
             return Err(Error::Invalid(format!("unknown capability: {c:?}")));
         }
     }

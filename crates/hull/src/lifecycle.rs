@@ -3,7 +3,7 @@
 //! per container out.
 
 use crate::cli::{ContainersArgs, ExecArgs, KillArgs, RenameArgs, RmArgs, StopArgs, UpdateArgs};
-use hull_container::container::{self, ExecOptions};
+use hull_container::container::ExecOptions;
 use hull_engine::error::{Error, Result};
 use hull_engine::lifecycle::exec::ExecConfig;
 use hull_engine::lifecycle::remove::RemoveOptions;
@@ -99,40 +99,26 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<i32> {
     let process = engine.exec_process(&id, &cfg)?;
     let exec_id = hull_engine::new_id()?;
     engine.exec_event(&id, "exec_create", &exec_id, &cfg.cmd, None);
-    let mut console = None;
-    let mut own_pty = None;
-    if a.tty {
-        let (ours, theirs) = hull_container::foreground::own_console()?;
-        console = Some(theirs);
-        own_pty = Some(ours);
-    }
     if !a.interactive && !a.tty {
         // Docker gives a command without -i no input.
         let null = std::fs::File::open("/dev/null").map_err(Error::at("/dev/null"))?;
         // SAFETY: dup2 onto our own stdin before the process is cloned.
         unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 0) };
     }
-    let forward = hull_container::foreground::block_forwarded_signals(!a.detach)?;
-    let started = container::exec(
-        &engine.runtime,
-        ExecOptions {
-            id: &id,
-            process,
-            console_socket: console,
-            preserve_fds: 0,
-            pid_file: a.pid_file.as_deref(),
-            ignore_paused: false,
-        },
-    )?;
-    engine.exec_event(&id, "exec_start", &exec_id, &cfg.cmd, None);
-    let master = match &own_pty {
-        Some(s) => Some(hull_container::foreground::recv_fd(s)?),
-        None => None,
+    let opts = ExecOptions {
+        id: &id,
+        process,
+        console_socket: None,
+        preserve_fds: 0,
+        pid_file: a.pid_file.as_deref(),
+        ignore_paused: false,
     };
+    let code = hull_container::foreground::exec(&engine.runtime, opts, a.detach, |_| {
+        engine.exec_event(&id, "exec_start", &exec_id, &cfg.cmd, None)
+    })?;
     if a.detach {
         return Ok(0);
     }
-    let code = hull_container::foreground::wait(started.pid, &started.pidfd, &forward, master)?;
     engine.exec_event(&id, "exec_die", &exec_id, &cfg.cmd, Some(code));
     Ok(code)
 }

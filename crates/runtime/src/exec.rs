@@ -117,7 +117,7 @@ fn build(store: &StateStore, a: &ExecArgs) -> Result<Process> {
             let mut list: Vec<String> =
                 caps.get(set).and_then(|l| serde_json::from_value(l.clone()).ok()).unwrap_or_default();
             for c in &a.cap {
-                let name = if c.starts_with("CAP_") { c.clone() } else { format!("CAP_{}", c.to_uppercase()) };
+                let name = hull_container::capabilities::canonical(c);
                 if !list.contains(&name) {
                     list.push(name);
                 }
@@ -145,23 +145,13 @@ fn build(store: &StateStore, a: &ExecArgs) -> Result<Process> {
 /// Runs `exec`; returns the exit code to leave with.
 pub fn exec(store: &StateStore, a: &ExecArgs) -> Result<i32> {
     let process = build(store, a)?;
-    let mut console: Option<OwnedFd> = match &a.console_socket {
+    let console: Option<OwnedFd> = match &a.console_socket {
         Some(p) => Some(OwnedFd::from(
             UnixStream::connect(p).map_err(|e| Error::io(format!("--console-socket {}", p.display()), e))?,
         )),
         None => None,
     };
-    let mut own_pty = None;
-    if process.terminal().unwrap_or(false) && console.is_none() {
-        if a.detach {
-            return Err(Error::Precondition("a detached exec with a terminal needs --console-socket".into()));
-        }
-        let (ours, theirs) = hull_container::foreground::own_console()?;
-        console = Some(theirs);
-        own_pty = Some(ours);
-    }
-    let forward = hull_container::foreground::block_forwarded_signals(!a.detach)?;
-    let started = container::exec(
+    hull_container::foreground::exec(
         store,
         ExecOptions {
             id: &a.id,
@@ -171,13 +161,7 @@ pub fn exec(store: &StateStore, a: &ExecArgs) -> Result<i32> {
             pid_file: a.pid_file.as_deref(),
             ignore_paused: a.ignore_paused,
         },
-    )?;
-    let master = match &own_pty {
-        Some(s) => Some(hull_container::foreground::recv_fd(s)?),
-        None => None,
-    };
-    if a.detach {
-        return Ok(0);
-    }
-    hull_container::foreground::wait(started.pid, &started.pidfd, &forward, master)
+        a.detach,
+        |_| {},
+    )
 }

@@ -89,13 +89,7 @@ pub fn clone_sibling() -> Result<i32> {
 /// A pidfd for `pid`, which must be our own unreaped child (so the pid cannot have been
 /// reused).
 pub fn pidfd_of_child(pid: i32) -> Result<OwnedFd> {
-    // SAFETY: pidfd_open with integer arguments.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(Error::io(format!("pidfd_open {pid}"), std::io::Error::last_os_error()));
-    }
-    // SAFETY: the kernel returned a new descriptor that we now own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    super::pidfd::open(pid).map_err(|e| Error::io(format!("pidfd_open {pid}"), e))
 }
 
 const CLONE_INTO_CGROUP: u64 = 0x200000000;

@@ -13,11 +13,12 @@
 pub mod clone;
 pub mod exec;
 pub mod init;
+pub mod pidfd;
 pub mod sealed_exe;
 pub mod sync;
 
 use crate::error::Error;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 /// The end of a cloned child whose setup failed: one message to the parent (which
@@ -59,28 +60,20 @@ pub fn is_alive(pid: i32, start: u64) -> bool {
 /// Sends a signal to `pid` if it is still the process that started at `start`; returns
 /// the pidfd used, so the caller can wait for that very process.
 pub fn signal(pid: i32, start: u64, signal: i32) -> std::io::Result<OwnedFd> {
-    // SAFETY: pidfd_open takes a pid and flags.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        let e = std::io::Error::last_os_error();
+    let fd = pidfd::open(pid).map_err(|e| {
         // EINVAL for a positive pid: the pid is still known but its process is gone
         // (an init SIGKILLed through its cgroup a moment ago and being reaped): as ESRCH.
         if e.raw_os_error() == Some(libc::EINVAL) && pid > 0 {
-            return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+            std::io::Error::from_raw_os_error(libc::ESRCH)
+        } else {
+            e
         }
-        return Err(e);
-    }
-    // SAFETY: a new descriptor we own.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    })?;
     // The pidfd pins the process: if it is still ours now, the signal reaches it.
     if !is_alive(pid, start) {
         return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
     }
-    // SAFETY: pidfd_send_signal with a valid pidfd, no siginfo.
-    let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), signal, std::ptr::null::<u8>(), 0) };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+    pidfd::send_signal(fd.as_fd(), signal)?;
     Ok(fd)
 }
 
