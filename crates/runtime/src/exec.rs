@@ -1,9 +1,9 @@
 //! `exec`: runc's flags turned into a process spec, then the process started in the
 //! container and (unless detached) waited for, like `run`.
 
+use crate::error::{Error, Result};
 use hull_container::container::{self, ExecOptions};
 use hull_container::state::StateStore;
-use hull_container::{Error, Result};
 use oci_spec::runtime::Process;
 use serde_json::{json, Value};
 use std::os::fd::OwnedFd;
@@ -70,7 +70,7 @@ fn build(store: &StateStore, a: &ExecArgs) -> Result<Process> {
     let mut v: Value = match &a.process {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| Error::io(format!("--process {}", p.display()), e))?;
-            serde_json::from_str(&text).map_err(|e| Error::Precondition(format!("--process {}: {e}", p.display())))?
+            serde_json::from_str(&text).map_err(|e| Error::Usage(format!("--process {}: {e}", p.display())))?
         }
         None => {
             let st = container::state(store, &a.id)?;
@@ -81,11 +81,11 @@ fn build(store: &StateStore, a: &ExecArgs) -> Result<Process> {
     if v.is_null() {
         v = json!({"cwd": "/", "user": {"uid": 0, "gid": 0}});
     }
-    let o = v.as_object_mut().ok_or_else(|| Error::Precondition("--process: not a JSON object".into()))?;
+    let o = v.as_object_mut().ok_or_else(|| Error::Usage("--process: not a JSON object".into()))?;
     if !a.command.is_empty() {
         o.insert("args".into(), json!(a.command));
     } else if a.process.is_none() {
-        return Err(Error::Precondition("exec: give a command, or --process FILE".into()));
+        return Err(Error::Usage("exec: give a command, or --process FILE".into()));
     }
     if let Some(cwd) = &a.cwd {
         o.insert("cwd".into(), json!(cwd));
@@ -102,7 +102,7 @@ fn build(store: &StateStore, a: &ExecArgs) -> Result<Process> {
     }
     if let Some(u) = &a.user {
         let (uid, gid) = u.split_once(':').unwrap_or((u, "0"));
-        let parse = |s: &str| s.parse::<u32>().map_err(|_| Error::Precondition(format!("--user {u:?}: not uid[:gid]")));
+        let parse = |s: &str| s.parse::<u32>().map_err(|_| Error::Usage(format!("--user {u:?}: not uid[:gid]")));
         let user = o.entry("user").or_insert_with(|| json!({}));
         user["uid"] = json!(parse(uid)?);
         user["gid"] = json!(parse(gid)?);
@@ -139,7 +139,7 @@ fn build(store: &StateStore, a: &ExecArgs) -> Result<Process> {
     } else if a.process.is_none() {
         o.insert("terminal".into(), json!(false));
     }
-    serde_json::from_value(v).map_err(|e| Error::Precondition(format!("exec: {e}")))
+    serde_json::from_value(v).map_err(|e| Error::Usage(format!("exec: {e}")))
 }
 
 /// Runs `exec`; returns the exit code to leave with.
@@ -151,7 +151,7 @@ pub fn exec(store: &StateStore, a: &ExecArgs) -> Result<i32> {
         )),
         None => None,
     };
-    hull_container::foreground::exec(
+    Ok(hull_container::foreground::exec(
         store,
         ExecOptions {
             id: &a.id,
@@ -163,5 +163,5 @@ pub fn exec(store: &StateStore, a: &ExecArgs) -> Result<i32> {
         },
         a.detach,
         |_| {},
-    )
+    )?)
 }

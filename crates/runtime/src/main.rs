@@ -2,16 +2,17 @@
 //! few lines here; the work is in the library.
 
 mod cli;
+mod error;
 mod exec;
 mod log;
 mod run;
 mod update;
 
+use crate::error::{Error, Result};
 use clap::Parser;
 use cli::{Cli, Command, CreateArgs, ListFormat};
 use hull_container::container::{self, CreateOptions};
 use hull_container::state::StateStore;
-use hull_container::{Error, Result};
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
@@ -70,8 +71,8 @@ fn dispatch(store: &StateStore, cmd: Command, systemd_cgroup: bool, log: &log::L
         Command::Delete { force, id } => match container::delete(store, &id, force) {
             Ok(w) => warn_all(log, w),
             // runc: deleting a missing container with --force is not an error.
-            Err(Error::NotFound(_)) if force => {}
-            Err(e) => return Err(e),
+            Err(hull_container::Error::NotFound(_)) if force => {}
+            Err(e) => return Err(e.into()),
         },
         Command::Run { create, detach, keep, .. } => {
             return run::run(store, &create, detach, keep, systemd_cgroup, log)
@@ -98,7 +99,7 @@ fn dispatch(store: &StateStore, cmd: Command, systemd_cgroup: bool, log: &log::L
         Command::Spec { bundle, rootless } => {
             let path = bundle.join("config.json");
             if path.exists() {
-                return Err(Error::Precondition(format!("{} already exists; remove it first", path.display())));
+                return Err(Error::Usage(format!("{} already exists; remove it first", path.display())));
             }
             let spec = hull_container::default_spec::default_spec(
                 rootless,
@@ -132,7 +133,7 @@ pub(crate) fn connect_console(args: &CreateArgs) -> Result<Option<OwnedFd>> {
     Ok(Some(OwnedFd::from(s)))
 }
 
-pub(crate) fn warn_all(log: &log::Logger, warnings: Vec<Error>) {
+pub(crate) fn warn_all(log: &log::Logger, warnings: Vec<hull_container::Error>) {
     for w in warnings {
         log.warn(&w.to_string());
     }
@@ -206,11 +207,7 @@ fn ps(store: &StateStore, id: &str, format: ListFormat, args: &[String]) -> Resu
     let args: Vec<String> = if args.is_empty() { vec!["-ef".into()] } else { args.to_vec() };
     let out = std::process::Command::new("ps").args(&args).output().map_err(|e| Error::io("run ps", e))?;
     if !out.status.success() {
-        return Err(Error::Precondition(format!(
-            "ps {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        return Err(Error::Usage(format!("ps {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim())));
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
@@ -218,7 +215,7 @@ fn ps(store: &StateStore, id: &str, format: ListFormat, args: &[String]) -> Resu
     let col = header
         .split_whitespace()
         .position(|h| h == "PID")
-        .ok_or_else(|| Error::Precondition(format!("ps {}: no PID column", args.join(" "))))?;
+        .ok_or_else(|| Error::Usage(format!("ps {}: no PID column", args.join(" "))))?;
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{header}");
     for l in lines {

@@ -2,11 +2,11 @@
 //! container in our foreground (see `hull_container::foreground`).
 
 use crate::cli::CreateArgs;
+use crate::error::{Error, Result};
 use crate::log::Logger;
 use hull_container::container;
 use hull_container::foreground::{block_forwarded_signals, own_console, recv_fd, wait};
 use hull_container::state::StateStore;
-use hull_container::{Error, Result};
 
 pub fn run(
     store: &StateStore,
@@ -22,9 +22,7 @@ pub fn run(
         let spec = hull_container::spec::load_spec(&args.bundle.join("config.json"))?;
         if spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false) {
             if detach {
-                return Err(Error::Precondition(
-                    "a detached container with process.terminal needs --console-socket".into(),
-                ));
+                return Err(Error::Usage("a detached container with process.terminal needs --console-socket".into()));
             }
             let (ours, theirs) = own_console()?;
             console = Some(theirs);
@@ -45,7 +43,7 @@ pub fn run(
         if detach {
             return Ok(0);
         }
-        wait(created.pid, &created.pidfd, &forward, master)
+        Ok(wait(created.pid, &created.pidfd, &forward, master)?)
     })();
     // A detached container lives on; a finished or failed one goes unless --keep.
     if result.is_err() || (!keep && !detach) {

@@ -1,14 +1,14 @@
 //! `update`'s flags and `--resources` JSON turned into `linux.resources`.
 
 use crate::cli::UpdateArgs;
-use hull_container::{Error, Result};
+use crate::error::{Error, Result};
 use oci_spec::runtime::LinuxResources;
 use serde_json::{json, Map, Value};
 use std::io::Read;
 
 /// Parses a size as runc does: bytes, or a number with k, m, g or t (binary units).
 pub fn parse_size(flag: &str, s: &str) -> Result<i64> {
-    let bad = || Error::Precondition(format!("--{flag}: {s:?} is not a size (like 512m or 1g)"));
+    let bad = || Error::Usage(format!("--{flag}: {s:?} is not a size (like 512m or 1g)"));
     let t = s.trim().to_ascii_lowercase();
     if t == "-1" {
         return Ok(-1);
@@ -39,10 +39,10 @@ pub fn resources(a: &UpdateArgs) -> Result<LinuxResources> {
             } else {
                 text = std::fs::read_to_string(p).map_err(|e| Error::io(format!("--resources {}", p.display()), e))?;
             }
-            serde_json::from_str(&text).map_err(|e| Error::Precondition(format!("--resources: {e}")))?
+            serde_json::from_str(&text).map_err(|e| Error::Usage(format!("--resources: {e}")))?
         }
     };
-    let obj = v.as_object_mut().ok_or_else(|| Error::Precondition("--resources: not a JSON object".into()))?;
+    let obj = v.as_object_mut().ok_or_else(|| Error::Usage("--resources: not a JSON object".into()))?;
     fn section<'m>(obj: &'m mut Map<String, Value>, name: &str) -> &'m mut Map<String, Value> {
         let e = obj.entry(name).or_insert_with(|| json!({}));
         if !e.is_object() {
@@ -86,7 +86,7 @@ pub fn resources(a: &UpdateArgs) -> Result<LinuxResources> {
     if let Some(r) = a.cpu_rt_runtime {
         section(obj, "cpu").insert("realtimeRuntime".into(), r.into());
     }
-    serde_json::from_value(v).map_err(|e| Error::Precondition(format!("--resources: {e}")))
+    serde_json::from_value(v).map_err(|e| Error::Usage(format!("--resources: {e}")))
 }
 
 #[cfg(test)]
