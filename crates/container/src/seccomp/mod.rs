@@ -6,6 +6,7 @@
 //! This module never decides *when* the filter goes on: the process model does (see
 //! [`crate::process::init::become_user_and_exec`]).
 
+mod abi;
 pub mod bpf;
 pub mod cache;
 pub mod compile;
