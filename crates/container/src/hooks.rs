@@ -114,7 +114,7 @@ fn memfd() -> std::io::Result<std::fs::File> {
 
 /// Waits up to `ms` for process `pid` to exit, through a pidfd; true if it exited.
 pub fn wait_exit(pid: i32, ms: u64) -> bool {
-    match crate::process::pidfd::open(pid) {
+    match crate::pid::open(pid) {
         Ok(fd) => poll_readable(fd.as_fd(), ms),
         Err(_) => true, // already gone
     }

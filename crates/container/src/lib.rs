@@ -15,6 +15,7 @@
 
 pub mod capabilities;
 pub mod cgroups;
+pub mod clone;
 pub mod container;
 pub mod default_spec;
 pub mod error;
@@ -25,9 +26,11 @@ pub mod lsm;
 pub mod mount_api;
 pub mod mountinfo;
 pub mod namespaces;
+pub mod pid;
 pub mod process;
 pub mod rlimits;
 pub mod rootfs;
+pub mod safe;
 pub mod scheduling;
 pub mod seccomp;
 pub mod signal;

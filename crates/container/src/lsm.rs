@@ -10,7 +10,7 @@
 //! keyring (runc's SetKeyLabel).
 
 use crate::error::{Error, Result};
-use crate::rootfs::safe::ProcFs;
+use crate::safe::ProcFs;
 use oci_spec::runtime::Spec;
 use std::path::Path;
 

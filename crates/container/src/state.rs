@@ -199,7 +199,7 @@ impl ContainerDir {
     /// The live status of the container described by `state`.
     pub fn status(&self, state: Option<&StateFile>) -> Status {
         let Some(st) = state else { return Status::Creating };
-        if !crate::process::is_alive(st.pid, st.pid_start) {
+        if !crate::pid::is_alive(st.pid, st.pid_start) {
             return Status::Stopped;
         }
         if self.fifo_path().exists() {
@@ -242,7 +242,7 @@ pub struct OciState {
 impl OciState {
     /// The same document with the owner's name, as `state` and `list` print it.
     pub fn with_owner(mut self, uid: u32) -> Self {
-        self.owner = crate::process::user_name(uid);
+        self.owner = crate::pid::user_name(uid);
         self
     }
 
@@ -276,7 +276,7 @@ mod tests {
             oci_version: "1.2.0".into(),
             id: id.into(),
             pid: std::process::id() as i32,
-            pid_start: crate::process::start_time(std::process::id() as i32).unwrap(),
+            pid_start: crate::pid::start_time(std::process::id() as i32).unwrap(),
             bundle: "/b".into(),
             rootfs: "/b/rootfs".into(),
             created: "2026-01-01T00:00:00Z".into(),

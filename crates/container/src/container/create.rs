@@ -4,10 +4,10 @@
 
 use crate::capabilities::CapSets;
 use crate::cgroups;
+use crate::clone::{clone_child, Forked};
 use crate::error::{Context, Error, Result};
 use crate::hooks::{self, Kind};
 use crate::namespaces::{self, Namespaces};
-use crate::process::clone::{clone_child, Forked};
 use crate::process::init::{self, Plan};
 use crate::process::sync::{self, Msg};
 use crate::spec;
@@ -223,7 +223,7 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
     let oci = OciState::new(&state, Status::Creating);
     parent.send(&Msg::State(oci.to_json()))?;
     if let Some(f) = filter.as_ref().filter(|_| agent.is_some()) {
-        let doc = crate::seccomp::notify::message(&oci, pid, &f.settings.listener_metadata);
+        let doc = crate::seccomp::notify::message(&oci, &oci.oci_version, pid, &f.settings.listener_metadata);
         parent.send(&Msg::Listener(doc))?;
     }
     drop(agent);

@@ -5,8 +5,8 @@
 use super::{bad, load};
 use crate::capabilities::CapSets;
 use crate::cgroups;
+use crate::clone::{clone_child, Forked};
 use crate::error::{Error, Result};
-use crate::process::clone::{clone_child, Forked};
 use crate::process::exec::{self as exec_init, ExecPlan};
 use crate::process::sync::{self, Msg};
 use crate::state::StateStore;
@@ -182,11 +182,11 @@ pub fn exec(store: &StateStore, opts: ExecOptions<'_>) -> Result<Execed> {
         };
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
         pid = sibling;
-        pidfd = crate::process::clone::pidfd_of_child(pid).map_err(kill(pid))?;
+        pidfd = crate::clone::pidfd_of_child(pid).map_err(kill(pid))?;
     }
     if let Some(f) = filter.as_ref().filter(|_| agent.is_some()) {
         let oci = crate::state::OciState::new(&l.state, l.status);
-        let doc = crate::seccomp::notify::message(&oci, pid, &f.settings.listener_metadata);
+        let doc = crate::seccomp::notify::message(&oci, &oci.oci_version, pid, &f.settings.listener_metadata);
         parent.send(&Msg::Listener(doc)).map_err(kill(pid))?;
     }
     drop(agent);

@@ -75,7 +75,7 @@ fn setup(plan: &ExecPlan<'_>, chan: &Channel) -> Result<Infallible> {
         }
     }
     if plan.fork_after_join {
-        match super::clone::clone_sibling()? {
+        match crate::clone::clone_sibling()? {
             0 => {
                 // Changing credentials and forking cleared the parent-death signal.
                 // SAFETY: prctl with integer arguments.
@@ -93,7 +93,7 @@ fn setup(plan: &ExecPlan<'_>, chan: &Channel) -> Result<Infallible> {
     nix::unistd::setsid().ctx(|| "setsid".into())?;
     let labels = crate::lsm::Labels::of(process);
     if process.oom_score_adj().is_some() || !labels.is_empty() {
-        let proc = crate::rootfs::safe::ProcFs::open()?;
+        let proc = crate::safe::ProcFs::open()?;
         if let Some(adj) = process.oom_score_adj() {
             proc.write_oom_score_adj(adj)?;
         }
@@ -103,7 +103,7 @@ fn setup(plan: &ExecPlan<'_>, chan: &Channel) -> Result<Infallible> {
         let sock =
             plan.console_socket.ok_or_else(|| Error::Precondition("a terminal needs --console-socket".into()))?;
         // After joining the mount namespace, "/" is the container's root.
-        let root = crate::rootfs::safe::Root::open(Path::new("/"))?;
+        let root = crate::safe::Root::open(Path::new("/"))?;
         let ptmx = root
             .open_at(Path::new("/dev/ptmx"), nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY)
             .ctx(|| "open /dev/ptmx in the container".into())?;

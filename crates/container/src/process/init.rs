@@ -146,7 +146,7 @@ fn setup(plan: &Plan<'_>, chan: &Channel) -> Result<Infallible> {
     let needs_proc = process.oom_score_adj().is_some()
         || !labels.is_empty()
         || spec.linux().as_ref().is_some_and(|l| l.sysctl().as_ref().is_some_and(|s| !s.is_empty()));
-    let procfs = if needs_proc { Some(crate::rootfs::safe::ProcFs::open()?) } else { None };
+    let procfs = if needs_proc { Some(crate::safe::ProcFs::open()?) } else { None };
     if let (Some(adj), Some(p)) = (process.oom_score_adj(), &procfs) {
         p.write_oom_score_adj(adj)?;
     }
@@ -396,7 +396,7 @@ fn set_domainname(d: &str) -> Result<()> {
     Ok(())
 }
 
-fn setup_terminal(plan: &Plan<'_>, root: Option<&rootfs::safe::Root>) -> Result<()> {
+fn setup_terminal(plan: &Plan<'_>, root: Option<&crate::safe::Root>) -> Result<()> {
     let sock = plan
         .console_socket
         .ok_or_else(|| Error::Precondition("process.terminal is set but no --console-socket was given".into()))?;
@@ -432,10 +432,10 @@ fn setup_terminal(plan: &Plan<'_>, root: Option<&rootfs::safe::Root>) -> Result<
             Err(nix::errno::Errno::ENOENT) => r.create_file(path)?,
             Err(e) => return Err(Error::sys("open /dev/console in the container", e)),
         };
-        let src = rootfs::safe::fd_path(&peer);
+        let src = crate::safe::fd_path(&peer);
         nix::mount::mount(
             Some(src.as_str()),
-            rootfs::safe::fd_path(&console).as_str(),
+            crate::safe::fd_path(&console).as_str(),
             None::<&str>,
             nix::mount::MsFlags::MS_BIND,
             None::<&str>,

@@ -2,8 +2,8 @@
 //! `linux.devices`, and the standard symlinks. Devices are made with mknod; where the
 //! kernel refuses (inside a user namespace) the host's node is bind-mounted instead.
 
-use super::safe::{fd_path, relative, Root};
 use crate::error::{Error, Result};
+use crate::safe::{fd_path, relative, Root};
 use nix::sys::stat::{makedev, Mode, SFlag};
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};

@@ -123,7 +123,7 @@ pub fn prepare(spec: &Spec, bundle: &Path) -> Result<Trees> {
 /// A user namespace with the given mappings, held by a descriptor: a helper child
 /// unshares it, the runtime writes its maps and opens it, and the child is killed.
 fn user_namespace_with(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping], i: usize) -> Result<OwnedFd> {
-    use crate::process::clone::{clone_child, Forked};
+    use crate::clone::{clone_child, Forked};
     let (pid, _pidfd) = match clone_child(libc::CLONE_NEWUSER as u64, None)? {
         Forked::Child => loop {
             // Only async-signal-safe calls until the parent's SIGKILL.

@@ -7,15 +7,14 @@ pub mod devices;
 pub mod idmap;
 pub mod mounts;
 pub mod paths;
-pub mod safe;
 
 use crate::error::{Context, Error, Result};
+use crate::safe::Root;
 use mounts::{mount_one, propagation_flag};
 use nix::fcntl::OFlag;
 use nix::mount::{MntFlags, MsFlags};
 use nix::sys::stat::Mode;
 use oci_spec::runtime::Spec;
-use safe::Root;
 use std::path::Path;
 
 fn mount_flags(target: impl AsRef<Path>, flags: MsFlags) -> nix::Result<()> {

@@ -2,9 +2,9 @@
 //! resolved inside the root. Bind mounts with extra flags are bound first and then
 //! remounted, because the kernel ignores most flags on the first MS_BIND.
 
-use super::safe::{fd_path, Root};
 use crate::cgroups::Hierarchy;
 use crate::error::{Error, Result};
+use crate::safe::{fd_path, Root};
 use nix::mount::MsFlags;
 use oci_spec::runtime::Mount;
 use std::path::{Path, PathBuf};

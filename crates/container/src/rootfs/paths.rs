@@ -3,8 +3,8 @@
 //! really be the null device), a masked directory an empty read-only tmpfs.
 
 use super::mounts::remount_readonly;
-use super::safe::{fd_path, Root};
 use crate::error::{Error, Result};
+use crate::safe::{fd_path, Root};
 use nix::fcntl::OFlag;
 use nix::mount::MsFlags;
 use nix::sys::stat::{fstat, major, minor, SFlag};

@@ -8,7 +8,6 @@
 //! container process only sends on it, right after loading the filter.
 
 use crate::error::{Context, Error, Result};
-use crate::state::OciState;
 use nix::sys::socket::{
     connect, sendmsg, socket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr,
 };
@@ -25,10 +24,11 @@ pub fn connect_agent(path: &Path) -> Result<OwnedFd> {
     Ok(sock)
 }
 
-/// The document sent with the descriptor; `pid` is the filtered process's pid on the host.
-pub fn message(state: &OciState, pid: i32, metadata: &str) -> Vec<u8> {
+/// The document sent with the descriptor; `state` is the container's OCI state
+/// document and `pid` the filtered process's pid on the host.
+pub fn message(state: &impl serde::Serialize, oci_version: &str, pid: i32, metadata: &str) -> Vec<u8> {
     let doc = serde_json::json!({
-        "ociVersion": state.oci_version,
+        "ociVersion": oci_version,
         "fds": ["seccompFd"],
         "pid": pid,
         "metadata": metadata,

@@ -312,7 +312,7 @@ fn enter(target: &str) -> Result<()> {
         let pid: i32 = pid.parse().map_err(|_| Error::Invalid("bad helper target".into()))?;
         let start: u64 = start.parse().map_err(|_| Error::Invalid("bad helper target".into()))?;
         // pidfd_open works for any process; the start time below makes sure it is the init.
-        let fd = hull_container::process::clone::pidfd_of_child(pid)?;
+        let fd = hull_container::clone::pidfd_of_child(pid)?;
         // After the pidfd is held, the pid cannot be reused: check it is the init.
         if !hull_container::process::is_alive(pid, start) {
             return Err(Error::Conflict("the container stopped".into()));

@@ -34,7 +34,7 @@ pub enum Forked {
 /// Refuses when the caller has more than one thread: the child would inherit locks
 /// held by threads that no longer exist (see the module doc of [`crate::process`]).
 pub fn clone_child(flags: u64, cgroup_fd: Option<RawFd>) -> Result<Forked> {
-    let threads = super::thread_count().map_err(|e| Error::io("count threads in /proc/self/task", e))?;
+    let threads = crate::pid::thread_count().map_err(|e| Error::io("count threads in /proc/self/task", e))?;
     if threads != 1 {
         return Err(Error::Precondition(format!(
             "the container init can only be cloned from a single-threaded process (this one has {threads} threads)"
@@ -89,7 +89,7 @@ pub fn clone_sibling() -> Result<i32> {
 /// A pidfd for `pid`, which must be our own unreaped child (so the pid cannot have been
 /// reused).
 pub fn pidfd_of_child(pid: i32) -> Result<OwnedFd> {
-    super::pidfd::open(pid).map_err(|e| Error::io(format!("pidfd_open {pid}"), e))
+    crate::pid::open(pid).map_err(|e| Error::io(format!("pidfd_open {pid}"), e))
 }
 
 const CLONE_INTO_CGROUP: u64 = 0x200000000;
