@@ -12,7 +12,7 @@
 //! runtime config a container runs with), [`monitor`] (the per-container process that
 //! owns a running container), [`attach`] (the monitor's socket protocol), [`logs`]
 //! (Docker's json-file logs), [`health`] (health checks), [`stats`] (resource use),
-//! [`volumes`], [`userns`]
+//! [`system`] (info, disk usage), [`volumes`], [`userns`]
 //! (rootless: the user namespace of a user's containers), [`seccomp_profile`] (Docker's
 //! default profile), [`units`] (sizes and durations), [`error`].
 //!
@@ -45,6 +45,7 @@ pub mod record;
 pub mod runtime_config;
 pub mod seccomp_profile;
 pub mod stats;
+pub mod system;
 pub mod units;
 pub mod userns;
 pub mod volumes;

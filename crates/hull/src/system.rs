@@ -4,12 +4,9 @@
 use crate::cli::{DfArgs, EventsArgs, InfoArgs, PortArgs, PruneArgs, StatsArgs, SystemPruneArgs};
 use crate::format::{human_size, print_table, template};
 use hull_engine::error::{Error, Result};
-use hull_engine::record::ContainerStatus;
 use hull_engine::stats::Stats;
-use hull_engine::units::disk_usage as du;
 use hull_engine::Engine;
 use serde_json::{json, Value};
-use std::collections::HashSet;
 use std::io::Write;
 use std::time::Duration;
 
@@ -193,64 +190,15 @@ pub fn prune(engine: &Engine, a: &SystemPruneArgs) -> Result<i32> {
 }
 
 pub fn df(engine: &Engine, a: &DfArgs) -> Result<i32> {
-    let store = &engine.images;
-    let in_use: HashSet<String> = engine.images_in_use()?.into_iter().map(|(i, _)| i).collect();
-    // Images: their snapshots, each counted once; reclaimable is what no used image shares.
-    let mut all_snaps = HashSet::new();
-    let mut used_snaps = HashSet::new();
-    let images = store.images()?;
-    for r in &images {
-        let Ok(img) = store.load(r) else { continue };
-        for l in &img.layers {
-            all_snaps.insert(l.chain_id);
-            if in_use.contains(&r.id) {
-                used_snaps.insert(l.chain_id);
-            }
-        }
-    }
-    let size_of = |s: &HashSet<hull_image::Digest>| s.iter().map(|c| du(&store.snapshot_path(c))).sum::<u64>();
-    let images_size = size_of(&all_snaps);
-    let images_free = images_size.saturating_sub(size_of(&used_snaps));
-    let active_images = images.iter().filter(|r| in_use.contains(&r.id)).count();
-    // Containers: their writable layer.
-    let (mut n, mut running, mut csize, mut cfree) = (0, 0, 0u64, 0u64);
-    for id in engine.ids()? {
-        let Ok(c) = engine.container(&id) else { continue };
-        let rootfs = engine.dir(&id).join("rootfs");
-        let upper = rootfs.join("upper");
-        let s = du(if upper.is_dir() { &upper } else { &rootfs });
-        n += 1;
-        csize += s;
-        if c.status.is_live() {
-            running += 1;
-        } else {
-            cfree += s;
-        }
-    }
-    // Volumes.
-    let used_vols = engine.volumes_in_use()?;
-    let (mut vn, mut vused, mut vsize, mut vfree) = (0, 0, 0u64, 0u64);
-    for v in engine.volume_names()? {
-        let s = du(&engine.volumes_dir().join(&v).join("_data"));
-        vn += 1;
-        vsize += s;
-        if used_vols.contains(&v) {
-            vused += 1;
-        } else {
-            vfree += s;
-        }
-    }
+    let du = engine.disk_usage()?;
     let pct = |free: u64, total: u64| (free * 100).checked_div(total).unwrap_or(0);
+    let row = |t: &'static str, u: &hull_engine::system::Usage| {
+        (t, u.total, u.active, u.size, format!("{} ({}%)", human_size(u.reclaimable), pct(u.reclaimable, u.size)))
+    };
     let rows = [
-        (
-            "Images",
-            images.len(),
-            active_images,
-            images_size,
-            format!("{} ({}%)", human_size(images_free), pct(images_free, images_size)),
-        ),
-        ("Containers", n, running, csize, format!("{} ({}%)", human_size(cfree), pct(cfree, csize))),
-        ("Local Volumes", vn, vused, vsize, format!("{} ({}%)", human_size(vfree), pct(vfree, vsize))),
+        row("Images", &du.images),
+        row("Containers", &du.containers),
+        row("Local Volumes", &du.volumes),
         ("Build Cache", 0, 0, 0, "0B".to_string()),
     ];
     let values: Vec<Value> = rows
@@ -314,48 +262,8 @@ pub fn version(a: &InfoArgs) -> Result<i32> {
 }
 
 pub fn info(engine: &Engine, a: &InfoArgs) -> Result<i32> {
-    let (mut running, mut paused, mut stopped) = (0, 0, 0);
-    let ids = engine.ids()?;
-    for id in &ids {
-        match engine.container(id).map(|c| c.status) {
-            Ok(ContainerStatus::Running | ContainerStatus::Restarting) => running += 1,
-            Ok(ContainerStatus::Paused) => paused += 1,
-            _ => stopped += 1,
-        }
-    }
-    let uts = nix::sys::utsname::uname().ok();
-    let kernel = uts.as_ref().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
-    let hostname = uts.as_ref().map(|u| u.nodename().to_string_lossy().into_owned()).unwrap_or_default();
-    let os = std::fs::read_to_string("/etc/os-release")
-        .ok()
-        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string())))
-        .unwrap_or_else(|| "Linux".into());
-    let cgroup_version = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "2" } else { "1" };
-    let rootless = !nix::unistd::geteuid().is_root();
-    let mut security = vec!["name=seccomp,profile=builtin".to_string()];
-    if rootless {
-        security.push("name=rootless".into());
-    }
-    let v = json!({
-        "ID": "",
-        "Containers": ids.len(), "ContainersRunning": running, "ContainersPaused": paused, "ContainersStopped": stopped,
-        "Images": engine.images.images()?.len(),
-        "Driver": if rootless { "copy" } else { "overlay" },
-        "LoggingDriver": "json-file",
-        "CgroupDriver": "cgroupfs",
-        "CgroupVersion": cgroup_version,
-        "KernelVersion": kernel,
-        "OperatingSystem": os,
-        "OSType": "linux",
-        "Architecture": std::env::consts::ARCH,
-        "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        "MemTotal": hull_engine::stats::host_memory(),
-        "Name": hostname,
-        "DockerRootDir": engine.root().display().to_string(),
-        "ServerVersion": env!("CARGO_PKG_VERSION"),
-        "SecurityOptions": security,
-        "DefaultRuntime": "hull (in-process)",
-    });
+    let info = engine.info()?;
+    let v = serde_json::to_value(&info)?;
     match a.format.as_deref() {
         Some("json") => println!("{v}"),
         Some(t) => println!("{}", template(t, &v)),
@@ -377,7 +285,7 @@ pub fn info(engine: &Engine, a: &InfoArgs) -> Result<i32> {
             println!(" Cgroup Version: {}", s("CgroupVersion"));
             println!(" Runtime: {}", s("DefaultRuntime"));
             println!(" Security Options:");
-            for o in &security {
+            for o in &info.security_options {
                 println!("  {o}");
             }
             println!(" Kernel Version: {}", s("KernelVersion"));
