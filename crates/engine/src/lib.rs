@@ -4,7 +4,8 @@
 //! user: front ends turn [`Error`] into their own words and statuses.
 //!
 //! Modules: [`create`] (a container from an image and Docker's create body),
-//! [`files`] (export, changes, commit, cp's archives), [`inspect`] (containers in
+//! [`files`] (export, changes, commit, cp's archives), [`images`] (image operations
+//! that keep what containers use and log events), [`inspect`] (containers in
 //! Docker's inspect and list shapes), [`lifecycle`] (the
 //! operations on a container, one file each), [`events`] (the
 //! event log), [`record`]
@@ -37,6 +38,7 @@ pub mod error;
 pub mod events;
 pub mod files;
 pub mod health;
+pub mod images;
 pub mod inspect;
 pub mod lifecycle;
 pub mod logs;

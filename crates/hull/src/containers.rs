@@ -280,7 +280,7 @@ fn make(engine: &Engine, a: &CreateArgs) -> Result<String> {
     let opts = crate::flags::create_options(a)?;
     let pull = || -> Result<()> {
         let pa = PullArgs { quiet: true, platform: a.platform.clone(), tls_verify: true, name: a.image.clone() };
-        Ok(crate::distribution::pull_quietly(&engine.images, &pa)?)
+        crate::distribution::pull_quietly(engine, &pa)
     };
     let created = match a.pull {
         PullPolicy::Always => {

@@ -2,13 +2,13 @@
 //! (indicatif), Docker's plain lines otherwise.
 
 use crate::cli::{LoginArgs, LogoutArgs, PullArgs, PushArgs};
-use crate::images::unpack_options;
+use hull_engine::images::unpack_options;
+use hull_engine::Engine;
 use hull_image::digest::Digest;
 use hull_image::image::Platform;
-use hull_image::pull::{self, Progress, PullOptions};
+use hull_image::pull::{Progress, PullOptions};
 use hull_image::reference::{Reference, DEFAULT_REGISTRY};
 use hull_image::registry::{self, Client, Credentials};
-use hull_image::store::Store;
 use hull_image::{Error, Result};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Read};
@@ -78,7 +78,7 @@ impl Progress for Reporter {
     }
 }
 
-pub fn pull(store: &Store, a: &PullArgs) -> Result<i32> {
+pub fn pull(engine: &Engine, a: &PullArgs) -> hull_engine::Result<i32> {
     let reference = Reference::parse(&a.name)?;
     let opts = pull_options(a)?;
     if !a.quiet {
@@ -88,8 +88,7 @@ pub fn pull(store: &Store, a: &PullArgs) -> Result<i32> {
         println!("{}: Pulling from {}", reference.object(), reference.repository);
     }
     let reporter = Reporter::new(a.quiet);
-    let pulled = pull::pull(store, &a.name, &opts, &reporter)?;
-    crate::images::image_event(store, "pull", &pulled.reference.to_string(), &pulled.reference.to_string());
+    let pulled = engine.pull(&a.name, &opts, &reporter)?;
     if !a.quiet {
         println!("Digest: {}", pulled.repo_digest);
         let familiar = Reference::familiar(&pulled.reference.to_string());
@@ -117,31 +116,24 @@ fn pull_options(a: &PullArgs) -> Result<PullOptions> {
 
 /// The pull of `hull run`/`create` for a missing image: Docker's status lines on stderr
 /// (stdout is the container's).
-pub fn pull_quietly(store: &Store, a: &PullArgs) -> Result<()> {
+pub fn pull_quietly(engine: &Engine, a: &PullArgs) -> hull_engine::Result<()> {
     let opts = pull_options(a)?;
     let reference = Reference::parse(&a.name)?;
     eprintln!("{}: Pulling from {}", reference.object(), reference.repository);
-    let pulled = pull::pull(store, &a.name, &opts, &Reporter::new(true))?;
-    crate::images::image_event(store, "pull", &pulled.reference.to_string(), &pulled.reference.to_string());
+    let pulled = engine.pull(&a.name, &opts, &Reporter::new(true))?;
     eprintln!("Digest: {}", pulled.repo_digest);
     eprintln!("Status: Downloaded newer image for {}", Reference::familiar(&pulled.reference.to_string()));
     Ok(())
 }
 
-pub fn push(store: &Store, a: &PushArgs) -> Result<i32> {
+pub fn push(engine: &Engine, a: &PushArgs) -> hull_engine::Result<i32> {
     let reporter = Reporter::new(a.quiet);
     if !a.quiet {
         let r = Reference::parse(a.destination.as_deref().unwrap_or(&a.name))?;
         println!("The push refers to repository [{}]", r.name());
     }
-    let pushed = hull_image::push::push(
-        store,
-        &a.name,
-        a.destination.as_deref(),
-        registry::Options { tls_verify: a.tls_verify },
-        &reporter,
-    )?;
-    crate::images::image_event(store, "push", &pushed.reference.to_string(), &pushed.reference.to_string());
+    let pushed =
+        engine.push(&a.name, a.destination.as_deref(), registry::Options { tls_verify: a.tls_verify }, &reporter)?;
     if !a.quiet {
         println!("{}: digest: {} size: {}", pushed.reference.object(), pushed.digest, pushed.size);
     }

@@ -3,20 +3,17 @@
 
 use crate::cli::{ImportArgs, InspectArgs, ListArgs, LoadArgs, PruneArgs, RmiArgs, SaveArgs, TagArgs};
 use crate::format::{human_size, print_table};
+use hull_engine::error::Result as EResult;
+use hull_engine::images::ImageDeleted;
+use hull_engine::Engine;
 use hull_image::archive::{self, Format};
 use hull_image::image::{short_id, Image, Platform};
 use hull_image::reference::Reference;
 use hull_image::store::Store;
-use hull_image::unpack::Options;
 use hull_image::{Error, Result};
 use serde_json::json;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-
-/// How layers are unpacked by this process.
-pub fn unpack_options() -> Options {
-    Options { rootless: !nix::unistd::geteuid().is_root(), ..Default::default() }
-}
 
 struct Row {
     repo: String,
@@ -159,52 +156,22 @@ pub fn inspect(store: &Store, a: &InspectArgs) -> Result<i32> {
     Ok(code)
 }
 
-/// Logs an image event (`pull`, `tag`, `untag`, `delete`, `load`, …) in the engine's
-/// event log, as Docker's: the actor is the image (its reference or ID), `name` its name.
-pub fn image_event(store: &Store, action: &str, id: &str, name: &str) {
-    let mut e = hull_engine::events::Event::new("image", action, id);
-    if !name.is_empty() {
-        e = e.with("name", name);
-    }
-    let _ = hull_engine::events::Log::new(store.root()).emit(&e);
-}
-
-pub fn tag(store: &Store, a: &TagArgs) -> Result<i32> {
-    store.tag(&a.source, &a.target)?;
-    if let Ok(r) = store.find(&a.target) {
-        let name = Reference::parse(&a.target).map(|r| r.to_string()).unwrap_or_else(|_| a.target.clone());
-        image_event(store, "tag", &r.id, &name);
-    }
+pub fn tag(engine: &Engine, a: &TagArgs) -> EResult<i32> {
+    engine.tag_image(&a.source, &a.target)?;
     Ok(0)
 }
 
 /// `hull rmi`; an image a container uses is not deleted (its snapshots are the
 /// container's lower layers), only untagged when it has other names.
-pub fn remove(store: &Store, a: &RmiArgs, in_use: &[(String, String)]) -> Result<i32> {
+pub fn remove(engine: &Engine, a: &RmiArgs) -> EResult<i32> {
     let mut code = 0;
     for n in &a.images {
-        let user = store.find(n).ok().and_then(|r| {
-            let untag_only = r.names.len() > 1
-                && hull_image::reference::Reference::parse(n).is_ok_and(|x| r.names.contains(&x.to_string()));
-            in_use.iter().find(|(image, _)| *image == r.id && !untag_only).map(|(_, c)| (r.id.clone(), c.clone()))
-        });
-        if let Some((image, container)) = user {
-            eprintln!(
-                "Error: conflict: unable to delete {} (cannot be forced) - image is being used by container {}",
-                short_id(&image),
-                short_id(&container)
-            );
-            code = 1;
-            continue;
-        }
-        match store.remove_image(n, a.force) {
+        match engine.remove_image(n, a.force) {
             Ok(lines) => {
                 for l in &lines {
-                    println!("{l}");
-                    if let Some(name) = l.strip_prefix("Untagged: ") {
-                        image_event(store, "untag", name, name);
-                    } else if let Some(id) = l.strip_prefix("Deleted: ") {
-                        image_event(store, "delete", id, "");
+                    match l {
+                        ImageDeleted::Untagged(n) => println!("Untagged: {n}"),
+                        ImageDeleted::Deleted(id) => println!("Deleted: {id}"),
                     }
                 }
             }
@@ -217,14 +184,12 @@ pub fn remove(store: &Store, a: &RmiArgs, in_use: &[(String, String)]) -> Result
     Ok(code)
 }
 
-pub fn prune(store: &Store, a: &PruneArgs, in_use: &[(String, String)]) -> Result<i32> {
-    let keep: Vec<String> = in_use.iter().map(|(i, _)| i.clone()).collect();
-    let gone = store.prune(a.all, &keep)?;
+pub fn prune(engine: &Engine, a: &PruneArgs) -> EResult<i32> {
+    let gone = engine.prune_images(a.all)?;
     if !gone.is_empty() {
         println!("Deleted Images:");
         for id in &gone {
             println!("deleted: {id}");
-            image_event(store, "delete", id, "");
         }
         println!();
     }
@@ -262,19 +227,15 @@ fn platform(p: &Option<String>) -> Result<Platform> {
     p.as_deref().map(Platform::parse).unwrap_or_else(|| Ok(Platform::host()))
 }
 
-pub fn load(store: &Store, a: &LoadArgs) -> Result<i32> {
+pub fn load(engine: &Engine, a: &LoadArgs) -> EResult<i32> {
     let (path, _guard) = match &a.input {
         Some(p) => (p.clone(), None),
         None => {
-            let (p, g) = stdin_to_file(store, "an archive")?;
+            let (p, g) = stdin_to_file(&engine.images, "an archive")?;
             (p, Some(g))
         }
     };
-    let loaded = archive::load(store, &path, &platform(&a.platform)?, unpack_options())?;
-    for (names, id) in &loaded.images {
-        let name = names.first().cloned().unwrap_or_default();
-        image_event(store, "load", if name.is_empty() { id.to_string() } else { name.clone() }.as_str(), &name);
-    }
+    let loaded = engine.load_images(&path, &platform(&a.platform)?)?;
     if !a.quiet {
         for l in archive::describe(&loaded) {
             println!("{l}");
@@ -283,7 +244,7 @@ pub fn load(store: &Store, a: &LoadArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub fn save(store: &Store, a: &SaveArgs) -> Result<i32> {
+pub fn save(engine: &Engine, a: &SaveArgs) -> EResult<i32> {
     let format = match a.format {
         crate::cli::ArchiveFormat::DockerArchive => Format::DockerArchive,
         crate::cli::ArchiveFormat::OciArchive => Format::OciArchive,
@@ -292,12 +253,12 @@ pub fn save(store: &Store, a: &SaveArgs) -> Result<i32> {
         None => {
             let stdout = std::io::stdout();
             if stdout.is_terminal() {
-                return Err(Error::Reference(
+                return Err(hull_engine::Error::Invalid(
                     "cowardly refusing to save to a terminal. Use the -o flag or redirect".into(),
                 ));
             }
             let mut w = std::io::BufWriter::new(stdout.lock());
-            archive::save(store, &a.images, format, &mut w)?;
+            engine.save_images(&a.images, format, &mut w)?;
         }
         Some(p) => {
             // Written beside the target and renamed: never a half-written archive.
@@ -310,7 +271,7 @@ pub fn save(store: &Store, a: &SaveArgs) -> Result<i32> {
             let f = std::fs::File::create(&tmp)
                 .map_err(|e| Error::Io { what: format!("create {}", tmp.display()), source: e })?;
             let mut w = std::io::BufWriter::new(f);
-            archive::save(store, &a.images, format, &mut w)?;
+            engine.save_images(&a.images, format, &mut w)?;
             let f = w
                 .into_inner()
                 .map_err(|e| Error::Io { what: format!("write {}", tmp.display()), source: e.into_error() })?;
@@ -320,21 +281,17 @@ pub fn save(store: &Store, a: &SaveArgs) -> Result<i32> {
             std::mem::forget(guard);
         }
     }
-    for n in &a.images {
-        image_event(store, "save", n, n);
-    }
     Ok(0)
 }
 
-pub fn import(store: &Store, a: &ImportArgs) -> Result<i32> {
+pub fn import(engine: &Engine, a: &ImportArgs) -> EResult<i32> {
     let (path, _guard) = if a.source == "-" {
-        let (p, g) = stdin_to_file(store, "a root filesystem")?;
+        let (p, g) = stdin_to_file(&engine.images, "a root filesystem")?;
         (p, Some(g))
     } else {
         (PathBuf::from(&a.source), None)
     };
-    let id = archive::import(store, &path, a.reference.as_deref(), unpack_options())?;
-    image_event(store, "import", &id.to_string(), a.reference.as_deref().unwrap_or(""));
+    let id = engine.import_image(&path, a.reference.as_deref())?;
     println!("{id}");
     Ok(0)
 }

@@ -184,8 +184,7 @@ pub fn prune(engine: &Engine, a: &SystemPruneArgs) -> Result<i32> {
         }
         println!();
     }
-    let in_use = engine.images_in_use()?;
-    crate::images::prune(&engine.images, &PruneArgs { all: a.all, force: true }, &in_use)?;
+    crate::images::prune(engine, &PruneArgs { all: a.all, force: true })?;
     Ok(0)
 }
 

@@ -1,0 +1,143 @@
+//! The image operations as the engine does them: hull-image's, with what the engine
+//! adds — images that containers use are kept, and every change is in the event log
+//! (pull, push, tag, untag, delete, load, import, save). Front ends call these rather
+//! than hull-image directly for anything that changes the store.
+
+use crate::error::{Error, Result};
+use crate::events::Event;
+use crate::Engine;
+use hull_image::image::short_id;
+use hull_image::pull::Progress;
+use hull_image::pull::{PullOptions, Pulled};
+use hull_image::push::Pushed;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// One line of Docker's image delete response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ImageDeleted {
+    Untagged(String),
+    Deleted(String),
+}
+
+impl Engine {
+    fn image_event(&self, action: &str, id: &str, name: &str) {
+        let mut e = Event::new("image", action, id);
+        if !name.is_empty() {
+            e = e.with("name", name);
+        }
+        let _ = self.events().emit(&e);
+    }
+
+    /// Pulls `name` from its registry.
+    pub fn pull(&self, name: &str, opts: &PullOptions, progress: &dyn Progress) -> Result<Pulled> {
+        let pulled = hull_image::pull::pull(&self.images, name, opts, progress)?;
+        let reference = pulled.reference.to_string();
+        self.image_event("pull", &reference, &reference);
+        Ok(pulled)
+    }
+
+    /// Pushes `name` (to `dest`, its own name by default).
+    pub fn push(
+        &self,
+        name: &str,
+        dest: Option<&str>,
+        opts: hull_image::registry::Options,
+        progress: &dyn Progress,
+    ) -> Result<Pushed> {
+        let pushed = hull_image::push::push(&self.images, name, dest, opts, progress)?;
+        let reference = pushed.reference.to_string();
+        self.image_event("push", &reference, &reference);
+        Ok(pushed)
+    }
+
+    /// Gives image `source` the name `target`.
+    pub fn tag_image(&self, source: &str, target: &str) -> Result<()> {
+        self.images.tag(source, target)?;
+        if let Ok(r) = self.images.find(target) {
+            let name = hull_image::reference::Reference::parse(target).map_or(target.to_owned(), |r| r.to_string());
+            self.image_event("tag", &r.id, &name);
+        }
+        Ok(())
+    }
+
+    /// Removes image `name` (its name only, when it has others): refused while a
+    /// container uses it, as its snapshots are that container's lower layers.
+    pub fn remove_image(&self, name: &str, force: bool) -> Result<Vec<ImageDeleted>> {
+        let r = self.images.find(name)?;
+        let untag_only = r.names.len() > 1
+            && hull_image::reference::Reference::parse(name).is_ok_and(|x| r.names.contains(&x.to_string()));
+        if !untag_only {
+            if let Some((_, c)) = self.images_in_use()?.into_iter().find(|(image, _)| *image == r.id) {
+                return Err(Error::Conflict(format!(
+                    "conflict: unable to delete {} (cannot be forced) - image is being used by container {}",
+                    short_id(&r.id),
+                    short_id(&c)
+                )));
+            }
+        }
+        let mut out = Vec::new();
+        for l in self.images.remove_image(name, force)? {
+            if let Some(n) = l.strip_prefix("Untagged: ") {
+                self.image_event("untag", n, n);
+                out.push(ImageDeleted::Untagged(n.to_owned()));
+            } else if let Some(id) = l.strip_prefix("Deleted: ") {
+                self.image_event("delete", id, "");
+                out.push(ImageDeleted::Deleted(id.to_owned()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes dangling images (with `all`, every image no container uses); returns
+    /// their IDs.
+    pub fn prune_images(&self, all: bool) -> Result<Vec<String>> {
+        let keep: Vec<String> = self.images_in_use()?.into_iter().map(|(i, _)| i).collect();
+        let gone = self.images.prune(all, &keep)?;
+        for id in &gone {
+            self.image_event("delete", id, "");
+        }
+        Ok(gone)
+    }
+
+    /// Loads the images of an archive or OCI layout at `path`.
+    pub fn load_images(
+        &self,
+        path: &Path,
+        platform: &hull_image::image::Platform,
+    ) -> Result<hull_image::archive::Loaded> {
+        let loaded = hull_image::archive::load(&self.images, path, platform, unpack_options())?;
+        for (names, id) in &loaded.images {
+            let name = names.first().cloned().unwrap_or_default();
+            let actor = if name.is_empty() { id.to_string() } else { name.clone() };
+            self.image_event("load", &actor, &name);
+        }
+        Ok(loaded)
+    }
+
+    /// Makes a one-layer image of the root filesystem at `src` (a tar or a directory).
+    pub fn import_image(&self, src: &Path, name: Option<&str>) -> Result<hull_image::Digest> {
+        let id = hull_image::archive::import(&self.images, src, name, unpack_options())?;
+        self.image_event("import", &id.to_string(), name.unwrap_or(""));
+        Ok(id)
+    }
+
+    /// Writes `names` as one archive of `format` to `out`.
+    pub fn save_images(
+        &self,
+        names: &[String],
+        format: hull_image::archive::Format,
+        out: &mut dyn std::io::Write,
+    ) -> Result<()> {
+        hull_image::archive::save(&self.images, names, format, out)?;
+        for n in names {
+            self.image_event("save", n, n);
+        }
+        Ok(())
+    }
+}
+
+/// How layers are unpacked by this process (rootless: owners recorded, not applied).
+pub fn unpack_options() -> hull_image::unpack::Options {
+    hull_image::unpack::Options { rootless: !nix::unistd::geteuid().is_root(), ..Default::default() }
+}
