@@ -80,6 +80,17 @@ pub fn validate(spec: &Spec) -> Result<()> {
     if !process.cwd().is_absolute() {
         return Err(invalid("process.cwd", format!("{:?} is not an absolute path", process.cwd())));
     }
+    // (uid_t)-1 means "no change" to setresuid: a process meant to run as it would keep
+    // root. runc refuses every id past i32::MAX.
+    let user = process.user();
+    for (field, id) in [("process.user.uid", user.uid()), ("process.user.gid", user.gid())]
+        .into_iter()
+        .chain(user.additional_gids().iter().flatten().map(|g| ("process.user.additionalGids", *g)))
+    {
+        if id > i32::MAX as u32 {
+            return Err(invalid(field, format!("{id} is out of range (at most {})", i32::MAX)));
+        }
+    }
     for env in process.env().iter().flatten() {
         if !env.contains('=') || env.starts_with('=') {
             return Err(invalid("process.env", format!("{env:?} is not NAME=VALUE")));
@@ -128,12 +139,7 @@ pub fn validate(spec: &Spec) -> Result<()> {
             return Err(invalid("linux.timeOffsets", "time offsets need a new time namespace"));
         }
         for key in linux.sysctl().iter().flat_map(|m| m.keys()) {
-            if key.is_empty() || key.contains("..") || key.starts_with('/') {
-                return Err(invalid("linux.sysctl", format!("{key:?} is not a sysctl name")));
-            }
-            if key.starts_with("net.") && !new_ns(LinuxNamespaceType::Network) {
-                return Err(invalid("linux.sysctl", format!("{key} needs a new network namespace")));
-            }
+            check_sysctl(key, &|t| has_ns(t), &|t| new_ns(t))?;
         }
         for p in linux.masked_paths().iter().flatten().chain(linux.readonly_paths().iter().flatten()) {
             if !p.starts_with('/') {
@@ -151,6 +157,57 @@ pub fn validate(spec: &Spec) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The System V IPC sysctls the IPC namespace holds (runc's list).
+const IPC_SYSCTLS: &[&str] = &[
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "kernel.shmall",
+    "kernel.shmmax",
+    "kernel.shmmni",
+    "kernel.shm_rmid_forced",
+];
+
+/// runc's rule for `linux.sysctl`: only keys a namespace of the container's own holds —
+/// the IPC ones with an IPC namespace, `net.*` with a network namespace,
+/// `kernel.domainname` with a new UTS namespace; everything else would be written for
+/// the whole host and is refused with the key named.
+fn check_sysctl(
+    key: &str,
+    has_ns: &dyn Fn(LinuxNamespaceType) -> bool,
+    new_ns: &dyn Fn(LinuxNamespaceType) -> bool,
+) -> Result<()> {
+    let bad = |why: String| Err(invalid("linux.sysctl", why));
+    if key.is_empty() || key.contains("..") || key.starts_with('/') || key.starts_with('.') {
+        return bad(format!("{key:?} is not a sysctl name"));
+    }
+    // runc takes `net/ipv4/ip_forward` as `net.ipv4.ip_forward`.
+    let k = key.replace('/', ".");
+    if IPC_SYSCTLS.contains(&k.as_str()) || k.starts_with("fs.mqueue.") {
+        return if has_ns(LinuxNamespaceType::Ipc) {
+            Ok(())
+        } else {
+            bad(format!("{key} is not allowed in the host's IPC namespace"))
+        };
+    }
+    if k.starts_with("net.") {
+        return if has_ns(LinuxNamespaceType::Network) {
+            Ok(())
+        } else {
+            bad(format!("{key} needs a network namespace of the container's own"))
+        };
+    }
+    if new_ns(LinuxNamespaceType::Uts) {
+        match k.as_str() {
+            "kernel.domainname" => return Ok(()),
+            "kernel.hostname" => return bad(format!("{key} conflicts with the hostname field: use that")),
+            _ => {}
+        }
+    }
+    bad(format!("{key} is not in a namespace of the container's own: it would change the host"))
 }
 
 /// Fields hull accepts but does not enforce yet, one warning each: the caller logs them,
@@ -235,6 +292,11 @@ mod tests {
             (r#""linux":{"namespaces":[{"type":"pid"},{"type":"pid"}]}"#, "linux.namespaces"),
             (r#""linux":{"namespaces":[{"type":"user"}]}"#, "linux.uidMappings"),
             (r#""linux":{"sysctl":{"net.ipv4.ip_forward":"1"}}"#, "linux.sysctl"),
+            (r#""linux":{"namespaces":[{"type":"network"}],"sysctl":{"vm.drop_caches":"3"}}"#, "linux.sysctl"),
+            (r#""linux":{"namespaces":[{"type":"ipc"}],"sysctl":{"kernel.panic":"1"}}"#, "linux.sysctl"),
+            (r#""linux":{"sysctl":{"kernel.shmmax":"1"}}"#, "linux.sysctl"),
+            (r#""linux":{"namespaces":[{"type":"uts"}],"sysctl":{"kernel.hostname":"x"}}"#, "linux.sysctl"),
+            (r#""linux":{"sysctl":{"kernel.domainname":"x"}}"#, "linux.sysctl"),
             (r#""linux":{"rootfsPropagation":"sideways"}"#, "linux.rootfsPropagation"),
             (r#""linux":{"devices":[{"path":"/etc/x","type":"c","major":1,"minor":3}]}"#, "linux.devices[0].path"),
         ];
@@ -244,6 +306,36 @@ mod tests {
                 other => panic!("{extra}: expected SpecInvalid({field}), got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn ids_past_i32_max_are_refused() {
+        let base = r#"{"ociVersion":"1.2.0","root":{"path":"rootfs"},"process":{"cwd":"/","args":["sh"],"user":"#;
+        for (user, field) in [
+            (r#"{"uid":4294967295,"gid":0}"#, "process.user.uid"),
+            (r#"{"uid":0,"gid":4294967295}"#, "process.user.gid"),
+            (r#"{"uid":0,"gid":0,"additionalGids":[2147483648]}"#, "process.user.additionalGids"),
+        ] {
+            match validate(&spec(&format!("{base}{user}}}}}"))) {
+                Err(Error::SpecInvalid { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{user}: {other:?}"),
+            }
+        }
+        validate(&spec(&format!(r#"{base}{{"uid":2147483647,"gid":2147483647}}}}}}"#))).unwrap();
+    }
+
+    #[test]
+    fn namespaced_sysctls_are_accepted() {
+        let ok = [
+            r#""linux":{"namespaces":[{"type":"network"}],"sysctl":{"net.ipv4.ip_forward":"1","net/core/somaxconn":"9"}}"#,
+            r#""linux":{"namespaces":[{"type":"ipc"}],"sysctl":{"kernel.shmmax":"1","fs.mqueue.msg_max":"9"}}"#,
+            r#""linux":{"namespaces":[{"type":"network","path":"/proc/1/ns/net"}],"sysctl":{"net.ipv4.ping_group_range":"0 0"}}"#,
+        ];
+        for extra in ok {
+            validate(&with(extra)).unwrap_or_else(|e| panic!("{extra}: {e}"));
+        }
+        let uts = with(r#""hostname":"h","linux":{"namespaces":[{"type":"uts"}],"sysctl":{"kernel.domainname":"d"}}"#);
+        validate(&uts).unwrap();
     }
 
     #[test]

@@ -106,22 +106,24 @@ impl Engine {
 
     /// Prepares a container's root filesystem from `image` under `dir`. Rootless with
     /// subordinate ids, the copy is made inside the containers' user namespace, so that
-    /// files get the owners the layers gave them.
+    /// files get the owners the layers gave them; what the user should know goes to
+    /// `warnings`.
     pub fn prepare_rootfs(
         &self,
         image: &hull_image::image::Image,
         dir: &Path,
+        warnings: &mut Vec<String>,
     ) -> Result<hull_image::container_root::Rootfs> {
         let Some(m) = self.userns.as_ref().filter(|m| m.wide()) else {
             return Ok(hull_image::container_root::prepare(&self.images, image, dir, false)?);
         };
         let lowers = hull_image::container_root::lowers(&self.images, image)?;
         if !userns::keeps_owners(&self.images.tmp()) {
-            eprintln!(
-                "warning: the filesystem of {} keeps no user xattrs (tmpfs before Linux 6.6): the files of \
-                 rootless images all belong to the container's root",
+            warnings.push(format!(
+                "the filesystem of {} keeps no user xattrs (tmpfs before Linux 6.6): the files of rootless \
+                 images all belong to the container's root",
                 self.root.display()
-            );
+            ));
         }
         let mut cmd = userns::hull_command("__rootfs");
         cmd.arg(dir).args(&lowers);

@@ -79,7 +79,7 @@ impl Engine {
         let dir = self.dir(&id);
         std::fs::create_dir_all(&dir).map_err(Error::at(format!("create {}", dir.display())))?;
         std::fs::write(dir.join("lock"), b"").map_err(Error::at(format!("create {}/lock", dir.display())))?;
-        let rootfs = self.prepare_rootfs(&image, &dir.join("rootfs"))?;
+        let rootfs = self.prepare_rootfs(&image, &dir.join("rootfs"), &mut warnings)?;
         let c = &body.config;
         let overrides = Overrides {
             entrypoint: c.entrypoint.clone(),
