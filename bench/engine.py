@@ -6,6 +6,9 @@ in shuffled turns every round; then the memory of an idle container's monitor (h
 monitor against Podman's conmon). Reports medians and hull's ratio.
 
     bench/engine.py [ROUNDS]          (as root, after cargo build --release; default 30)
+    HULL_B=/path/to/other/hull bench/engine.py [ROUNDS]
+                                      (also runs another hull build in the same rounds and
+                                       prints its ratio to this one: an A/B of a change)
 
 The image is busybox-static imported with `hull import`, saved with `hull save` and
 loaded by Podman, so both run the same layer. Both stores live under a temporary
@@ -15,6 +18,7 @@ import os, random, shutil, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HULL = os.environ.get("HULL", f"{ROOT}/target/x86_64-unknown-linux-gnu/release/hull")
+HULL_B = os.environ.get("HULL_B")
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 30
 
 
@@ -61,6 +65,10 @@ def main():
             "hull": hull + ["run", "--rm", "busybox", "true"],
             "podman": pod + ["run", "--rm", "--pull", "never", "--network", "none", image_id, "true"],
         }
+        if HULL_B:
+            hull_b = [HULL_B, "--root", f"{work}/hull-b"]
+            sh(*hull_b, "import", rootfs, "busybox")
+            cmds["hull-b"] = hull_b + ["run", "--rm", "busybox", "true"]
         for name, c in cmds.items():  # warm-up, and each must work
             for _ in range(3):
                 subprocess.run(c, check=True, stdout=subprocess.DEVNULL)
@@ -77,6 +85,8 @@ def main():
         for n, v in med.items():
             print(f"  {n:7} {v:8.1f}   (min {min(times[n]):.1f}, max {max(times[n]):.1f})")
         print(f"  podman/hull: {med['podman'] / med['hull']:.2f}x")
+        if HULL_B:
+            print(f"  hull-b/hull: {med['hull-b'] / med['hull']:.3f} (hull-b is {HULL_B})")
 
         # An idle container: hull's monitor vs Podman's conmon, after 6 s without output.
         cid = sh(*hull, "run", "-d", "busybox", "sleep", "60").strip()
