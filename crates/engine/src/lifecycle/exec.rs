@@ -46,13 +46,11 @@ impl Engine {
         if cfg.cmd.is_empty() {
             return Err(Error::Invalid("No exec command specified".into()));
         }
-        let dir = self.dir(id);
-        let spec: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(dir.join("config.json"))
-                .map_err(Error::at(format!("read {}/config.json", dir.display())))?,
-        )?;
-        let mut process = spec["process"].clone();
-        let rootfs = std::path::PathBuf::from(spec["root"]["path"].as_str().unwrap_or_default());
+        let path = self.dir(id).join("config.json");
+        let spec = hull_container::spec::load_spec(&path)?;
+        let mut process =
+            spec.process().clone().ok_or_else(|| Error::Invalid(format!("{}: no process", path.display())))?;
+        let rootfs = spec.root().as_ref().map(|r| r.path().clone()).unwrap_or_default();
         let mut env: Vec<String> = c.record.config.env.clone();
         for e in &cfg.env {
             if let Some((k, _)) = e.split_once('=') {
@@ -63,20 +61,39 @@ impl Engine {
         if cfg.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
             env.push("TERM=xterm".into());
         }
-        process["args"] = serde_json::json!(cfg.cmd);
-        process["env"] = serde_json::json!(env);
-        process["terminal"] = serde_json::json!(cfg.tty);
+        process.set_args(Some(cfg.cmd.clone()));
+        process.set_env(Some(env));
+        process.set_terminal(Some(cfg.tty));
         if let Some(w) = cfg.working_dir.as_deref().filter(|w| !w.is_empty()) {
-            process["cwd"] = serde_json::json!(w);
+            process.set_cwd(w.into());
         }
         if let Some(u) = cfg.user.as_deref().filter(|u| !u.is_empty()) {
             let (uid, gid, gids, _) = hull_image::runconfig::resolve_user(&rootfs, u)?;
-            process["user"] = serde_json::json!({"uid": uid, "gid": gid, "additionalGids": gids});
+            let user = oci_spec::runtime::UserBuilder::default()
+                .uid(uid)
+                .gid(gid)
+                .additional_gids(gids)
+                .build()
+                .map_err(|e| Error::Invalid(format!("exec: user {u}: {e}")))?;
+            process.set_user(user);
         }
         if cfg.privileged {
-            let all = crate::runtime_config::capabilities(true, &[], &[])?;
-            process["capabilities"] = serde_json::json!({"bounding": all, "effective": all, "permitted": all});
+            let all: std::collections::HashSet<_> = crate::runtime_config::capabilities(true, &[], &[])?
+                .iter()
+                .filter_map(|c| hull_container::capabilities::parse(c))
+                .collect();
+            let mut caps = process.capabilities().clone().unwrap_or_else(|| {
+                // oci-spec's default sets carry another runtime's choice: none but these.
+                let mut c = oci_spec::runtime::LinuxCapabilities::default();
+                c.set_inheritable(None);
+                c.set_ambient(None);
+                c
+            });
+            caps.set_bounding(Some(all.clone()));
+            caps.set_effective(Some(all.clone()));
+            caps.set_permitted(Some(all));
+            process.set_capabilities(Some(caps));
         }
-        serde_json::from_value(process).map_err(|e| Error::Invalid(format!("exec: {e}")))
+        Ok(process)
     }
 }

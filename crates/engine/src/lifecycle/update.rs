@@ -22,19 +22,18 @@ impl Engine {
     pub fn update(&self, id: &str, opts: &UpdateOptions) -> Result<()> {
         let resources = &settings::resources(&opts.resources, true)?;
         let restart = opts.restart_policy.as_ref().map(settings::restart_policy).transpose()?;
-        let mut limits = crate::runtime_config::limits(resources)?;
+        let mut typed = crate::runtime_config::limits(resources)?;
         if resources.memory_swap.is_none() {
             // Docker's update keeps the swap limit the container has (run's default of
             // twice the memory is for a new container).
-            if let Some(m) = limits.get_mut("memory").and_then(|m| m.as_object_mut()) {
-                m.remove("swap");
+            if let Some(m) = typed.memory_mut() {
+                m.set_swap(None);
             }
         }
+        let limits = serde_json::to_value(&typed)?;
         if limits.as_object().is_some_and(|o| o.is_empty()) && restart.is_none() {
             return Err(Error::Invalid("you must provide one or more flags when using this command".into()));
         }
-        let typed: oci_spec::runtime::LinuxResources =
-            serde_json::from_value(limits.clone()).map_err(|e| Error::Invalid(format!("resources: {e}")))?;
         let _lock = self.lock(id)?;
         let mut r = self.record(id)?;
         if let Some(p) = &restart {

@@ -5,7 +5,7 @@ use super::*;
 
 /// A `--device-cgroup-rule` (`TYPE MAJOR:MINOR ACCESS`, `*` for any number) as a
 /// runtime-spec device rule.
-pub fn device_rule(r: &str) -> Result<Value> {
+pub fn device_rule(r: &str) -> Result<oci_spec::runtime::LinuxDeviceCgroup> {
     let bad = || Error::Invalid(format!("invalid --device-cgroup-rule {r:?}: like 'c 1:3 rwm' or 'b 8:* r'"));
     let f: Vec<&str> = r.split_whitespace().collect();
     let [kind, numbers, access] = f.as_slice() else { return Err(bad()) };
@@ -13,17 +13,17 @@ pub fn device_rule(r: &str) -> Result<Value> {
         return Err(bad());
     }
     let (major, minor) = numbers.split_once(':').ok_or_else(bad)?;
-    let number = |n: &str| -> Result<Value> {
+    let number = |n: &str| -> Result<Option<i64>> {
         if n == "*" {
-            Ok(Value::Null)
+            Ok(None)
         } else {
-            n.parse::<i64>().map(Value::from).map_err(|_| bad())
+            n.parse::<i64>().map(Some).map_err(|_| bad())
         }
     };
     if access.is_empty() || !access.chars().all(|c| "rwm".contains(c)) {
         return Err(bad());
     }
-    Ok(json!({"allow": true, "type": kind, "major": number(major)?, "minor": number(minor)?, "access": access}))
+    super::typed::device_cgroup(true, Some(kind), number(major)?, number(minor)?, access)
 }
 
 /// The device numbers of the block device at `path` (`flag` names it in errors).
@@ -36,7 +36,7 @@ pub fn block_device(flag: &str, path: &str) -> Result<(u64, u64)> {
     Ok((nix::sys::stat::major(m.rdev()), nix::sys::stat::minor(m.rdev())))
 }
 
-pub(super) fn device(d: &Device) -> Result<Value> {
+pub(super) fn device(d: &Device) -> Result<oci_spec::runtime::LinuxDevice> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let m = std::fs::metadata(&d.host).map_err(Error::at(format!("--device {}", d.host.display())))?;
     let kind = if m.file_type().is_char_device() {
@@ -54,6 +54,5 @@ pub(super) fn device(d: &Device) -> Result<Value> {
         )));
     }
     let rdev = m.rdev();
-    Ok(json!({"path": d.container, "type": kind, "major": libc::major(rdev), "minor": libc::minor(rdev),
-        "fileMode": m.mode() & 0o7777, "uid": 0, "gid": 0}))
+    super::typed::device(&d.container, kind, libc::major(rdev) as i64, libc::minor(rdev) as i64, m.mode() & 0o7777)
 }

@@ -42,6 +42,7 @@ pub(super) fn docker_profile(mut v: Value, caps: &[String]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn docker_profiles_resolve_capability_conditions() {
