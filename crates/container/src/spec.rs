@@ -160,7 +160,7 @@ pub fn validate(spec: &Spec) -> Result<()> {
 }
 
 /// The System V IPC sysctls the IPC namespace holds (runc's list).
-const IPC_SYSCTLS: &[&str] = &[
+pub const IPC_SYSCTLS: &[&str] = &[
     "kernel.msgmax",
     "kernel.msgmnb",
     "kernel.msgmni",

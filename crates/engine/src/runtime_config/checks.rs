@@ -25,17 +25,7 @@ pub(super) fn check_propagation(source: &str, shared: bool) -> Result<()> {
 /// Docker's rule for `--sysctl`: only namespaced parameters, and none of a namespace
 /// shared with the host.
 pub fn check_sysctl(key: &str, network: &str, ipc: &Ns) -> Result<()> {
-    const IPC: &[&str] = &[
-        "kernel.msgmax",
-        "kernel.msgmnb",
-        "kernel.msgmni",
-        "kernel.sem",
-        "kernel.shmall",
-        "kernel.shmmax",
-        "kernel.shmmni",
-        "kernel.shm_rmid_forced",
-    ];
-    let ipc_key = IPC.contains(&key) || key.starts_with("fs.mqueue.");
+    let ipc_key = hull_container::spec::IPC_SYSCTLS.contains(&key) || key.starts_with("fs.mqueue.");
     if ipc_key && *ipc == Ns::Host {
         return Err(Error::Invalid(format!("sysctl {key:?} is not allowed with the host's IPC namespace")));
     }
