@@ -113,7 +113,10 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<i32> {
         pid_file: a.pid_file.as_deref(),
         ignore_paused: false,
     };
-    let code = hull_container::foreground::exec(&engine.runtime, opts, a.detach, |_| {
+    // Pipes hull owns, never the caller's files: a process in the container could reopen
+    // those through /proc/PID/fd (a host log file the output is redirected to).
+    let streams = hull_container::foreground::Streams::Relay { stdin: a.interactive };
+    let code = hull_container::foreground::exec(&engine.runtime, opts, a.detach, streams, |_| {
         engine.exec_event(&id, "exec_start", &exec_id, &cfg.cmd, None)
     })?;
     if a.detach {

@@ -1369,3 +1369,52 @@ fn events_are_logged_filtered_and_followed() {
     let e = h.fails(&["events", "--filter", "bogus=1"]);
     assert!(e.contains("invalid filter"), "{e}");
 }
+
+/// `hull exec` with its output redirected to a host file: the exec'd process gets
+/// pipes hull relays, not the file (a process in the container could reopen that
+/// through /proc/PID/fd and read or rewrite it whole).
+#[test]
+fn exec_gives_the_container_pipes_not_the_callers_files() {
+    let h = setup("execpipes");
+    h.ok(&["run", "-d", "--name", "ep", "busybox", "sleep", "100"]);
+    let log = h.t.path().join("host.log");
+    std::fs::write(&log, "host secret\n").unwrap();
+    let f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    let e = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    let status = h
+        .cmd()
+        .args([
+            "exec",
+            "ep",
+            "sh",
+            "-c",
+            "readlink /proc/self/fd/1; readlink /proc/self/fd/2 >&2; echo out; echo err >&2",
+        ])
+        .stdout(f)
+        .stderr(e)
+        .status()
+        .unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "host secret");
+    assert!(lines.iter().filter(|l| l.starts_with("pipe:[")).count() == 2, "{text}");
+    assert!(!text.contains(log.to_str().unwrap()), "the host file reached the container: {text}");
+    assert!(text.contains("out\n") && text.contains("err\n"), "{text}");
+    // Input through a pipe too, ended when ours ends; a detached exec writes nowhere.
+    let mut c = h.cmd();
+    c.args(["exec", "-i", "ep", "sh", "-c", "readlink /proc/self/fd/0; cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"from stdin\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && s.starts_with("pipe:[") && s.ends_with("from stdin\n"), "{s}");
+    let f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    let before = std::fs::read_to_string(&log).unwrap();
+    assert!(h.cmd().args(["exec", "-d", "ep", "sh", "-c", "echo detached"]).stdout(f).status().unwrap().success());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), before);
+    h.ok(&["rm", "-f", "ep"]);
+}

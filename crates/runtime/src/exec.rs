@@ -162,6 +162,7 @@ pub fn exec(store: &StateStore, a: &ExecArgs) -> Result<i32> {
             ignore_paused: a.ignore_paused,
         },
         a.detach,
+        hull_container::foreground::Streams::Inherit,
         |_| {},
     )?)
 }

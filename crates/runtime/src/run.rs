@@ -43,7 +43,8 @@ pub fn run(
         if detach {
             return Ok(0);
         }
-        Ok(wait(created.pid, &created.pidfd, &forward, master)?)
+        let io = master.map_or(hull_container::foreground::Io::None, hull_container::foreground::Io::Terminal);
+        Ok(wait(created.pid, &created.pidfd, &forward, io)?)
     })();
     // A detached container lives on; a finished or failed one goes unless --keep.
     if result.is_err() || (!keep && !detach) {
