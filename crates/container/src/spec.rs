@@ -103,6 +103,7 @@ pub fn validate(spec: &Spec) -> Result<()> {
                 format!("{:?} is not an absolute path", m.destination()),
             ));
         }
+        check_proc_mount(m).map_err(|why| invalid(&format!("mounts[{i}].destination"), why))?;
     }
     crate::rootfs::idmap::validate(spec)?;
     let linux = spec.linux().as_ref();
@@ -157,6 +158,37 @@ pub fn validate(spec: &Spec) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Files under /proc that may be mounted over (runc's list: what lxcfs provides).
+const PROC_MOUNT_ALLOWED: &[&str] = &[
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+];
+
+/// runc's rule for mounts on /proc: the proc filesystem itself, or one of the files
+/// lxcfs replaces; anything else there could hide or replace the kernel's files
+/// (`/proc/sys/kernel` made writable, a fake `/proc/self`).
+fn check_proc_mount(m: &oci_spec::runtime::Mount) -> std::result::Result<(), String> {
+    let clean: std::path::PathBuf = m.destination().components().collect();
+    if !clean.starts_with("/proc") {
+        return Ok(());
+    }
+    if clean == Path::new("/proc") && m.typ().as_deref() == Some("proc") {
+        return Ok(());
+    }
+    if PROC_MOUNT_ALLOWED.iter().any(|a| clean == Path::new(a)) {
+        return Ok(());
+    }
+    Err(format!("{} is inside /proc: only proc itself and lxcfs's files may be mounted there", clean.display()))
 }
 
 /// The System V IPC sysctls the IPC namespace holds (runc's list).
@@ -297,6 +329,9 @@ mod tests {
             (r#""linux":{"sysctl":{"kernel.shmmax":"1"}}"#, "linux.sysctl"),
             (r#""linux":{"namespaces":[{"type":"uts"}],"sysctl":{"kernel.hostname":"x"}}"#, "linux.sysctl"),
             (r#""linux":{"sysctl":{"kernel.domainname":"x"}}"#, "linux.sysctl"),
+            (r#""mounts":[{"destination":"/proc/sys/kernel","type":"bind","source":"/tmp"}]"#, "mounts[0].destination"),
+            (r#""mounts":[{"destination":"/proc","type":"bind","source":"/tmp"}]"#, "mounts[0].destination"),
+            (r#""mounts":[{"destination":"//proc/./self","type":"tmpfs"}]"#, "mounts[0].destination"),
             (r#""linux":{"rootfsPropagation":"sideways"}"#, "linux.rootfsPropagation"),
             (r#""linux":{"devices":[{"path":"/etc/x","type":"c","major":1,"minor":3}]}"#, "linux.devices[0].path"),
         ];

@@ -109,6 +109,11 @@ fn error_kinds_and_nothing_left_by_refused_creates() {
         |o: &mut CreateOptions| o.body.config.hostname = "h".repeat(100_000),
         |o: &mut CreateOptions| o.body.host_config.resources.nano_cpus = 1 << 50,
         |o: &mut CreateOptions| o.body.host_config.restart_policy.name = "sometimes".into(),
+        // (uid_t)-1 is "no change" to setresuid: the process would stay root.
+        |o: &mut CreateOptions| o.body.config.user = "4294967295:4294967295".into(),
+        |o: &mut CreateOptions| {
+            o.body.host_config.sysctls.insert("vm.drop_caches".into(), "3".into());
+        },
         |o: &mut CreateOptions| {
             o.body.host_config.auto_remove = true;
             o.body.host_config.restart_policy.name = "always".into();

@@ -612,16 +612,19 @@ fn sysctl_writes_only_to_procfs() {
 /// "is it procfs" check and would redirect the write (runc's attack aims it at
 /// /proc/sysrq-trigger). hull writes through its own procfs instance, which no mount
 /// covers. Here kernel.msgmnb (the container's own) stands in for the target: it must
-/// keep its default while kernel.msgmax is set.
+/// keep its default while kernel.msgmax is set. A destination inside /proc is refused
+/// outright (runc's checkProcMount), so the mount reaches it through a symlink the
+/// image holds, which resolves inside the container's root — onto its /proc.
 #[test]
 fn sysctl_writes_are_not_redirected_by_mounts() {
     let rt = Rt::new("ct-52881");
     let mut b = rt.bundle("b");
     b.config["linux"]["readonlyPaths"] = json!([]);
+    std::os::unix::fs::symlink("/proc/sys/kernel/msgmax", b.rootfs().join("msgmax-link")).unwrap();
     b.config["mounts"]
         .as_array_mut()
         .unwrap()
-        .push(json!({"destination": "/proc/sys/kernel/msgmax", "source": "/proc/sys/kernel/msgmnb", "type": "bind", "options": ["bind"]}));
+        .push(json!({"destination": "/msgmax-link", "source": "/proc/sys/kernel/msgmnb", "type": "bind", "options": ["bind"]}));
     b.config["linux"]["sysctl"] = json!({"kernel.msgmax": "4096"});
     b.sh("cat /proc/sys/kernel/msgmnb");
     assert_eq!(rt.run_ok(&b, &rt.id("c")).trim(), "16384", "the write went to msgmnb");
@@ -790,4 +793,23 @@ fn lsm_labels_follow_the_hosts_lsms() {
     }
     assert_eq!(rt.status(&id), "running");
     rt.ok(&["delete", "--force", &id]);
+}
+
+/// Mounts inside /proc are refused as runc refuses them: they could hide or replace the
+/// kernel's files (`/proc/sys/kernel` made writable, a fake `/proc/self`).
+#[test]
+fn mounts_inside_proc_are_refused() {
+    let rt = Rt::new("ct-procmnt");
+    for dest in ["/proc/sys/kernel", "/proc/self"] {
+        let mut b = rt.bundle(&format!("b{}", dest.len()));
+        b.config["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": dest, "type": "tmpfs", "source": "tmpfs"}));
+        b.save();
+        let id = rt.id("c");
+        let err = rt.fails(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
+        assert!(err.contains("inside /proc"), "{err}");
+        assert!(!rt.root.join(&id).exists());
+    }
 }
