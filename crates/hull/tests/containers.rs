@@ -1418,3 +1418,39 @@ fn exec_gives_the_container_pipes_not_the_callers_files() {
     assert_eq!(std::fs::read_to_string(&log).unwrap(), before);
     h.ok(&["rm", "-f", "ep"]);
 }
+
+/// `hull cp` with a container that sees the host's processes (`--pid host`): a link in
+/// the container to `/proc/PID/root/…` of a host process must not lead cp to host
+/// files, to read or to write (cp resolves in the container's root, no magic links).
+#[test]
+fn cp_never_follows_a_container_link_to_the_host() {
+    let h = setup("cpescape");
+    let canary = h.t.path().join("canary");
+    std::fs::create_dir_all(&canary).unwrap();
+    std::fs::write(canary.join("secret.txt"), "host secret\n").unwrap();
+    h.ok(&["run", "-d", "--name", "pe", "--pid", "host", "busybox", "sleep", "100"]);
+    let host_dir = format!("/proc/{}/root{}", std::process::id(), canary.display());
+    h.ok(&["exec", "pe", "busybox", "ln", "-s", &host_dir, "/hostdir"]);
+    h.ok(&["exec", "pe", "busybox", "ln", "-s", &format!("{host_dir}/secret.txt"), "/file"]);
+    // Reading through the link: refused, nothing of the host's file comes out.
+    let o = h.run(&["cp", "pe:/hostdir/secret.txt", "-"]);
+    assert_ne!(code(&o), 0);
+    assert!(!out(&o).contains("host secret"), "{}", out(&o));
+    let o = h.run(&["cp", "-L", "pe:/file", "-"]);
+    assert_ne!(code(&o), 0);
+    assert!(!out(&o).contains("host secret"));
+    // Without -L the link itself is copied, as it is.
+    let dest = h.t.path().join("out");
+    std::fs::create_dir_all(&dest).unwrap();
+    h.ok(&["cp", "pe:/file", dest.to_str().unwrap()]);
+    assert_eq!(std::fs::read_link(dest.join("file")).unwrap().to_string_lossy(), format!("{host_dir}/secret.txt"));
+    // Writing through the link: refused, the host's file untouched.
+    let local = h.t.path().join("secret.txt");
+    std::fs::write(&local, "overwritten\n").unwrap();
+    let o = h.run(&["cp", local.to_str().unwrap(), "pe:/hostdir/secret.txt"]);
+    assert_ne!(code(&o), 0, "{}", err(&o));
+    let o = h.run(&["cp", local.to_str().unwrap(), "pe:/hostdir/"]);
+    assert_ne!(code(&o), 0);
+    assert_eq!(std::fs::read_to_string(canary.join("secret.txt")).unwrap(), "host secret\n");
+    h.ok(&["rm", "-f", "pe"]);
+}

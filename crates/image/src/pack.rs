@@ -41,8 +41,14 @@ pub fn pack_tree(src: &Path, name: &Path, out: &mut dyn Write) -> Result<()> {
     let leaf = src.file_name().unwrap_or(OsStr::new("."));
     let pd = nix::fcntl::open(parent, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(sys(format!("open {}", parent.display())))?;
-    let mut p = Packer::new(out, src);
-    p.add_at(pd.as_fd(), leaf, name, true)?;
+    pack_tree_at(pd.as_fd(), leaf, src, name, out)
+}
+
+/// [`pack_tree`] of the entry `leaf` of the directory `parent` (a descriptor the caller
+/// resolved safely); `label` names it in errors.
+pub fn pack_tree_at(parent: BorrowedFd, leaf: &OsStr, label: &Path, name: &Path, out: &mut dyn Write) -> Result<()> {
+    let mut p = Packer::new(out, label);
+    p.add_at(parent, leaf, name, true)?;
     p.finish()
 }
 

@@ -82,6 +82,18 @@ pub fn unpack(r: impl Read, dest: &Path, opts: Options) -> Result<Stats> {
 pub fn unpack_renamed(r: impl Read, dest: &Path, opts: Options, rename: Option<(&[u8], &[u8])>) -> Result<Stats> {
     let root = nix::fcntl::open(dest, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(sys(format!("open {}", dest.display())))?;
+    unpack_renamed_at(r, root, dest, opts, rename)
+}
+
+/// [`unpack_renamed`] into the directory `root` (a descriptor the caller resolved
+/// safely); `dest` names it in errors.
+pub fn unpack_renamed_at(
+    r: impl Read,
+    root: OwnedFd,
+    dest: &Path,
+    opts: Options,
+    rename: Option<(&[u8], &[u8])>,
+) -> Result<Stats> {
     let mut u = Unpacker {
         root,
         dest,

@@ -13,8 +13,11 @@ use crate::error::{Error, Result};
 use crate::record::ContainerStatus;
 use crate::Engine;
 use hull_image::unpack::{self, Options};
+use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
+use nix::sys::stat::Mode;
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -256,28 +259,31 @@ fn helper_run(args: &[OsString]) -> Result<()> {
     let arg =
         |i: usize| args.get(i).and_then(|a| a.to_str()).ok_or_else(|| Error::Invalid("bad helper arguments".into()));
     enter(arg(1)?)?;
+    // Every path from here is resolved from the container's root, never through a
+    // magic link: with `--pid host` the container's /proc shows host processes, whose
+    // /proc/PID/root would lead out of it.
+    let root = InRoot::new()?;
     match arg(0)? {
         "out" => {
             let (src, follow) = (arg(2)?, arg(3)? == "1");
             let (base, contents) = source_name(src);
-            let path = if follow || src.ends_with('/') {
-                std::fs::canonicalize(src).map_err(|e| not_found(src, e))?
-            } else {
-                PathBuf::from(src)
+            let (parent, leaf) = root.entry(src, follow || src.ends_with('/'))?;
+            let is_dir = match root.stat_at(&parent, &leaf) {
+                Ok(st) => st.st_mode & libc::S_IFMT == libc::S_IFDIR,
+                Err(e) => return Err(not_found(src, e)),
             };
-            let m = std::fs::symlink_metadata(&path).map_err(|e| not_found(src, e))?;
-            if contents && !m.is_dir() {
+            if contents && !is_dir {
                 return Err(Error::Invalid(format!("{src}: not a directory")));
             }
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            out.write_all(if m.is_dir() { b"d" } else { b"f" }).map_err(Error::at("write"))?;
+            out.write_all(if is_dir { b"d" } else { b"f" }).map_err(Error::at("write"))?;
             let top = if contents { PathBuf::from(".") } else { PathBuf::from(&base) };
-            hull_image::pack::pack_tree(&path, &top, &mut out)?;
+            hull_image::pack::pack_tree_at(parent.as_fd(), &leaf, Path::new(src), &top, &mut out)?;
             out.flush().map_err(Error::at("write"))
         }
         "in" => {
             let (dest, kind, base, archive) = (arg(2)?, arg(3)?, args[4].as_os_str(), arg(5)? == "1");
-            let dest_is_dir = std::fs::metadata(dest).ok().map(|m| m.is_dir());
+            let dest_is_dir = root.resolve(dest, true).ok().map(|fd| root.is_dir(&fd));
             let landing = if kind == "-" {
                 if dest_is_dir != Some(true) {
                     return Err(Error::Invalid(format!("{dest}: no such directory in the container")));
@@ -287,12 +293,88 @@ fn helper_run(args: &[OsString]) -> Result<()> {
                 placement(dest, dest_is_dir, kind == "d", base == ".", base)?
             };
             let opts = Options { plain: true, owner: (!archive).then_some((0, 0)), ..Default::default() };
-            landing
-                .unpack(std::io::stdin().lock(), opts)
+            let dir = root.landing_dir(&landing)?;
+            let rename = landing.rename.as_ref().map(|(f, t)| (f.as_bytes(), t.as_bytes()));
+            unpack::unpack_renamed_at(std::io::stdin().lock(), dir, &landing.dir, opts, rename)
                 .map_err(|e| Error::Invalid(format!("copy to {dest} in the container: {e}")))?;
             Ok(())
         }
         _ => Err(Error::Invalid("bad helper arguments".into())),
+    }
+}
+
+/// The container's root as the helper sees it, and paths resolved from it with
+/// openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): `..` and absolute symlinks stay
+/// inside, magic links (`/proc/PID/root`, `/proc/self/fd/N`) are refused.
+struct InRoot(OwnedFd);
+
+impl InRoot {
+    fn new() -> Result<InRoot> {
+        let fd = nix::fcntl::open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| Error::io("open the container's root", e.into()))?;
+        Ok(InRoot(fd))
+    }
+
+    /// `path` opened with `O_PATH` (its last component followed when `follow`).
+    fn resolve(&self, path: &str, follow: bool) -> std::io::Result<OwnedFd> {
+        let mut flags = OFlag::O_PATH | OFlag::O_CLOEXEC;
+        if !follow {
+            flags |= OFlag::O_NOFOLLOW;
+        }
+        let how =
+            OpenHow::new().flags(flags).resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+        let p = if path.is_empty() { "/" } else { path };
+        openat2(self.0.as_fd(), p, how).map_err(std::io::Error::from)
+    }
+
+    fn is_dir(&self, fd: &OwnedFd) -> bool {
+        nix::sys::stat::fstat(fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+    }
+
+    fn stat_at(&self, parent: &OwnedFd, leaf: &OsStr) -> std::io::Result<nix::sys::stat::FileStat> {
+        nix::sys::stat::fstatat(parent, leaf, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).map_err(Into::into)
+    }
+
+    /// The directory holding `path`'s last component and that component: its parents
+    /// resolved in the root; with `follow`, a symlink at the end is followed (in the
+    /// root too) until it is not one.
+    fn entry(&self, path: &str, follow: bool) -> Result<(OwnedFd, OsString)> {
+        let mut path = PathBuf::from(if path.is_empty() { "/" } else { path });
+        for _ in 0..40 {
+            let trimmed = PathBuf::from(path.to_string_lossy().trim_end_matches('/'));
+            let (dir, leaf) = match (trimmed.parent(), trimmed.file_name()) {
+                (Some(d), Some(l)) => (d.to_path_buf(), l.to_os_string()),
+                // `/` (or `/.`): the root itself.
+                _ => (PathBuf::from("/"), OsString::from(".")),
+            };
+            let parent =
+                self.resolve(dir.to_str().unwrap_or("/"), true).map_err(|e| not_found(&path.to_string_lossy(), e))?;
+            if !follow || leaf == "." {
+                return Ok((parent, leaf));
+            }
+            match nix::fcntl::readlinkat(&parent, leaf.as_os_str()) {
+                // Resolved again from the link's own directory, still inside the root.
+                Ok(target) => path = dir.join(target),
+                Err(_) => return Ok((parent, leaf)),
+            }
+        }
+        Err(Error::Invalid(format!("{}: too many levels of symbolic links", path.display())))
+    }
+
+    /// The directory a copy lands in, made first when the landing asks for it.
+    fn landing_dir(&self, l: &Landing) -> Result<OwnedFd> {
+        let label = l.dir.display().to_string();
+        if l.create {
+            let (parent, leaf) = self.entry(&label, false)?;
+            match nix::sys::stat::mkdirat(&parent, leaf.as_os_str(), Mode::from_bits_truncate(0o755)) {
+                Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+                Err(e) => return Err(Error::io(format!("create {label} in the container"), e.into())),
+            }
+        }
+        let how = OpenHow::new()
+            .flags(OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
+            .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+        openat2(self.0.as_fd(), l.dir.as_path(), how).map_err(|e| not_found(&label, std::io::Error::from(e)))
     }
 }
 
