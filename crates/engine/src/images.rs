@@ -89,24 +89,31 @@ impl Engine {
         Ok(out)
     }
 
-    /// Removes dangling images (with `all`, every image no container uses); returns
-    /// their IDs.
+    /// Removes dangling images (with `all`, every image no container uses, and the
+    /// downloads killed pulls left to resume); returns their IDs.
     pub fn prune_images(&self, all: bool) -> Result<Vec<String>> {
         let keep: Vec<String> = self.images_in_use()?.into_iter().map(|(i, _)| i).collect();
         let gone = self.images.prune(all, &keep)?;
+        self.images.clean_tmp(all)?;
         for id in &gone {
             self.image_event("delete", id, "");
         }
         Ok(gone)
     }
 
-    /// Loads the images of an archive or OCI layout at `path`.
+    /// Loads the images of an archive or OCI layout at `path`; errors name it `label`
+    /// when given (`standard input` for a copy of it).
     pub fn load_images(
         &self,
         path: &Path,
+        label: Option<&str>,
         platform: &hull_image::image::Platform,
     ) -> Result<hull_image::archive::Loaded> {
-        let loaded = hull_image::archive::load(&self.images, path, platform, unpack_options())?;
+        let loaded =
+            hull_image::archive::load(&self.images, path, platform, unpack_options()).map_err(|e| match label {
+                Some(l) => Error::Invalid(e.to_string().replace(&path.display().to_string(), l)),
+                None => e.into(),
+            })?;
         for (names, id) in &loaded.images {
             let name = names.first().cloned().unwrap_or_default();
             let actor = if name.is_empty() { id.to_string() } else { name.clone() };

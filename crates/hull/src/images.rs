@@ -235,7 +235,8 @@ pub fn load(engine: &Engine, a: &LoadArgs) -> EResult<i32> {
             (p, Some(g))
         }
     };
-    let loaded = engine.load_images(&path, &platform(&a.platform)?)?;
+    let label = a.input.is_none().then_some("standard input");
+    let loaded = engine.load_images(&path, label, &platform(&a.platform)?)?;
     if !a.quiet {
         for l in archive::describe(&loaded) {
             println!("{l}");

@@ -182,3 +182,18 @@ fn concurrent_operations_on_one_container() {
         assert!(!Path::new(&format!("/proc/{pid}")).exists(), "round {round}: the init is gone");
     }
 }
+
+#[test]
+fn prune_all_removes_what_killed_pulls_left() {
+    let s = setup("engine-partials");
+    let tmp = s.t.path().join("store/tmp");
+    let partial = tmp.join("sha256:0123.partial");
+    std::fs::write(&partial, b"half a layer").unwrap();
+    let dead = tmp.join("blob-999999999-x");
+    std::fs::write(&dead, b"a dead writer's").unwrap();
+    s.engine.prune_images(false).unwrap();
+    assert!(partial.exists(), "a pull may resume it");
+    assert!(!dead.exists(), "its writer is gone");
+    s.engine.prune_images(true).unwrap();
+    assert!(!partial.exists(), "prune -a takes it");
+}

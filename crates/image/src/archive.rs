@@ -38,8 +38,11 @@ impl Members {
         let f = File::open(path).map_err(io(format!("open {}", path.display())))?;
         let mut a = tar::Archive::new(f);
         let mut index = HashMap::new();
-        for e in a.entries_with_seek().map_err(|e| format(path.display().to_string(), e))? {
-            let e = e.map_err(|e| format(path.display().to_string(), e))?;
+        let not_tar = |e: std::io::Error| {
+            format(path.display().to_string(), format!("not a tar archive, or a damaged one ({e})"))
+        };
+        for e in a.entries_with_seek().map_err(not_tar)? {
+            let e = e.map_err(not_tar)?;
             let t = e.header().entry_type();
             if t.is_file() {
                 let name = clean_member(&String::from_utf8_lossy(&e.path_bytes()));

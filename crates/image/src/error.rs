@@ -45,5 +45,16 @@ pub(crate) fn sys(what: impl Into<String>) -> impl FnOnce(nix::errno::Errno) -> 
 }
 
 pub(crate) fn format(what: impl Into<String>, why: impl std::fmt::Display) -> Error {
-    Error::Format { what: what.into(), why: why.to_string() }
+    Error::Format { what: what.into(), why: printable(&why.to_string()) }
+}
+
+/// A reason that may quote hostile input (a tar header's bytes) as one printable line:
+/// control characters and undecodable bytes become `?`, and it is cut at 200 characters.
+pub fn printable(s: &str) -> String {
+    let mut out: String =
+        s.chars().take(200).map(|c| if c.is_control() || c == char::REPLACEMENT_CHARACTER { '?' } else { c }).collect();
+    if s.chars().nth(200).is_some() {
+        out.push('…');
+    }
+    out
 }

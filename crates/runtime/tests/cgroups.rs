@@ -26,6 +26,20 @@ fn memory_limit_oom_kills_with_137() {
     assert_eq!(code, 137, "{err}");
 }
 
+/// A limit too low for the init to start: one line that says so, not "exited during
+/// setup without a word", and nothing left.
+#[test]
+fn a_memory_limit_too_low_to_start_says_so() {
+    let rt = Rt::new("cg-tiny");
+    let mut b = rt.bundle("b");
+    b.config["linux"]["resources"] = json!({"memory": {"limit": 1}});
+    b.save();
+    let id = rt.id("c");
+    let err = rt.fails(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
+    assert!(err.contains("memory.limit") && err.contains("too low"), "{err}");
+    assert!(!rt.root.join(&id).exists());
+}
+
 #[test]
 fn pids_limit_stops_a_fork_loop() {
     let rt = Rt::new("cg-pids");

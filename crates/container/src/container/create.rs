@@ -261,7 +261,20 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
         }
     }
     loop {
-        match parent.recv()? {
+        // An init that died (the OOM killer under a tiny memory limit) closes or resets
+        // the channel: say why it went.
+        let msg = match parent.recv() {
+            Ok(m) => m,
+            Err(e) => {
+                let (why, reaped) = setup_death(pid, spec);
+                if !reaped {
+                    return Err(e);
+                }
+                undo.pid = None;
+                return Err(Error::Init(why));
+            }
+        };
+        match msg {
             Some(Msg::RunHooks) => {
                 let json = oci.to_json();
                 hooks::run_all(Kind::Prestart, Kind::Prestart.of(spec.hooks()), &json)?;
@@ -270,7 +283,13 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
             }
             Some(Msg::Ready) => break,
             Some(other) => return Err(other.into_error("")),
-            None => return Err(Error::Init("exited during setup without a word".into())),
+            None => {
+                let (why, reaped) = setup_death(pid, spec);
+                if reaped {
+                    undo.pid = None;
+                }
+                return Err(Error::Init(why));
+            }
         }
     }
     let dir = undo.dir.as_ref().expect("dir is set");
@@ -319,4 +338,39 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let tmp = path.with_extension("hull-tmp");
     std::fs::write(&tmp, pid.to_string()).ctx(|| format!("--pid-file {}", tmp.display()))?;
     std::fs::rename(&tmp, path).ctx(|| format!("--pid-file {}", path.display()))
+}
+
+/// Why an init that closed its channel without a message went: its exit status, once
+/// it can be reaped (within a moment), and whether it was (the undo must not signal a
+/// pid that may be reused). A SIGKILL under a memory limit is the OOM killer's: a limit
+/// too low for the init to start (`memory.limit` of a few bytes).
+fn setup_death(pid: i32, spec: &oci_spec::runtime::Spec) -> (String, bool) {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(500);
+    let status = loop {
+        match waitpid(nix::unistd::Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) if std::time::Instant::now() < until => {
+                std::thread::sleep(std::time::Duration::from_millis(5))
+            }
+            Ok(WaitStatus::StillAlive) | Err(_) => break None,
+            Ok(s) => break Some(s),
+        }
+    };
+    let limit = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.memory().as_ref())
+        .and_then(|m| m.limit());
+    let why = match status {
+        Some(WaitStatus::Signaled(_, nix::sys::signal::Signal::SIGKILL, _)) if limit.is_some() => format!(
+            "was killed during setup (SIGKILL, the OOM killer's under linux.resources.memory.limit {}): \
+             the limit is too low for the container to start",
+            limit.unwrap_or_default()
+        ),
+        Some(WaitStatus::Signaled(_, sig, _)) => format!("was killed during setup by {sig}"),
+        Some(WaitStatus::Exited(_, code)) => format!("exited during setup with status {code} without a word"),
+        _ => "exited during setup without a word".into(),
+    };
+    (why, status.is_some())
 }
