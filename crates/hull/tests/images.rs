@@ -204,6 +204,17 @@ fn bad_archives_are_refused_and_leave_nothing() {
     let e = h.fails(&["load", "-i", garbage.to_str().unwrap()]);
     assert!(e.starts_with("Error: ") && e.lines().count() == 1, "one clear line: {e}");
     clean(&h);
+    // Random bytes: no raw header bytes in the message; from standard input, no name of
+    // a temporary file.
+    let noise: Vec<u8> = (0..3000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    std::fs::write(&garbage, &noise).unwrap();
+    let e = h.fails(&["load", "-i", garbage.to_str().unwrap()]);
+    assert!(e.contains("not a tar archive") && e.chars().all(|c| !c.is_control() || c == '\n'), "{e:?}");
+    assert!(e.len() < 200, "{e}");
+    let o = h.cmd().args(["load"]).stdin(std::fs::File::open(&garbage).unwrap()).output().unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && e.contains("standard input") && !e.contains("/tmp/"), "{e}");
+    clean(&h);
     // A layer that climbs out with "..": refused, nothing written outside or kept.
     let p = docker_archive_with(t.path(), &layer_with_escape(), None);
     let e = h.fails(&["load", "-i", p.to_str().unwrap()]);

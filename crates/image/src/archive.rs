@@ -38,8 +38,11 @@ impl Members {
         let f = File::open(path).map_err(io(format!("open {}", path.display())))?;
         let mut a = tar::Archive::new(f);
         let mut index = HashMap::new();
+        // The tar crate's reasons quote the header's bytes: their first clause is enough.
         let not_tar = |e: std::io::Error| {
-            format(path.display().to_string(), format!("not a tar archive, or a damaged one ({e})"))
+            let why = e.to_string();
+            let head = why.split(':').next().unwrap_or_default().to_owned();
+            format(path.display().to_string(), format!("not a tar archive, or a damaged one ({head})"))
         };
         for e in a.entries_with_seek().map_err(not_tar)? {
             let e = e.map_err(not_tar)?;

@@ -58,3 +58,13 @@ pub fn printable(s: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reasons_are_printable() {
+        assert_eq!(super::printable("a\u{1b}[2Jb\u{fffd}c"), "a?[2Jb?c");
+        let long = "x".repeat(500);
+        assert_eq!(super::printable(&long).chars().count(), 201);
+    }
+}
