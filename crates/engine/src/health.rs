@@ -150,7 +150,15 @@ impl Probe {
     /// Kills the process started in the container with its session (its children),
     /// then `hull exec`.
     fn kill(&mut self) {
-        let pid = std::fs::read_to_string(&self.pid_file).ok().and_then(|s| s.trim().parse::<i32>().ok());
+        // A probe still being set up has no pid file yet: wait for it (a moment, and
+        // only while `hull exec` lives), or its process would outlive the kill below.
+        let until = Instant::now() + Duration::from_secs(2);
+        let read = |p: &Path| std::fs::read_to_string(p).ok().and_then(|s| s.trim().parse::<i32>().ok());
+        let mut pid = read(&self.pid_file);
+        while pid.is_none() && Instant::now() < until && matches!(self.child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(5));
+            pid = read(&self.pid_file);
+        }
         if let Some(pid) = pid.filter(|p| *p > 1) {
             // SAFETY: kill(2) of the process group the probe's process leads (it called
             // setsid), then of the process itself; `hull exec` still waits for it, so the
