@@ -221,13 +221,13 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
         seccomp: filter.as_ref().map(|f| f.settings.clone()),
     };
     let oci = OciState::new(&state, Status::Creating);
-    parent.send(&Msg::State(oci.to_json()))?;
+    parent.send(&Msg::State(oci.to_json())).map_err(|e| init_gone(e, pid, spec, &mut undo))?;
     if let Some(f) = filter.as_ref().filter(|_| agent.is_some()) {
         let doc = crate::seccomp::notify::message(&oci, &oci.oci_version, pid, &f.settings.listener_metadata);
-        parent.send(&Msg::Listener(doc))?;
+        parent.send(&Msg::Listener(doc)).map_err(|e| init_gone(e, pid, spec, &mut undo))?;
     }
     drop(agent);
-    parent.send(&Msg::Go)?;
+    parent.send(&Msg::Go).map_err(|e| init_gone(e, pid, spec, &mut undo))?;
     // Making the cgroups, writing limits and placing the init (one cgroup.procs write
     // per v1 hierarchy, the first waiting for an RCU grace period) overlap the init's
     // mounts. All of it is done before any message from the init is read: hooks run
@@ -257,29 +257,19 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
             if let Some(e) = parent.recv().ok().flatten().and_then(Msg::failure) {
                 return Err(e);
             }
-            return Err(e);
+            return Err(init_gone(e, pid, spec, &mut undo));
         }
     }
     loop {
         // An init that died (the OOM killer under a tiny memory limit) closes or resets
         // the channel: say why it went.
-        let msg = match parent.recv() {
-            Ok(m) => m,
-            Err(e) => {
-                let (why, reaped) = setup_death(pid, spec);
-                if !reaped {
-                    return Err(e);
-                }
-                undo.pid = None;
-                return Err(Error::Init(why));
-            }
-        };
+        let msg = parent.recv().map_err(|e| init_gone(e, pid, spec, &mut undo))?;
         match msg {
             Some(Msg::RunHooks) => {
                 let json = oci.to_json();
                 hooks::run_all(Kind::Prestart, Kind::Prestart.of(spec.hooks()), &json)?;
                 hooks::run_all(Kind::CreateRuntime, Kind::CreateRuntime.of(spec.hooks()), &json)?;
-                parent.send(&Msg::Go)?;
+                parent.send(&Msg::Go).map_err(|e| init_gone(e, pid, spec, &mut undo))?;
             }
             Some(Msg::Ready) => break,
             Some(other) => return Err(other.into_error("")),
@@ -338,6 +328,18 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let tmp = path.with_extension("hull-tmp");
     std::fs::write(&tmp, pid.to_string()).ctx(|| format!("--pid-file {}", tmp.display()))?;
     std::fs::rename(&tmp, path).ctx(|| format!("--pid-file {}", path.display()))
+}
+
+/// The error of a failed exchange with the init: how it went, when it is gone (then
+/// the undo must not signal its pid, which may be reused), else `e`.
+fn init_gone(e: Error, pid: i32, spec: &oci_spec::runtime::Spec, undo: &mut Undo) -> Error {
+    let (why, reaped) = setup_death(pid, spec);
+    if reaped {
+        undo.pid = None;
+        Error::Init(why)
+    } else {
+        e
+    }
 }
 
 /// Why an init that closed its channel without a message went: its exit status, once
