@@ -36,6 +36,7 @@ pub mod attach;
 pub mod create;
 pub mod error;
 pub mod events;
+pub mod fault;
 pub mod files;
 pub mod health;
 pub mod images;

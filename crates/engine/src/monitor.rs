@@ -264,6 +264,7 @@ impl Monitor {
             Some(s) => Some(hull_container::foreground::recv_fd(s)?),
             None => None,
         };
+        crate::fault::point("monitor-created");
         if let Err(e) = container::start(&self.engine.runtime, &self.id) {
             let _ = container::delete(&self.engine.runtime, &self.id, true);
             return Err(e.into());

@@ -1454,3 +1454,42 @@ fn cp_never_follows_a_container_link_to_the_host() {
     assert_eq!(std::fs::read_to_string(canary.join("secret.txt")).unwrap(), "host secret\n");
     h.ok(&["rm", "-f", "pe"]);
 }
+
+/// The monitor killed between the runtime's create and start (HULL_FAULT): the init
+/// waits on its fifo still holding the client's socket. `run` (foreground and -d) must
+/// notice the monitor's death and fail with one line instead of waiting for ever, and
+/// `rm -f` must remove the init, its cgroups and everything else.
+#[test]
+fn a_monitor_killed_before_start_leaves_no_client_waiting() {
+    let h = setup("monkill");
+    for (name, detach) in [("mk1", false), ("mk2", true)] {
+        let mut args = vec!["run", "--name", name];
+        if detach {
+            args.push("-d");
+        }
+        args.extend(["busybox", "true"]);
+        let mut child = h
+            .cmd()
+            .env("HULL_FAULT", "monitor-created")
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let until = Instant::now() + Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > until {
+                let _ = child.kill();
+                panic!("hull run {args:?} still waits for a dead monitor");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(code(&o), 125, "{}", err(&o));
+        assert!(err(&o).contains("died before the container started"), "{}", err(&o));
+        assert_eq!(err(&o).lines().count(), 1, "{}", err(&o));
+        let id = full_id(&h, name);
+        h.ok(&["rm", "-f", name]);
+        assert!(leftovers(&h, &id).is_empty(), "{name}: {:?}", leftovers(&h, &id));
+    }
+}

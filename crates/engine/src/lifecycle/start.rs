@@ -5,7 +5,7 @@ use crate::attach::{self, read_frame};
 use crate::error::{Error, Result};
 use crate::record::STOPPED_BY_USER;
 use crate::{monitor, Engine};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -41,6 +41,8 @@ impl Engine {
         let _ = std::fs::remove_file(self.dir(id).join(STOPPED_BY_USER));
         let (ours, theirs) = UnixStream::pair().map_err(Error::at("socketpair"))?;
         let pid = monitor::spawn(self.exe(), self.root(), id, Some(OwnedFd::from(theirs)))?;
+        // Our child: its pidfd tells when it goes, whoever else holds the socket.
+        let monitor_fd = hull_container::pid::open(pid).ok();
         // Recorded under the lock, so that a concurrent start sees the container
         // monitored from now on (the monitor reads its state under the lock too).
         let mut state = self.run_state(id);
@@ -49,7 +51,7 @@ impl Engine {
         self.save_run_state(id, &state)?;
         drop(lock);
         let mut sock = ours;
-        wait_started(&mut sock)?;
+        wait_started(&mut sock, monitor_fd.as_ref(), id)?;
         Ok(sock)
     }
 
@@ -63,13 +65,40 @@ impl Engine {
         let mut sock = attach::connect(&self.dir(id)).map_err(|e| {
             Error::io(format!("attach to {} (is its monitor running?)", hull_image::image::short_id(id)), e)
         })?;
-        wait_started(&mut sock)?;
+        let monitor_fd = hull_container::pid::open(c.run.monitor_pid)
+            .ok()
+            .filter(|_| hull_container::pid::is_alive(c.run.monitor_pid, c.run.monitor_start));
+        wait_started(&mut sock, monitor_fd.as_ref(), id)?;
         Ok(sock)
     }
 }
 
-/// Waits for the monitor's word that the command runs; its error otherwise.
-fn wait_started(sock: &mut UnixStream) -> Result<()> {
+/// Waits for the monitor's word that the command runs; its error otherwise. A monitor
+/// that dies first (`monitor`: its pidfd) is noticed even while another process (the
+/// container's init, cloned from it and not yet started) holds its end of the socket.
+fn wait_started(sock: &mut UnixStream, monitor: Option<&OwnedFd>, id: &str) -> Result<()> {
+    if let Some(m) = monitor {
+        loop {
+            let mut fds = [
+                libc::pollfd { fd: sock.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+                libc::pollfd { fd: m.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            ];
+            // SAFETY: a valid array of two pollfds.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+            if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            if n < 0 || fds[0].revents != 0 {
+                break;
+            }
+            if fds[1].revents != 0 {
+                return Err(Error::Conflict(format!(
+                    "the monitor of container {} died before the container started; `hull rm -f` removes what it left",
+                    hull_image::image::short_id(id)
+                )));
+            }
+        }
+    }
     match read_frame(sock) {
         Ok(Some((attach::STARTED, _))) => Ok(()),
         Ok(Some((attach::ERROR, p))) => {
