@@ -1,6 +1,8 @@
 //! Fault injection for tests: `HULL_FAULT=NAME` makes the process that reaches the
 //! point `NAME` kill itself with SIGKILL there, so that a crash at that step is
-//! deterministic instead of lucky. Points: `monitor-created` (the monitor, after the
+//! deterministic instead of lucky. Points: `create-claimed` (name and directory
+//! claimed, nothing else made), `create-before-record` (everything made but the record:
+//! root filesystem mounted, volumes, config), `monitor-created` (the monitor, after the
 //! runtime created the init and before it starts it). A process without the variable
 //! pays one environment lookup per point.
 

@@ -192,7 +192,9 @@ impl Engine {
         if record::valid_name(name) {
             if let Ok(target) = std::fs::read_link(self.names_dir().join(name)) {
                 if let Some(id) = target.to_str() {
-                    if self.dir(id).join(record::RECORD).exists() {
+                    // A half-made container (no record yet) is found too: rm -f of it
+                    // finishes what a dead create left.
+                    if self.dir(id).is_dir() {
                         return Ok(id.to_owned());
                     }
                 }

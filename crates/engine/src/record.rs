@@ -15,6 +15,10 @@ pub const RUN_STATE: &str = "state.json";
 pub const STOPPED_BY_USER: &str = "stopped-by-user";
 /// Made by `rm` under the container's lock: a `--rm` monitor leaves the removal to it.
 pub const REMOVING: &str = "removing";
+/// Written by `create` first, under the container's lock it holds until the record is
+/// saved: the container's name, so that a create that died half way is a container
+/// `ps -a` lists and `rm -f` and `prune` finish removing.
+pub const CREATING: &str = "creating";
 
 /// The container as created.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -183,6 +187,9 @@ pub struct Container {
     pub status: ContainerStatus,
     /// The monitor is alive.
     pub monitored: bool,
+    /// A container whose create never finished (no record): `record` holds only its
+    /// id and name. Dead when its creator is gone, Created while it works.
+    pub half_made: bool,
 }
 
 impl Engine {
@@ -210,9 +217,52 @@ impl Engine {
         crate::write_atomic(&self.dir(id).join(RUN_STATE), &serde_json::to_vec(s)?)
     }
 
+    /// A container whose directory has no record: a create that has not finished, or
+    /// died half way (its lock is then free), or a removal that died half way.
+    fn half_made(&self, id: &str) -> Result<Container> {
+        let dir = self.dir(id);
+        if !dir.is_dir() {
+            return Err(Error::NoSuchContainer(id.to_owned()));
+        }
+        let name = std::fs::read_to_string(dir.join(CREATING))
+            .ok()
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())
+            .or_else(|| self.name_of(id))
+            .unwrap_or_default();
+        let working = matches!(self.try_lock(id), Ok(None));
+        let record = Record {
+            id: id.to_owned(),
+            name,
+            image: String::new(),
+            image_id: String::new(),
+            created: String::new(),
+            path: String::new(),
+            args: Vec::new(),
+            config: Config::default(),
+            host: HostConfig::default(),
+            rootfs: String::new(),
+            mounts: Vec::new(),
+        };
+        let status = if working { ContainerStatus::Created } else { ContainerStatus::Dead };
+        Ok(Container { record, run: RunState::default(), status, monitored: false, half_made: true })
+    }
+
+    /// The name whose link leads to `id`, if one does.
+    fn name_of(&self, id: &str) -> Option<String> {
+        std::fs::read_dir(self.names_dir()).ok()?.flatten().find_map(|e| {
+            let target = std::fs::read_link(e.path()).ok()?;
+            (target.as_os_str() == id).then(|| e.file_name().to_string_lossy().into_owned())
+        })
+    }
+
     /// Loads a container and derives its status.
     pub fn container(&self, id: &str) -> Result<Container> {
-        let record = self.record(id)?;
+        let record = match self.record(id) {
+            Ok(r) => r,
+            Err(Error::NoSuchContainer(_)) => return self.half_made(id),
+            Err(e) => return Err(e),
+        };
         let run = self.run_state(id);
         let monitored = run.monitor_pid > 0 && hull_container::process::is_alive(run.monitor_pid, run.monitor_start);
         let init = match hull_container::container::state(&self.runtime, id) {
@@ -229,7 +279,7 @@ impl Engine {
             _ if run.started_at.is_some() => ContainerStatus::Dead,
             _ => ContainerStatus::Created,
         };
-        Ok(Container { record, run, status, monitored })
+        Ok(Container { record, run, status, monitored, half_made: false })
     }
 }
 

@@ -1493,3 +1493,29 @@ fn a_monitor_killed_before_start_leaves_no_client_waiting() {
         assert!(leftovers(&h, &id).is_empty(), "{name}: {:?}", leftovers(&h, &id));
     }
 }
+
+/// `hull run` killed half way through its create (HULL_FAULT at each step): what it
+/// claimed is a container `ps -a` lists as dead, `rm -f` and `container prune` finish
+/// removing it (directory, overlay mount, name), and the name is free again.
+#[test]
+fn a_create_killed_half_way_is_finished_by_rm_and_prune() {
+    let h = setup("halfmade");
+    for (i, point) in ["create-claimed", "create-before-record"].iter().enumerate() {
+        let name = format!("half{i}");
+        let o = h.cmd().env("HULL_FAULT", point).args(["run", "--name", &name, "busybox", "true"]).output().unwrap();
+        assert_eq!(o.status.code(), None, "{point}: killed by its fault");
+        let id = h.ok(&["ps", "-aq", "--no-trunc", "--filter", &format!("name={name}")]).trim().to_string();
+        assert_eq!(id.len(), 64, "{point}: ps -a lists it");
+        let state = h.ok(&["ps", "-a", "--filter", &format!("name={name}"), "--format", "{{.State}}"]);
+        assert_eq!(state.trim(), "dead", "{point}");
+        let taken = h.run(&["run", "--rm", "--name", &name, "busybox", "true"]);
+        assert_eq!(code(&taken), 125, "{point}: the name is still claimed");
+        if i == 0 {
+            h.ok(&["rm", "-f", &name]);
+        } else {
+            assert!(h.ok(&["container", "prune", "-f"]).contains(&id), "{point}: prune takes it");
+        }
+        assert!(leftovers(&h, &id).is_empty(), "{point}: {:?}", leftovers(&h, &id));
+        h.ok(&["run", "--rm", "--name", &name, "busybox", "true"]);
+    }
+}

@@ -75,10 +75,14 @@ impl Engine {
         let image = store.load(&image_record)?;
         let id = crate::new_id()?;
         let name = self.claim_new_name(opts.name.as_deref(), &id)?;
-        let mut undo = Undo { engine: self, id: &id, name: &name, volumes: Vec::new(), armed: true };
+        let mut undo = Undo { engine: self, id: &id, name: &name, volumes: Vec::new(), armed: true, lock: None };
         let dir = self.dir(&id);
         std::fs::create_dir_all(&dir).map_err(Error::at(format!("create {}", dir.display())))?;
-        std::fs::write(dir.join("lock"), b"").map_err(Error::at(format!("create {}/lock", dir.display())))?;
+        // Held until the record is saved: other commands wait for this create, or find
+        // the lock free and the container half made if it died (see record::CREATING).
+        undo.lock = Some(self.lock(&id)?);
+        crate::write_atomic(&dir.join(crate::record::CREATING), name.as_bytes())?;
+        crate::fault::point("create-claimed");
         let rootfs = self.prepare_rootfs(&image, &dir.join("rootfs"), &mut warnings)?;
         let c = &body.config;
         let overrides = Overrides {
@@ -192,7 +196,9 @@ impl Engine {
             .into(),
             mounts,
         };
+        crate::fault::point("create-before-record");
         self.save_record(&rec)?;
+        let _ = std::fs::remove_file(dir.join(crate::record::CREATING));
         undo.disarm();
         self.container_event(&rec, "create", &[]);
         Ok(Created { id, warnings })
@@ -338,6 +344,8 @@ struct Undo<'a> {
     /// Anonymous volumes made for it.
     volumes: Vec<String>,
     armed: bool,
+    /// The container's lock, released after the undo (a field drops after `drop`).
+    lock: Option<crate::Locked>,
 }
 
 impl Undo<'_> {

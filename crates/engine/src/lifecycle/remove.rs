@@ -1,7 +1,7 @@
 //! Remove (Docker's `DELETE /containers/{id}` with `force` and `v`).
 
 use crate::error::{Error, Result};
-use crate::record::{Container, REMOVING};
+use crate::record::{Container, ContainerStatus, REMOVING};
 use crate::Engine;
 use hull_container::container;
 use std::time::{Duration, Instant};
@@ -29,7 +29,8 @@ impl Engine {
         let mut pruned = Pruned::default();
         for id in self.ids()? {
             let Ok(c) = self.container(&id) else { continue };
-            if c.status.is_live() {
+            // Live, or a create still at work (its lock held).
+            if c.status.is_live() || (c.half_made && c.status == ContainerStatus::Created) {
                 continue;
             }
             match self.remove(&id, RemoveOptions::default()) {
