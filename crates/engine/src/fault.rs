@@ -3,7 +3,8 @@
 //! deterministic instead of lucky. Points: `create-claimed` (name and directory
 //! claimed, nothing else made), `create-before-record` (everything made but the record:
 //! root filesystem mounted, volumes, config), `monitor-created` (the monitor, after the
-//! runtime created the init and before it starts it). A process without the variable
+//! runtime created the init and before it starts it), `commit-paused` (a commit, with
+//! the container frozen). A process without the variable
 //! pays one environment lookup per point.
 
 /// Dies here (SIGKILL, as a crash would) when `HULL_FAULT` names this point.

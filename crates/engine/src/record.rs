@@ -19,6 +19,9 @@ pub const REMOVING: &str = "removing";
 /// saved: the container's name, so that a create that died half way is a container
 /// `ps -a` lists and `rm -f` and `prune` finish removing.
 pub const CREATING: &str = "creating";
+/// Written by `commit` while it has the container frozen (`PID START` of the process):
+/// a commit killed before it thawed the container is undone by the next reader.
+pub const PAUSED_BY: &str = "paused-by";
 
 /// The container as created.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -256,8 +259,24 @@ impl Engine {
         })
     }
 
+    /// Thaws a container a dead `commit` left frozen (its PAUSED_BY marker names a
+    /// process that is gone).
+    fn thaw_if_abandoned(&self, id: &str) {
+        let marker = self.dir(id).join(PAUSED_BY);
+        let Ok(text) = std::fs::read_to_string(&marker) else { return };
+        let mut f = text.split_whitespace().map(|x| x.parse::<u64>().ok());
+        if let (Some(Some(pid)), Some(Some(start))) = (f.next(), f.next()) {
+            if hull_container::pid::is_alive(pid as i32, start) {
+                return;
+            }
+        }
+        let _ = hull_container::container::resume(&self.runtime, id);
+        let _ = std::fs::remove_file(&marker);
+    }
+
     /// Loads a container and derives its status.
     pub fn container(&self, id: &str) -> Result<Container> {
+        self.thaw_if_abandoned(id);
         let record = match self.record(id) {
             Ok(r) => r,
             Err(Error::NoSuchContainer(_)) => return self.half_made(id),

@@ -1519,3 +1519,19 @@ fn a_create_killed_half_way_is_finished_by_rm_and_prune() {
         h.ok(&["run", "--rm", "--name", &name, "busybox", "true"]);
     }
 }
+
+/// `hull commit` killed with the container frozen (HULL_FAULT): the next command that
+/// reads the container thaws it (the commit's marker names a dead process).
+#[test]
+fn a_commit_killed_with_the_container_frozen_is_undone() {
+    let h = setup("commitkill");
+    h.ok(&["run", "-d", "--name", "ck", "busybox", "sleep", "100"]);
+    let o = h.cmd().env("HULL_FAULT", "commit-paused").args(["commit", "ck", "ck:img"]).output().unwrap();
+    assert_eq!(o.status.code(), None, "killed by its fault");
+    assert_eq!(h.ok(&["inspect", "--format", "{{.State.Status}}", "ck"]).trim(), "running");
+    h.ok(&["exec", "ck", "true"]);
+    // A commit that finishes leaves it running too, and no marker.
+    h.ok(&["commit", "ck", "ck:img"]);
+    assert!(!h.root.join("containers").join(full_id(&h, "ck")).join("paused-by").exists());
+    h.ok(&["rm", "-f", "ck"]);
+}

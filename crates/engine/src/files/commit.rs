@@ -26,13 +26,23 @@ impl Engine {
     pub fn commit(&self, id: &str, opts: &CommitOptions) -> Result<String> {
         let _lock = self.lock(id)?;
         let c = self.container(id)?;
+        // What a killed writer left in tmp/ (a commit's layer) goes first.
+        let _ = self.images.clean_tmp(false);
         let paused = opts.pause && c.status == ContainerStatus::Running;
+        let marker = self.dir(id).join(crate::record::PAUSED_BY);
         if paused {
+            // Who froze it: if this process dies before it thaws it, whoever reads the
+            // container next does (`Engine::container`).
+            let me = std::process::id() as i32;
+            let start = hull_container::pid::start_time(me).unwrap_or(0);
+            crate::write_atomic(&marker, format!("{me} {start}").as_bytes())?;
             hull_container::container::pause(&self.runtime, id)?;
+            crate::fault::point("commit-paused");
         }
         let result = commit_locked(self, id, opts);
         if paused {
             let _ = hull_container::container::resume(&self.runtime, id);
+            let _ = std::fs::remove_file(&marker);
         }
         if result.is_ok() {
             self.container_event(&c.record, "commit", &[]);
