@@ -70,6 +70,22 @@ pub struct ContainerDir {
 }
 
 const STATE_FILE: &str = "state.json";
+/// What `create` has made so far, written before each step that could leak (the init,
+/// its cgroups) and removed with the state's first save: a create killed before that
+/// is undone from it by `delete --force`.
+const INTENT_FILE: &str = "creating.json";
+
+/// See [`INTENT_FILE`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Intent {
+    /// The init once cloned (0 before), and its start time.
+    pub pid: i32,
+    pub pid_start: u64,
+    pub cgroup_path: PathBuf,
+    pub cgroup_dirs: Vec<PathBuf>,
+    /// The cgroups this create made (only those are removed).
+    pub cgroup_made: Vec<PathBuf>,
+}
 const FIFO: &str = "exec.fifo";
 
 impl StateStore {
@@ -169,6 +185,24 @@ impl ContainerDir {
     /// Path of the compiled seccomp program of the container's processes.
     pub fn seccomp_path(&self) -> PathBuf {
         self.path.join("seccomp.bpf")
+    }
+
+    /// Writes what a create has made so far (see [`Intent`]), atomically.
+    pub fn save_intent(&self, i: &Intent) -> Result<()> {
+        let tmp = self.path.join(".creating.json.tmp");
+        let data = serde_json::to_vec(i).map_err(|e| Error::Init(format!("serialise the create's intent: {e}")))?;
+        std::fs::write(&tmp, data).ctx(|| format!("write {}", tmp.display()))?;
+        std::fs::rename(&tmp, self.path.join(INTENT_FILE)).ctx(|| format!("rename {}", tmp.display()))
+    }
+
+    /// Removes the intent once the state is written.
+    pub fn remove_intent(&self) {
+        let _ = std::fs::remove_file(self.path.join(INTENT_FILE));
+    }
+
+    /// What a create that never wrote its state had made, if it said.
+    pub fn load_intent(&self) -> Option<Intent> {
+        serde_json::from_slice(&std::fs::read(self.path.join(INTENT_FILE)).ok()?).ok()
     }
 
     /// Writes state.json atomically (temp file, rename). No fsync: the state root lives

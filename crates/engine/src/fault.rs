@@ -1,16 +1,9 @@
 //! Fault injection for tests: `HULL_FAULT=NAME` makes the process that reaches the
-//! point `NAME` kill itself with SIGKILL there, so that a crash at that step is
-//! deterministic instead of lucky. Points: `create-claimed` (name and directory
-//! claimed, nothing else made), `create-before-record` (everything made but the record:
-//! root filesystem mounted, volumes, config), `monitor-created` (the monitor, after the
+//! point `NAME` kill itself with SIGKILL there (hull-container's `fault::point`, one
+//! implementation). The engine's points: `create-claimed` (name and directory claimed,
+//! nothing else made), `create-before-record` (everything made but the record: root
+//! filesystem mounted, volumes, config), `monitor-created` (the monitor, after the
 //! runtime created the init and before it starts it), `commit-paused` (a commit, with
-//! the container frozen). A process without the variable
-//! pays one environment lookup per point.
+//! the container frozen).
 
-/// Dies here (SIGKILL, as a crash would) when `HULL_FAULT` names this point.
-pub fn point(name: &str) {
-    if std::env::var_os("HULL_FAULT").is_some_and(|v| v == name) {
-        // SAFETY: kill(2) of our own process.
-        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
-    }
-}
+pub use hull_container::fault::point;

@@ -813,3 +813,47 @@ fn mounts_inside_proc_are_refused() {
         assert!(!rt.root.join(&id).exists());
     }
 }
+
+/// `create` killed after it cloned the init and made its cgroups, before it wrote the
+/// state (HULL_FAULT=runtime-cgroups): `delete --force` finds what it made from the
+/// intent it wrote first, kills the init (if its parent-death signal has not) and
+/// removes its cgroups.
+#[test]
+fn a_create_killed_before_its_state_is_undone_by_delete_force() {
+    let rt = Rt::new("ct-killed");
+    let b = rt.bundle("b");
+    b.save();
+    let id = rt.id("c");
+    let o = rt
+        .cmd(&["create", "--bundle", b.dir.to_str().unwrap(), &id])
+        .env("HULL_FAULT", "runtime-cgroups")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), None, "killed at the fault: {}", String::from_utf8_lossy(&o.stderr));
+    let intent: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rt.root.join(&id).join("creating.json")).unwrap()).unwrap();
+    let pid = intent["pid"].as_i64().unwrap() as i32;
+    // (state, start time) from /proc/PID/stat: the same process while both match.
+    let stat = |pid: i32| -> Option<(String, String)> {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let rest = &s[s.rfind(')')? + 2..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        Some((f[0].to_string(), f[19].to_string()))
+    };
+    let start = stat(pid).map(|(_, t)| t).unwrap_or_default();
+    let made = intent["cgroup_made"].as_array().unwrap().clone();
+    assert!(!made.is_empty(), "{intent}");
+    assert!(made.iter().all(|d| std::path::Path::new(d.as_str().unwrap()).exists()), "the cgroups leak until deleted");
+    rt.ok(&["delete", "--force", &id]);
+    assert!(!rt.root.join(&id).exists());
+    let gone = |pid| stat(pid).is_none_or(|(state, t)| t != start || state == "Z");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !gone(pid) && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(gone(pid), "the init {pid} is still there");
+    // The container's own cgroups (a parent this create made may hold others' now).
+    for d in intent["cgroup_dirs"].as_array().unwrap() {
+        assert!(!std::path::Path::new(d.as_str().unwrap()).exists(), "cgroup {d} left");
+    }
+}

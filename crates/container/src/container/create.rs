@@ -11,7 +11,7 @@ use crate::namespaces::{self, Namespaces};
 use crate::process::init::{self, Plan};
 use crate::process::sync::{self, Msg};
 use crate::spec;
-use crate::state::{ContainerDir, OciState, StateFile, StateStore};
+use crate::state::{ContainerDir, Intent, OciState, StateFile, StateStore};
 use crate::status::Status;
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -122,6 +122,10 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
     let dir = store.create(opts.id)?;
     let mut undo = Undo { pid: None, cgroups: Vec::new(), dir: None };
     let fifo_path = dir.fifo_path();
+    // Before anything can leak: what delete --force must undo if this process dies.
+    let mut intent =
+        Intent { cgroup_path: cgroup_path.clone(), cgroup_dirs: cgroup_dirs.clone(), ..Default::default() };
+    dir.save_intent(&intent)?;
     undo.dir = Some(dir);
     nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .ctx(|| format!("mkfifo {}", fifo_path.display()))?;
@@ -134,6 +138,8 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
     let early_cgroups = hierarchies.iter().all(|h| h.unified);
     if early_cgroups {
         undo.cgroups = cgroups::create(&hierarchies, &cgroup_dirs)?;
+        intent.cgroup_made = undo.cgroups.clone();
+        save_intent(&undo, &intent)?;
         apply_limits(spec, &hierarchies, &cgroup_dirs, &cgroup_path)?;
     }
 
@@ -203,6 +209,9 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
     }
     let pid_start = crate::process::start_time(pid)
         .ok_or_else(|| Error::Init("the container's init exited before setup".into()))?;
+    intent.pid = pid;
+    intent.pid_start = pid_start;
+    save_intent(&undo, &intent)?;
     let now = humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string();
     let state = StateFile {
         oci_version: spec.version().clone(),
@@ -235,10 +244,13 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
     // `start`, which needs this `create` to have returned.
     if !early_cgroups {
         undo.cgroups = cgroups::create(&hierarchies, &state.cgroup_dirs)?;
+        intent.cgroup_made = undo.cgroups.clone();
+        save_intent(&undo, &intent)?;
         apply_limits(spec, &hierarchies, &state.cgroup_dirs, &cgroup_path)?;
     }
     let mut state = state;
     state.cgroup_made = undo.cgroups.clone();
+    crate::fault::point("runtime-cgroups");
     let to_join: Vec<PathBuf> =
         state.cgroup_dirs.iter().filter(|d| !(born_in_unified && Some(*d) == unified.as_ref())).cloned().collect();
     if let Err(e) = cgroups::join(&to_join, pid) {
@@ -288,6 +300,7 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
         std::fs::write(&p, f.program.to_bytes()).ctx(|| format!("write {}", p.display()))?;
     }
     dir.save(&state)?;
+    dir.remove_intent();
     if let Some(p) = opts.pid_file {
         write_pid_file(p, pid)?;
     }
@@ -375,4 +388,12 @@ fn setup_death(pid: i32, spec: &oci_spec::runtime::Spec) -> (String, bool) {
         _ => "exited during setup without a word".into(),
     };
     (why, status.is_some())
+}
+
+/// Saves what the create has made so far in its state directory.
+fn save_intent(undo: &Undo, intent: &Intent) -> Result<()> {
+    match undo.dir.as_ref() {
+        Some(d) => d.save_intent(intent),
+        None => Ok(()),
+    }
 }

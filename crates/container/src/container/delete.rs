@@ -13,8 +13,29 @@ use crate::status::Status;
 pub fn delete(store: &StateStore, id: &str, force: bool) -> Result<Vec<Error>> {
     let dir = store.open(id)?;
     let Some(state) = dir.load()? else {
-        // A create that died before writing its state: only --force clears it.
+        // A create that died before writing its state: only --force clears it, from
+        // what it said it had made (its init, blocked on the fifo; its cgroups).
         Status::Creating.can_delete(force).map_err(|r| bad(id, Status::Creating, r))?;
+        if let Some(i) = dir.load_intent() {
+            if i.pid > 0 {
+                if let Ok(pidfd) = crate::pid::signal(i.pid, i.pid_start, libc::SIGKILL) {
+                    hooks::poll_readable(std::os::fd::AsFd::as_fd(&pidfd), 10_000);
+                }
+            }
+            for pid in cgroups::procs(&i.cgroup_dirs) {
+                // SAFETY: kill with a pid from the container's own cgroup.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            thaw(&i.cgroup_dirs);
+            for _ in 0..500 {
+                if cgroups::procs(&i.cgroup_dirs).is_empty() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            cgroups::remove(&i.cgroup_made)?;
+            cgroups::remove_empty_hull_ancestors(&i.cgroup_dirs, &i.cgroup_path, &i.cgroup_made);
+        }
         dir.remove()?;
         return Ok(Vec::new());
     };
