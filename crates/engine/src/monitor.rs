@@ -136,6 +136,8 @@ impl Monitor {
                     for c in clients.iter_mut() {
                         let _ = write_frame(&mut c.sock, attach::STARTED, b"");
                     }
+                    // Logged once the clients know (`run` is not kept waiting for it).
+                    self.engine.container_event(&self.record, "start", &[]);
                     shed_file_pages();
                     self.serve(pid, &pidfd, stdio, master, clients)
                 }
@@ -277,7 +279,6 @@ impl Monitor {
         self.state.exit_code = None;
         self.state.error = None;
         self.save();
-        self.engine.container_event(&self.record, "start", &[]);
         if master.is_some() {
             stdio.out = None;
         }

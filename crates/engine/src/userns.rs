@@ -15,7 +15,6 @@
 
 use crate::error::{Error, Result};
 use oci_spec::runtime::LinuxIdMapping;
-use serde_json::{json, Value};
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -54,16 +53,6 @@ impl Mapping {
         self.uids.len() > 1 && self.gids.len() > 1
     }
 
-    /// `linux.uidMappings` and `linux.gidMappings`.
-    pub fn to_json(&self) -> (Value, Value) {
-        let j = |m: &[LinuxIdMapping]| -> Value {
-            m.iter()
-                .map(|m| json!({"containerID": m.container_id(), "hostID": m.host_id(), "size": m.size()}))
-                .collect()
-        };
-        (j(&self.uids), j(&self.gids))
-    }
-
     /// Whether container uid `uid` and gid `gid` both exist in the maps.
     pub fn maps_id(&self, uid: u32, gid: u32) -> bool {
         let has = |m: &[LinuxIdMapping], id: u32| {
@@ -74,8 +63,12 @@ impl Mapping {
 }
 
 fn idmap(container: u32, host: u32, size: u32) -> LinuxIdMapping {
-    serde_json::from_value(json!({"containerID": container, "hostID": host, "size": size}))
-        .expect("an id mapping from three numbers")
+    oci_spec::runtime::LinuxIdMappingBuilder::default()
+        .container_id(container)
+        .host_id(host)
+        .size(size)
+        .build()
+        .expect("an id mapping from three numbers has every field")
 }
 
 /// Root to `own`, then every subordinate range in order from container id 1.

@@ -122,10 +122,11 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
     let dir = store.create(opts.id)?;
     let mut undo = Undo { pid: None, cgroups: Vec::new(), dir: None };
     let fifo_path = dir.fifo_path();
-    // Before anything can leak: what delete --force must undo if this process dies.
+    // What delete --force must undo if this process dies, saved as each step that can
+    // leak is taken (cgroups, the init); before them only the directory and its fifo
+    // exist, which delete removes without it.
     let mut intent =
         Intent { cgroup_path: cgroup_path.clone(), cgroup_dirs: cgroup_dirs.clone(), ..Default::default() };
-    dir.save_intent(&intent)?;
     undo.dir = Some(dir);
     nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .ctx(|| format!("mkfifo {}", fifo_path.display()))?;

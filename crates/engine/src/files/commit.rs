@@ -102,7 +102,7 @@ fn commit_locked(engine: &Engine, id: &str, a: &CommitOptions) -> Result<String>
                 source: std::io::Error::other(e.to_string()),
             })
         },
-        hull_image::unpack::Options { rootless: !nix::unistd::geteuid().is_root(), ..Default::default() },
+        crate::images::unpack_options(),
     )?;
     Ok(digest.to_string())
 }
