@@ -92,18 +92,28 @@ impl Event {
             if line.len() <= MAX_LINE {
                 return line;
             }
-            // The longest attribute goes first; an event without any is always short.
+            // The longest attribute goes first; then every field is cut short (an exec's
+            // action holds its whole command line).
             let longest = e.actor.attributes.iter().max_by_key(|(_, v)| v.len()).map(|(k, _)| k.clone());
             match longest {
                 Some(k) => {
                     e.actor.attributes.remove(&k);
                 }
                 None => {
-                    e.actor.id.truncate(256);
-                    e.id.truncate(256);
+                    for f in [&mut e.action, &mut e.status, &mut e.actor.id, &mut e.id, &mut e.from] {
+                        cut(f, 100);
+                    }
                 }
             }
         }
+    }
+}
+
+/// Cuts `s` to at most `n` characters (JSON may escape each into six bytes: five fields
+/// of 100 stay under [`MAX_LINE`]).
+fn cut(s: &mut String, n: usize) {
+    if let Some((i, _)) = s.char_indices().nth(n) {
+        s.truncate(i);
     }
 }
 
