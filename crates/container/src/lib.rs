@@ -19,7 +19,6 @@ pub mod clone;
 pub mod container;
 pub mod default_spec;
 pub mod error;
-pub mod fault;
 pub mod features;
 pub mod foreground;
 pub mod hooks;

@@ -1,9 +1,4 @@
-//! Fault injection for tests: `HULL_FAULT=NAME` makes the process that reaches the
-//! point `NAME` kill itself with SIGKILL there (hull-container's `fault::point`, one
-//! implementation). The engine's points: `create-claimed` (name and directory claimed,
-//! nothing else made), `create-before-record` (everything made but the record: root
-//! filesystem mounted, volumes, config), `monitor-created` (the monitor, after the
-//! runtime created the init and before it starts it), `commit-paused` (a commit, with
-//! the container frozen).
+//! Fault injection for tests (hull-fault): `HULL_FAULT=NAME` kills the process that
+//! reaches crash point `NAME`. [`POINTS`] lists every point of hull with its step.
 
-pub use hull_container::fault::point;
+pub use hull_fault::{point, POINTS};

@@ -263,6 +263,7 @@ impl Engine {
     pub fn remove_container_files(&self, r: &record::Record, volumes: bool) -> Result<()> {
         let dir = self.dir(&r.id);
         self.remove_tree(&dir.join("rootfs"))?;
+        crate::fault::point("remove-rootfs");
         for m in &r.mounts {
             if let Some(v) = m.name.as_ref().filter(|_| volumes && m.anonymous) {
                 let _ = self.remove_volume(v, true);
@@ -297,9 +298,7 @@ impl Engine {
                                  You have to remove (or rename) that container to be able to reuse that name."
                             )))
                         }
-                        _ => {
-                            let _ = std::fs::remove_file(&link);
-                        }
+                        _ => self.drop_stale_name(&link)?,
                     }
                 }
                 Err(e) => return Err(Error::io(format!("create {}", link.display()), e)),
@@ -313,6 +312,38 @@ impl Engine {
     }
 
     /// Releases `name` if it still points to `id`.
+    /// Removes the name link at `link` if it leads to no container (a removal killed
+    /// after the directory went). Under the store's names lock: two commands that both
+    /// found it stale must not each remove the other's new link.
+    fn drop_stale_name(&self, link: &Path) -> Result<()> {
+        let p = self.root.join("names.lock");
+        let f = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p)
+            .map_err(Error::at(format!("open {}", p.display())))?;
+        let _l = Flock::lock(f, FlockArg::LockExclusive)
+            .map_err(|(_, e)| Error::io(format!("lock {}", p.display()), e.into()))?;
+        let holder = std::fs::read_link(link).ok().and_then(|t| t.to_str().map(str::to_owned));
+        if holder.is_some_and(|h| !self.dir(&h).is_dir()) {
+            let _ = std::fs::remove_file(link);
+        }
+        Ok(())
+    }
+
+    /// Drops every stale name (see `drop_stale_name`).
+    pub(crate) fn drop_stale_names(&self) -> Result<()> {
+        for e in std::fs::read_dir(self.names_dir()).into_iter().flatten().flatten() {
+            let path = e.path();
+            let stale = std::fs::read_link(&path).is_ok_and(|t| !self.containers_dir().join(&t).is_dir());
+            if stale {
+                self.drop_stale_name(&path)?;
+            }
+        }
+        Ok(())
+    }
+
     pub fn release_name(&self, name: &str, id: &str) {
         let link = self.names_dir().join(name);
         if std::fs::read_link(&link).ok().is_some_and(|t| t.as_os_str() == id) {

@@ -239,8 +239,15 @@ impl Monitor {
         };
         let dir = self.engine.dir(&self.id);
         // Runtime state left by a crash or a reboot names an init that is gone: it goes
-        // (a live init's would not, and the create below then says so).
-        let _ = container::delete(&self.engine.runtime, &self.id, false);
+        // (a live init's would not, and the create below then says so). An init that an
+        // earlier monitor created but died before starting (blocked on its fifo, or its
+        // create cut short) is killed: it never ran the container's command.
+        use hull_container::status::Status as Rt;
+        let unstarted = matches!(
+            container::state(&self.engine.runtime, &self.id).map(|s| s.status),
+            Ok(Rt::Created | Rt::Creating) | Err(hull_container::Error::BadStatus { status: Rt::Creating, .. })
+        );
+        let _ = container::delete(&self.engine.runtime, &self.id, unstarted);
         let created = container::create(
             &self.engine.runtime,
             CreateOptions {
@@ -271,6 +278,7 @@ impl Monitor {
             let _ = container::delete(&self.engine.runtime, &self.id, true);
             return Err(e.into());
         }
+        crate::fault::point("monitor-started");
         self.state.pid = created.pid;
         self.state.pid_start = hull_container::process::start_time(created.pid).unwrap_or(0);
         self.state.oom_killed = false;
@@ -442,6 +450,7 @@ impl Monitor {
         let mut status = 0;
         // SAFETY: waitpid on our own child, the init.
         unsafe { libc::waitpid(pid, &mut status, 0) };
+        crate::fault::point("monitor-exited");
         let code = if libc::WIFSIGNALED(status) { 128 + libc::WTERMSIG(status) } else { libc::WEXITSTATUS(status) };
         self.state.pid = 0;
         self.state.exit_code = Some(code);

@@ -239,7 +239,11 @@ impl Engine {
             name,
             image: String::new(),
             image_id: String::new(),
-            created: String::new(),
+            // When its create began.
+            created: std::fs::metadata(&dir)
+                .and_then(|m| m.created().or_else(|_| m.modified()))
+                .map(|t| humantime::format_rfc3339_nanos(t).to_string())
+                .unwrap_or_default(),
             path: String::new(),
             args: Vec::new(),
             config: Config::default(),
@@ -290,6 +294,8 @@ impl Engine {
         };
         use hull_container::status::Status as Rt;
         let status = match init {
+            // Created by a monitor that died before starting it: it never ran.
+            Some(Rt::Created) | Some(Rt::Creating) if !monitored => ContainerStatus::Created,
             Some(Rt::Running) | Some(Rt::Created) | Some(Rt::Creating) => ContainerStatus::Running,
             Some(Rt::Paused) => ContainerStatus::Paused,
             _ if monitored && run.restarting => ContainerStatus::Restarting,

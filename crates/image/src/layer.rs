@@ -217,6 +217,7 @@ pub fn ingest(store: &Store, l: &LayerRef, src: &dyn Source, opts: Options, prog
             partial_path.display()
         )));
     }
+    hull_fault::point("layer-downloaded");
     store.blobs.adopt(&partial_path, &l.digest)?;
     Ok(())
 }

@@ -264,6 +264,7 @@ impl Store {
         names: &[String],
         repo_digest: Option<String>,
     ) -> Result<ImageRecord> {
+        hull_fault::point("image-before-record");
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         self.update_images(|images| {
             for img in images.iter_mut() {

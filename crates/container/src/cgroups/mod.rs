@@ -94,6 +94,24 @@ pub fn writable(hs: &[Hierarchy], path: &Path) -> bool {
     })
 }
 
+/// What [`create`] would make of `dirs` now (each missing directory and its missing
+/// ancestors, children first): a create records it before it makes them, so that a
+/// process killed in the middle leaves a list that covers whatever it made.
+pub fn missing(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for d in dirs {
+        let mut p = d.as_path();
+        while !p.exists() && !out.iter().any(|o| o == p) {
+            out.push(p.to_owned());
+            match p.parent() {
+                Some(parent) => p = parent,
+                None => break,
+            }
+        }
+    }
+    out
+}
+
 /// Creates `dirs` (and missing parents). Returns every directory it created, deepest
 /// first, so that [`remove`] takes away exactly what hull made.
 pub fn create(hs: &[Hierarchy], dirs: &[PathBuf]) -> Result<Vec<PathBuf>> {

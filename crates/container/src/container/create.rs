@@ -138,9 +138,9 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
     // hierarchy anyway: make the cgroups while the init mounts (see below).
     let early_cgroups = hierarchies.iter().all(|h| h.unified);
     if early_cgroups {
-        undo.cgroups = cgroups::create(&hierarchies, &cgroup_dirs)?;
-        intent.cgroup_made = undo.cgroups.clone();
+        intent.cgroup_made = cgroups::missing(&cgroup_dirs);
         save_intent(&undo, &intent)?;
+        undo.cgroups = cgroups::create(&hierarchies, &cgroup_dirs)?;
         apply_limits(spec, &hierarchies, &cgroup_dirs, &cgroup_path)?;
     }
 
@@ -244,14 +244,14 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
     // after it (the init asks for them), and the user's program only runs after
     // `start`, which needs this `create` to have returned.
     if !early_cgroups {
-        undo.cgroups = cgroups::create(&hierarchies, &state.cgroup_dirs)?;
-        intent.cgroup_made = undo.cgroups.clone();
+        intent.cgroup_made = cgroups::missing(&state.cgroup_dirs);
         save_intent(&undo, &intent)?;
+        undo.cgroups = cgroups::create(&hierarchies, &state.cgroup_dirs)?;
         apply_limits(spec, &hierarchies, &state.cgroup_dirs, &cgroup_path)?;
     }
     let mut state = state;
     state.cgroup_made = undo.cgroups.clone();
-    crate::fault::point("runtime-cgroups");
+    hull_fault::point("runtime-cgroups");
     let to_join: Vec<PathBuf> =
         state.cgroup_dirs.iter().filter(|d| !(born_in_unified && Some(*d) == unified.as_ref())).cloned().collect();
     if let Err(e) = cgroups::join(&to_join, pid) {

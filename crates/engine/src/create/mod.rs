@@ -74,13 +74,19 @@ impl Engine {
         let image_record = store.find(&body.config.image)?;
         let image = store.load(&image_record)?;
         let id = crate::new_id()?;
-        let name = self.claim_new_name(opts.name.as_deref(), &id)?;
-        let mut undo = Undo { engine: self, id: &id, name: &name, volumes: Vec::new(), armed: true, lock: None };
+        let mut undo =
+            Undo { engine: self, id: &id, name: String::new(), volumes: Vec::new(), armed: true, lock: None };
+        // The directory first, the name second: a name link always leads to a directory
+        // that `ps -a` lists and `rm -f` removes, or to a container that is gone (a
+        // stale name, which the next claim or prune drops).
         let dir = self.dir(&id);
         std::fs::create_dir_all(&dir).map_err(Error::at(format!("create {}", dir.display())))?;
         // Held until the record is saved: other commands wait for this create, or find
         // the lock free and the container half made if it died (see record::CREATING).
         undo.lock = Some(self.lock(&id)?);
+        crate::fault::point("create-dir");
+        let name = self.claim_new_name(opts.name.as_deref(), &id)?;
+        undo.name = name.clone();
         crate::write_atomic(&dir.join(crate::record::CREATING), name.as_bytes())?;
         crate::fault::point("create-claimed");
         let rootfs = self.prepare_rootfs(&image, &dir.join("rootfs"), &mut warnings)?;
@@ -340,7 +346,8 @@ fn healthcheck(asked: Option<&Healthcheck>, image_config: &[u8]) -> Result<Optio
 struct Undo<'a> {
     engine: &'a Engine,
     id: &'a str,
-    name: &'a str,
+    /// Empty until claimed.
+    name: String,
     /// Anonymous volumes made for it.
     volumes: Vec<String>,
     armed: bool,
@@ -360,7 +367,9 @@ impl Drop for Undo<'_> {
             let dir = self.engine.dir(self.id);
             let _ = self.engine.remove_tree(&dir.join("rootfs"));
             let _ = hull_image::store::remove_tree(&dir);
-            self.engine.release_name(self.name, self.id);
+            if !self.name.is_empty() {
+                self.engine.release_name(&self.name, self.id);
+            }
             for v in &self.volumes {
                 let _ = self.engine.remove_volume(v, true);
             }

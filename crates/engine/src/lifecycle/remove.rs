@@ -27,6 +27,7 @@ impl Engine {
     /// Removes every container that is not running (Docker's container prune).
     pub fn prune_containers(&self) -> Result<Pruned> {
         let mut pruned = Pruned::default();
+        self.drop_stale_names()?;
         for id in self.ids()? {
             let Ok(c) = self.container(&id) else { continue };
             // Live, or a create still at work (its lock held).

@@ -3,7 +3,7 @@
 
 use crate::attach::{self, read_frame};
 use crate::error::{Error, Result};
-use crate::record::STOPPED_BY_USER;
+use crate::record::{ContainerStatus, STOPPED_BY_USER};
 use crate::{monitor, Engine};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -21,6 +21,13 @@ impl Engine {
     pub fn start_attached(&self, id: &str) -> Result<UnixStream> {
         let mut lock = self.lock(id)?;
         let mut c = self.container(id)?;
+        if c.half_made {
+            return Err(Error::Conflict(format!(
+                "container {} was never fully created (its create {}); `hull rm -f` removes it",
+                hull_image::image::short_id(id),
+                if c.status == ContainerStatus::Dead { "was killed" } else { "is still at work" }
+            )));
+        }
         if c.status.is_live() {
             return Err(Error::NotModified(format!("container {id} is already running")));
         }
@@ -41,6 +48,7 @@ impl Engine {
         let _ = std::fs::remove_file(self.dir(id).join(STOPPED_BY_USER));
         let (ours, theirs) = UnixStream::pair().map_err(Error::at("socketpair"))?;
         let pid = monitor::spawn(self.exe(), self.root(), id, Some(OwnedFd::from(theirs)))?;
+        crate::fault::point("start-spawned");
         // Our child: its pidfd tells when it goes, whoever else holds the socket.
         let monitor_fd = hull_container::pid::open(pid).ok();
         // Recorded under the lock, so that a concurrent start sees the container
@@ -51,7 +59,7 @@ impl Engine {
         self.save_run_state(id, &state)?;
         drop(lock);
         let mut sock = ours;
-        wait_started(&mut sock, monitor_fd.as_ref(), id)?;
+        wait_started(self, &mut sock, monitor_fd.as_ref(), id)?;
         Ok(sock)
     }
 
@@ -68,7 +76,7 @@ impl Engine {
         let monitor_fd = hull_container::pid::open(c.run.monitor_pid)
             .ok()
             .filter(|_| hull_container::pid::is_alive(c.run.monitor_pid, c.run.monitor_start));
-        wait_started(&mut sock, monitor_fd.as_ref(), id)?;
+        wait_started(self, &mut sock, monitor_fd.as_ref(), id)?;
         Ok(sock)
     }
 }
@@ -76,7 +84,7 @@ impl Engine {
 /// Waits for the monitor's word that the command runs; its error otherwise. A monitor
 /// that dies first (`monitor`: its pidfd) is noticed even while another process (the
 /// container's init, cloned from it and not yet started) holds its end of the socket.
-fn wait_started(sock: &mut UnixStream, monitor: Option<&OwnedFd>, id: &str) -> Result<()> {
+fn wait_started(engine: &Engine, sock: &mut UnixStream, monitor: Option<&OwnedFd>, id: &str) -> Result<()> {
     if let Some(m) = monitor {
         loop {
             let mut fds = [
@@ -92,10 +100,17 @@ fn wait_started(sock: &mut UnixStream, monitor: Option<&OwnedFd>, id: &str) -> R
                 break;
             }
             if fds[1].revents != 0 {
-                return Err(Error::Conflict(format!(
-                    "the monitor of container {} died before the container started; `hull rm -f` removes what it left",
-                    hull_image::image::short_id(id)
-                )));
+                let short = hull_image::image::short_id(id);
+                return Err(Error::Conflict(match engine.container(id).map(|c| c.status) {
+                    Ok(s) if s.is_live() => format!(
+                        "the monitor of container {short} died after starting it: it runs unmonitored (no logs, \
+                         no exit status); `hull rm -f` removes it"
+                    ),
+                    _ => format!(
+                        "the monitor of container {short} died before the container started; `hull start` \
+                         starts it again, `hull rm -f` removes what it left"
+                    ),
+                }));
             }
         }
     }

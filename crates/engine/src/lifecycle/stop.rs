@@ -43,6 +43,7 @@ impl Engine {
             let _ = container::resume(&self.runtime, id);
         }
         let _ = container::kill(&self.runtime, id, sig, false);
+        crate::fault::point("stop-signalled");
         let wait = if secs < 0 { Duration::from_secs(u64::MAX / 4) } else { Duration::from_secs(secs as u64) };
         if self.wait_stopped(id, wait) {
             return Ok(());
