@@ -13,30 +13,6 @@ use std::os::fd::AsRawFd;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-/// A test's store. When dropped, a failed test's too, every container in it is
-/// force-removed before its directory goes: removing the directory of a live store
-/// would leave the containers' processes, mounts and cgroups behind.
-struct Store {
-    h: Hull,
-    t: TempDir,
-}
-
-impl std::ops::Deref for Store {
-    type Target = Hull;
-    fn deref(&self) -> &Hull {
-        &self.h
-    }
-}
-
-impl Drop for Store {
-    fn drop(&mut self) {
-        let ids = out(&self.h.run(&["ps", "-aq", "--no-trunc"]));
-        for id in ids.lines() {
-            let _ = self.h.run(&["rm", "-f", "-v", id]);
-        }
-    }
-}
-
 /// A store with the busybox image imported as `busybox`.
 fn setup(name: &str) -> Store {
     require_root();
@@ -66,40 +42,6 @@ fn out(o: &std::process::Output) -> String {
 
 fn err(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Everything a container may leave on the host, by id: its directory, mounts, cgroups,
-/// processes (the monitor names the id on its command line).
-fn leftovers(h: &Hull, id: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    if h.root.join("containers").join(id).exists() {
-        found.push("directory".to_string());
-    }
-    if h.root.join("runtime").join(id).exists() {
-        found.push("runtime state".to_string());
-    }
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    if mounts.contains(id) {
-        found.push("mount".to_string());
-    }
-    for base in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
-        if std::path::Path::new(base).join("hull").join(id).exists() {
-            found.push(format!("cgroup in {base}"));
-        }
-        for c in std::fs::read_dir(base).into_iter().flatten().flatten() {
-            if c.path().join("hull").join(id).exists() {
-                found.push(format!("cgroup {}", c.path().display()));
-            }
-        }
-    }
-    for p in std::fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(cmd) = std::fs::read(p.path().join("cmdline")) {
-            if String::from_utf8_lossy(&cmd).contains(id) {
-                found.push(format!("process {}", p.file_name().to_string_lossy()));
-            }
-        }
-    }
-    found
 }
 
 /// Each set of flags makes `run --rm busybox true` exit 125 with one error line.

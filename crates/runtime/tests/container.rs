@@ -857,3 +857,83 @@ fn a_create_killed_before_its_state_is_undone_by_delete_force() {
         assert!(!std::path::Path::new(d.as_str().unwrap()).exists(), "cgroup {d} left");
     }
 }
+
+/// kill -9 of `hull-runtime create` (or of the init it made) at random moments 0-15 ms
+/// in, a hundred times (`HULL_SOAK_ITERATIONS`, `HULL_SOAK_SEED` as the engine's soak):
+/// `delete --force ID` always leaves nothing (state directory, cgroup in any hierarchy,
+/// process in the container's cgroup, mount).
+#[test]
+fn create_killed_at_random_moments_is_undone_by_delete_force() {
+    let rt = Rt::new("ct-soak");
+    let mut b = rt.bundle("b");
+    b.config["process"]["args"] = json!(["sleep", "100"]);
+    b.save();
+    let iterations: u64 = std::env::var("HULL_SOAK_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    let mut seed: u64 = std::env::var("HULL_SOAK_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
+    });
+    eprintln!("runtime soak: seed {seed}, {iterations} iterations");
+    let mut below = |n: u64| {
+        seed ^= seed >> 12;
+        seed ^= seed << 25;
+        seed ^= seed >> 27;
+        seed.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+    };
+    let in_cgroup = |id: &str| -> Vec<String> {
+        let mut found = Vec::new();
+        for p in std::fs::read_dir("/proc").unwrap().flatten() {
+            let cg = std::fs::read_to_string(p.path().join("cgroup")).unwrap_or_default();
+            let stat = std::fs::read_to_string(p.path().join("stat")).unwrap_or_default();
+            let zombie = stat.rfind(')').is_some_and(|i| stat[i + 1..].trim_start().starts_with('Z'));
+            if cg.contains(&format!("/hull/{id}\n")) && !zombie {
+                found.push(p.file_name().to_string_lossy().into_owned());
+            }
+        }
+        found
+    };
+    let mut leaks = Vec::new();
+    for i in 0..iterations {
+        let id = rt.id(&i.to_string());
+        let delay = std::time::Duration::from_millis(below(16));
+        let kill_init = below(4) == 0;
+        let mut child = rt
+            .cmd(&["create", "--bundle", b.dir.to_str().unwrap(), &id])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        if kill_init {
+            for pid in in_cgroup(&id) {
+                // SAFETY: kill of a process in this test's container's cgroup.
+                unsafe { libc::kill(pid.parse().unwrap(), libc::SIGKILL) };
+            }
+        } else {
+            let _ = child.kill();
+        }
+        let _ = child.wait();
+        let o = rt.out(&["delete", "--force", &id]);
+        let e = String::from_utf8_lossy(&o.stderr).into_owned();
+        let mut left = Vec::new();
+        if !o.status.success() && !e.contains("does not exist") {
+            left.push(format!("delete --force: {e}"));
+        }
+        if rt.root.join(&id).exists() {
+            left.push("state directory".into());
+        }
+        left.extend(cgroup_dirs_left(&format!("/hull/{id}")).iter().map(|d| format!("cgroup {}", d.display())));
+        // The init dies with its pid namespace; give the kernel a moment to reap it.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !in_cgroup(&id).is_empty() && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        left.extend(in_cgroup(&id).into_iter().map(|p| format!("process {p}")));
+        left.extend(mounts_mentioning(&id));
+        if !left.is_empty() {
+            eprintln!("#{i} ({} killed {delay:?} in): {left:?}", if kill_init { "init" } else { "create" });
+            leaks.push((i, left));
+        }
+    }
+    eprintln!("runtime soak: {iterations} iterations, leaks: {}", leaks.len());
+    assert!(leaks.is_empty(), "{leaks:?}");
+}

@@ -304,3 +304,99 @@ impl Proxy {
         self.requests.lock().unwrap().join("")
     }
 }
+
+/// Everything a container may leave on the host, by id: its directory, runtime state,
+/// mounts, cgroups in every hierarchy, processes (in its cgroup, as its init and what
+/// that started; or naming it on their command line, as its monitor).
+pub fn leftovers(h: &Hull, id: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    if h.root.join("containers").join(id).exists() {
+        found.push("directory".to_string());
+    }
+    if h.root.join("runtime").join(id).exists() {
+        found.push("runtime state".to_string());
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    if mounts.contains(id) {
+        found.push("mount".to_string());
+    }
+    for base in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
+        if Path::new(base).join("hull").join(id).exists() {
+            found.push(format!("cgroup in {base}"));
+        }
+        for c in std::fs::read_dir(base).into_iter().flatten().flatten() {
+            if c.path().join("hull").join(id).exists() {
+                found.push(format!("cgroup {}", c.path().display()));
+            }
+        }
+    }
+    for p in std::fs::read_dir("/proc").unwrap().flatten() {
+        let cmd = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+        let cgroup = std::fs::read_to_string(p.path().join("cgroup")).unwrap_or_default();
+        if (String::from_utf8_lossy(&cmd).contains(id) || cgroup.contains(id)) && !zombie(&p.path()) {
+            found.push(format!("process {}", p.file_name().to_string_lossy()));
+        }
+    }
+    found
+}
+
+/// A process that has exited and waits for its parent (pid 1, for an orphaned monitor)
+/// to reap it: it holds nothing any more.
+fn zombie(proc_dir: &Path) -> bool {
+    let stat = std::fs::read_to_string(proc_dir.join("stat")).unwrap_or_default();
+    stat.rfind(')').is_some_and(|i| stat[i + 1..].trim_start().starts_with('Z'))
+}
+
+/// What a store holds that no container or image accounts for once every container is
+/// removed: container directories, names, runtime states, files in tmp/, mounts under
+/// the store, processes naming the store (monitors, helpers).
+pub fn store_leftovers(h: &Hull) -> Vec<String> {
+    let mut found = Vec::new();
+    for sub in ["containers", "names", "runtime", "tmp"] {
+        for e in h.entries(sub) {
+            // runtime/ holds caches too (seccomp:cache): only containers' states count.
+            if sub != "runtime" || (e.len() == 64 && e.bytes().all(|b| b.is_ascii_hexdigit())) {
+                found.push(format!("{sub}/{e}"));
+            }
+        }
+    }
+    let root = h.root.to_string_lossy().into_owned();
+    for line in std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines() {
+        if line.contains(&root) {
+            found.push(format!("mount {line}"));
+        }
+    }
+    let me = std::process::id().to_string();
+    for p in std::fs::read_dir("/proc").unwrap().flatten() {
+        let cmd = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+        let pid = p.file_name().to_string_lossy().into_owned();
+        if pid != me && String::from_utf8_lossy(&cmd).contains(&root) && !zombie(&p.path()) {
+            found.push(format!("process {pid}: {}", String::from_utf8_lossy(&cmd).replace('\0', " ")));
+        }
+    }
+    found
+}
+
+/// A test's store. When dropped, a failed test's too, every container in it is
+/// force-removed before its directory goes: removing the directory of a live store
+/// would leave the containers' processes, mounts and cgroups behind.
+pub struct Store {
+    pub h: Hull,
+    pub t: TempDir,
+}
+
+impl std::ops::Deref for Store {
+    type Target = Hull;
+    fn deref(&self) -> &Hull {
+        &self.h
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let ids = String::from_utf8_lossy(&self.h.run(&["ps", "-aq", "--no-trunc"]).stdout).into_owned();
+        for id in ids.lines() {
+            let _ = self.h.run(&["rm", "-f", "-v", id]);
+        }
+    }
+}
