@@ -100,17 +100,7 @@ fn wait_started(engine: &Engine, sock: &mut UnixStream, monitor: Option<&OwnedFd
                 break;
             }
             if fds[1].revents != 0 {
-                let short = hull_image::image::short_id(id);
-                return Err(Error::Conflict(match engine.container(id).map(|c| c.status) {
-                    Ok(s) if s.is_live() => format!(
-                        "the monitor of container {short} died after starting it: it runs unmonitored (no logs, \
-                         no exit status); `hull rm -f` removes it"
-                    ),
-                    _ => format!(
-                        "the monitor of container {short} died before the container started; `hull start` \
-                         starts it again, `hull rm -f` removes what it left"
-                    ),
-                }));
+                return Err(monitor_died(engine, id));
             }
         }
     }
@@ -121,7 +111,25 @@ fn wait_started(engine: &Engine, sock: &mut UnixStream, monitor: Option<&OwnedFd
             Err(Error::start_failure(status, msg))
         }
         Ok(Some((attach::EXIT, _))) => Ok(()),
-        Ok(_) => Err(Error::Conflict("the container's monitor ended without a word".into())),
+        // The end of the socket without a word: the monitor died (its socket closes
+        // with it once the init has let go of its copy by exec'ing).
+        Ok(_) => Err(monitor_died(engine, id)),
         Err(e) => Err(Error::io("read from the container's monitor", e)),
     }
+}
+
+/// Why a client's wait for the monitor's word ended: the monitor died, before or after
+/// it started the container.
+fn monitor_died(engine: &Engine, id: &str) -> Error {
+    let short = hull_image::image::short_id(id);
+    Error::Conflict(match engine.container(id).map(|c| c.status) {
+        Ok(s) if s.is_live() => format!(
+            "the monitor of container {short} died after starting it: it runs unmonitored (no logs, no exit \
+             status); `hull rm -f` removes it"
+        ),
+        _ => format!(
+            "the monitor of container {short} died before the container started; `hull start` starts it \
+             again, `hull rm -f` removes what it left"
+        ),
+    })
 }
