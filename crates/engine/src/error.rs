@@ -12,6 +12,8 @@ pub enum Error {
     Image(#[from] hull_image::Error),
     #[error(transparent)]
     Container(#[from] hull_container::Error),
+    #[error(transparent)]
+    Network(#[from] hull_network::Error),
     #[error("No such container: {0}")]
     NoSuchContainer(String),
     #[error("No such volume: {0}")]
@@ -77,6 +79,9 @@ impl Error {
             Error::NoSuchContainer(_) | Error::NoSuchVolume(_) | Error::Image(I::NoSuchImage(_)) => Kind::NotFound,
             Error::Container(C::NotFound(_)) => Kind::NotFound,
             Error::Conflict(_) | Error::Container(C::AlreadyExists(_) | C::BadStatus { .. }) => Kind::Conflict,
+            Error::Network(hull_network::Error::NotFound(_)) => Kind::NotFound,
+            Error::Network(hull_network::Error::Conflict(_)) => Kind::Conflict,
+            Error::Network(hull_network::Error::Invalid(_)) => Kind::InvalidArgument,
             Error::NotRunning(_) => Kind::NotRunning,
             Error::NotModified(_) => Kind::NotModified,
             Error::Invalid(_) | Error::Image(I::Reference(_)) => Kind::InvalidArgument,

@@ -93,7 +93,54 @@ pub struct MountInfo {
 #[serde(rename_all = "PascalCase")]
 pub struct NetworkSettings {
     pub ports: BTreeMap<String, Option<Vec<body::PortBinding>>>,
-    pub networks: BTreeMap<String, serde_json::Value>,
+    /// The default network's address, as Docker's top-level fields (empty otherwise).
+    #[serde(rename = "IPAddress")]
+    pub ip_address: String,
+    #[serde(rename = "IPPrefixLen")]
+    pub ip_prefix_len: u8,
+    pub gateway: String,
+    pub mac_address: String,
+    pub networks: BTreeMap<String, EndpointSettings>,
+}
+
+/// A container's place on one network (Docker's `EndpointSettings`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EndpointSettings {
+    #[serde(rename = "NetworkID")]
+    pub network_id: String,
+    #[serde(rename = "EndpointID")]
+    pub endpoint_id: String,
+    pub gateway: String,
+    #[serde(rename = "IPAddress")]
+    pub ip_address: String,
+    #[serde(rename = "IPPrefixLen")]
+    pub ip_prefix_len: u8,
+    pub mac_address: String,
+}
+
+impl NetworkSettings {
+    fn of(c: &Container) -> NetworkSettings {
+        let mut s = NetworkSettings::default();
+        for a in &c.run.networks {
+            let e = EndpointSettings {
+                network_id: a.network_id.clone(),
+                endpoint_id: a.host_veth.clone(),
+                gateway: a.gateway.to_string(),
+                ip_address: a.ip.to_string(),
+                ip_prefix_len: a.prefix,
+                mac_address: a.mac.clone(),
+            };
+            if a.network == hull_network::DEFAULT {
+                s.ip_address = e.ip_address.clone();
+                s.ip_prefix_len = e.ip_prefix_len;
+                s.gateway = e.gateway.clone();
+                s.mac_address = e.mac_address.clone();
+            }
+            s.networks.insert(a.network.clone(), e);
+        }
+        s
+    }
 }
 
 /// A container as Docker's list shows it.
@@ -259,7 +306,7 @@ impl Engine {
             },
             mounts: mounts(c),
             config,
-            network_settings: NetworkSettings::default(),
+            network_settings: if c.status.is_live() { NetworkSettings::of(c) } else { NetworkSettings::default() },
         }
     }
 

@@ -64,6 +64,7 @@ use std::path::{Path, PathBuf};
 pub struct Engine {
     pub images: Store,
     pub runtime: StateStore,
+    pub networks: hull_network::Networks,
     root: PathBuf,
     /// Rootless: the user namespace of this user's containers.
     userns: Option<userns::Mapping>,
@@ -81,6 +82,7 @@ impl Engine {
         let root = images.root().to_owned();
         Ok(Engine {
             runtime: StateStore::new(root.join("runtime")),
+            networks: hull_network::Networks::open(&root),
             images,
             root,
             userns: userns::Mapping::of_caller(),
@@ -262,6 +264,8 @@ impl Engine {
     /// anonymous volumes (when `volumes`), its directory and its name. The caller holds its lock.
     pub fn remove_container_files(&self, r: &record::Record, volumes: bool) -> Result<()> {
         let dir = self.dir(&r.id);
+        // Its address and veth, whoever was to release them (a monitor killed).
+        self.leave_networks(&r.id, r);
         self.remove_tree(&dir.join("rootfs"))?;
         crate::fault::point("remove-rootfs");
         for m in &r.mounts {
@@ -273,6 +277,16 @@ impl Engine {
         self.release_name(&r.name, &r.id);
         self.container_event(r, "destroy", &[]);
         Ok(())
+    }
+
+    /// Takes container `id` off its networks (its lease, its veth); what is already
+    /// gone is no error.
+    pub(crate) fn leave_networks(&self, id: &str, r: &record::Record) {
+        if r.host.network == "bridge" {
+            if let Ok(n) = self.networks.get(hull_network::DEFAULT) {
+                let _ = self.networks.detach(&n, id);
+            }
+        }
     }
 
     /// Claims `name` for `id`; fails as Docker when it is taken.
@@ -354,17 +368,7 @@ impl Engine {
 
 /// 32 random bytes as 64 hex digits (Docker's container id shape).
 pub fn new_id() -> Result<String> {
-    let mut b = [0u8; 32];
-    let mut got = 0;
-    while got < b.len() {
-        // SAFETY: getrandom writes at most the given length into the buffer.
-        let n = unsafe { libc::getrandom(b[got..].as_mut_ptr().cast(), b.len() - got, 0) };
-        if n < 0 {
-            return Err(Error::io("getrandom", std::io::Error::last_os_error()));
-        }
-        got += n as usize;
-    }
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+    Ok(hull_network::new_id()?)
 }
 
 /// Now, in RFC 3339 with nanoseconds (Docker's timestamps).

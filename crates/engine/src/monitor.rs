@@ -142,6 +142,9 @@ impl Monitor {
                     self.serve(pid, &pidfd, stdio, master, clients)
                 }
                 Err(e) => {
+                    // An init that died before its start took the veth; the lease goes.
+                    self.engine.leave_networks(&self.id, &self.record);
+                    self.state.networks.clear();
                     let msg = e.to_string();
                     let code = e.run_status();
                     self.state.error = Some(msg.clone());
@@ -273,6 +276,13 @@ impl Monitor {
             Some(s) => Some(hull_container::foreground::recv_fd(s)?),
             None => None,
         };
+        match self.join_networks(created.pid) {
+            Ok(n) => self.state.networks = n,
+            Err(e) => {
+                let _ = container::delete(&self.engine.runtime, &self.id, true);
+                return Err(e);
+            }
+        }
         crate::fault::point("monitor-created");
         if let Err(e) = container::start(&self.engine.runtime, &self.id) {
             let _ = container::delete(&self.engine.runtime, &self.id, true);
@@ -291,6 +301,39 @@ impl Monitor {
             stdio.out = None;
         }
         Ok((created.pid, created.pidfd, stdio, master))
+    }
+
+    /// Joins the container (its init `pid`, created, not started) to its networks, and
+    /// names its address in its /etc/hosts.
+    fn join_networks(&mut self, pid: i32) -> Result<Vec<hull_network::Attachment>> {
+        if self.record.host.network != "bridge" {
+            return Ok(Vec::new());
+        }
+        let nets = &self.engine.networks;
+        let n = nets.get(hull_network::DEFAULT)?;
+        let netns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
+            .map_err(Error::at(format!("open the network namespace of {pid}")))?;
+        let start = hull_container::pid::start_time(pid).unwrap_or(0);
+        let opts = hull_network::attach::AttachOptions { ifname: "eth0".into(), ..Default::default() };
+        let alive = |l: &hull_network::ipam::Lease| hull_container::pid::is_alive(l.pid, l.pid_start);
+        let a = nets.attach(&n, &self.id, (pid, start), std::os::fd::AsFd::as_fd(&netns), &opts, &alive)?;
+        // Docker's line for the container's own address, replacing an earlier run's.
+        let hosts = self.engine.dir(&self.id).join("hosts");
+        let hostname = &self.record.config.hostname;
+        let old = std::fs::read_to_string(&hosts).unwrap_or_default();
+        let mut text: String = old
+            .lines()
+            .filter(|l| {
+                let mut f = l.split_whitespace();
+                let ip = f.next().and_then(|ip| ip.parse::<std::net::Ipv4Addr>().ok());
+                !(ip.is_some_and(|ip| n.subnet.contains(ip)) && f.next() == Some(hostname.as_str()))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        text.push_str(&format!("{}\t{hostname}\n", a.ip));
+        // Written in place: the container's /etc/hosts is a bind mount of this file.
+        std::fs::write(&hosts, text).map_err(Error::at(format!("write {}", hosts.display())))?;
+        Ok(vec![a])
     }
 
     /// Copies output to the log and the clients, input from the clients, until the init
@@ -453,6 +496,8 @@ impl Monitor {
         crate::fault::point("monitor-exited");
         let code = if libc::WIFSIGNALED(status) { 128 + libc::WTERMSIG(status) } else { libc::WEXITSTATUS(status) };
         self.state.pid = 0;
+        self.engine.leave_networks(&self.id, &self.record);
+        self.state.networks.clear();
         self.state.exit_code = Some(code);
         self.state.finished_at = Some(crate::now());
         // Read before the cgroups go.

@@ -151,6 +151,9 @@ pub struct RunState {
     /// The health check's state while the container runs with one.
     #[serde(default)]
     pub health: Option<crate::health::Health>,
+    /// Its places on networks while it runs (the monitor joins them before the start).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<hull_network::Attachment>,
 }
 
 /// A container's status, Docker's words.

@@ -12,15 +12,6 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn setup(name: &str) -> Store {
-    require_root();
-    let t = TempDir::new(name);
-    let h = Hull::new(t.path());
-    let r = rootfs(t.path());
-    h.ok(&["import", r.to_str().unwrap(), "busybox"]);
-    Store { h, t }
-}
-
 fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -57,8 +48,8 @@ fn recover(h: &Hull) -> Vec<String> {
 /// (`rm -f`, `prune`, or the verb again); nothing is left and the name runs again.
 #[test]
 fn every_crash_point_is_recovered() {
-    let h = setup("walk");
-    let reg = Registry::start(h.t.path(), None);
+    let h = busybox_store("walk");
+    let reg = Registry::start_in(h.t.path(), None, &h.net);
     let archive = h.t.path().join("busybox.tar");
     h.ok(&["save", "-o", archive.to_str().unwrap(), "busybox"]);
     let rootfs = h.t.path().join("rootfs");
@@ -85,7 +76,7 @@ fn every_crash_point_is_recovered() {
                 assert_eq!(status(&h, "walk"), "running", "{point}");
                 h.ok(&["exec", "walk", "true"]);
             }
-            "runtime-cgroups" | "monitor-created" => {
+            "runtime-cgroups" | "network-leased" | "monitor-created" => {
                 // The monitor dies before the start: run says so, and start starts it.
                 let o = faulty(&["run", "-d", "--name", "walk", "busybox", "sleep", "100"]);
                 assert_eq!(o.status.code(), Some(125), "{point}: {}", err(&o));
@@ -162,7 +153,7 @@ fn every_crash_point_is_recovered() {
                 let name = format!("{}/hull/walk:1", reg.host());
                 h.ok(&["tag", "busybox", &name]);
                 h.ok(&["push", &name]);
-                let h2 = Hull::new(&h.t.path().join("second"));
+                let h2 = Hull::beside(&h.t.path().join("second"), &h);
                 killed(&h2.cmd().env("HULL_FAULT", point).args(["pull", &name]).output().unwrap(), point);
                 assert!(h2.entries("tmp").iter().any(|e| e.ends_with(".partial")), "{point}: {:?}", h2.entries("tmp"));
                 h2.ok(&["image", "prune", "-a", "-f"]);
@@ -230,7 +221,7 @@ fn children(parents: &[i32]) -> Vec<i32> {
 /// returns, every name is free again, and after `rm -f` and `prune` nothing is left.
 #[test]
 fn kill_9_at_random_moments_leaves_nothing() {
-    let h = setup("soak");
+    let h = busybox_store("soak");
     let iterations: u64 = std::env::var("HULL_SOAK_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
     let seed: u64 = std::env::var("HULL_SOAK_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
@@ -304,7 +295,7 @@ fn kill_9_at_random_moments_leaves_nothing() {
 /// rm -f, stop against kill against rm -f, and parallel runs with one name (one wins).
 #[test]
 fn parallel_verbs_on_one_container() {
-    let h = setup("parallel");
+    let h = busybox_store("parallel");
     for round in 0..3 {
         // start x5 of a created container.
         h.ok(&["create", "--name", "pv", "busybox", "sleep", "100"]);

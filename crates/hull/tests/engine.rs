@@ -34,6 +34,8 @@ fn setup(name: &str) -> Setup {
     let h = Hull::new(t.path());
     let r = rootfs(t.path());
     h.ok(&["import", r.to_str().unwrap(), "busybox"]);
+    // The monitors this thread spawns share the store's network namespace.
+    h.net.enter();
     let engine = Engine::open(&h.root).unwrap().with_exe(Path::new(env!("CARGO_BIN_EXE_hull")));
     Setup { t, engine }
 }

@@ -22,7 +22,7 @@ fn push_pull_and_interchange_with_skopeo() {
     let t = TempDir::new("reg-anon");
     let reg = Registry::start(t.path(), None);
     let rootfs = rootfs(t.path());
-    let h = Hull::new(t.path());
+    let h = Hull::on_host(t.path());
     let id = h.ok(&["import", rootfs.to_str().unwrap(), "mine:1"]).trim().to_string();
     let name = format!("{}/hull/mine:1", reg.host());
     h.ok(&["tag", "mine:1", &name]);
@@ -36,7 +36,7 @@ fn push_pull_and_interchange_with_skopeo() {
     assert!(out.contains("Mounted from hull/mine"), "a cross-repository mount: {out}");
 
     // A fresh store pulls it back: the same image.
-    let h2 = Hull::new(&t.path().join("second"));
+    let h2 = Hull::on_host(&t.path().join("second"));
     let out = h2.ok(&["pull", &name]);
     assert!(
         out.contains("Pull complete")
@@ -148,10 +148,10 @@ fn a_multi_platform_index_pulls_this_hosts_image_or_the_one_asked() {
             .arg(format!("docker://{dest}")),
     );
 
-    let h = Hull::new(t.path());
+    let h = Hull::on_host(t.path());
     h.ok(&["pull", "-q", &dest]);
     assert_eq!(h.inspect(&dest)["Architecture"], "amd64");
-    let h2 = Hull::new(&t.path().join("arm"));
+    let h2 = Hull::on_host(&t.path().join("arm"));
     h2.ok(&["pull", "-q", "--platform", "linux/arm64", &dest]);
     assert_eq!(h2.inspect(&dest)["Architecture"], "arm64");
     let e = h2.fails(&["pull", "--platform", "linux/s390x", &dest]);
@@ -165,7 +165,7 @@ fn basic_auth_login_and_logout() {
     let reg = Registry::start(t.path(), Some(("hulluser", "s3cret")));
     let cfgdir = t.path().join("docker-config");
     let rootfs = rootfs(t.path());
-    let h = Hull::new(t.path());
+    let h = Hull::on_host(t.path());
     let run = |args: &[&str], stdin: Option<&str>| {
         let mut c = h.cmd();
         c.args(args)
@@ -204,7 +204,7 @@ fn basic_auth_login_and_logout() {
             .arg(cfgdir.join("config.json"))
             .arg(format!("docker://{name}")),
     );
-    let h2 = Hull::new(&t.path().join("second"));
+    let h2 = Hull::on_host(&t.path().join("second"));
     let o = h2.cmd().args(["pull", &name]).env("DOCKER_CONFIG", &cfgdir).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = run(&["logout", &reg.host()], None);
@@ -238,11 +238,11 @@ fn concurrent_pulls_agree_and_a_killed_pull_resumes() {
     require_root();
     let t = TempDir::new("reg-resume");
     let reg = Registry::start(t.path(), None);
-    let h = Hull::new(t.path());
+    let h = Hull::on_host(t.path());
     let (name, want) = push_big_image(&h, t.path(), &reg);
 
     // Two pulls of one image into one store at once.
-    let hc = Hull::new(&t.path().join("concurrent"));
+    let hc = Hull::on_host(&t.path().join("concurrent"));
     let kids: Vec<_> = (0..2)
         .map(|_| {
             hc.cmd()
@@ -265,7 +265,7 @@ fn concurrent_pulls_agree_and_a_killed_pull_resumes() {
     let proxy = Proxy::start(reg.port);
     proxy.slow.store(true, std::sync::atomic::Ordering::Relaxed);
     let via = name.replace(&reg.host(), &format!("127.0.0.1:{}", proxy.port));
-    let hk = Hull::new(&t.path().join("killed"));
+    let hk = Hull::on_host(&t.path().join("killed"));
     let mut child = hk
         .cmd()
         .args(["pull", "-q", &via])
@@ -400,7 +400,7 @@ fn the_bearer_token_challenge_flow() {
     require_root();
     let t = TempDir::new("reg-bearer");
     let rootfs = rootfs(t.path());
-    let h = Hull::new(t.path());
+    let h = Hull::on_host(t.path());
     let id = h.ok(&["import", rootfs.to_str().unwrap(), "mine:1"]).trim().to_string();
     let archive = t.path().join("o.tar");
     h.ok(&["save", "--format", "oci-archive", "-o", archive.to_str().unwrap(), "mine:1"]);
@@ -409,7 +409,7 @@ fn the_bearer_token_challenge_flow() {
     run_ok(Command::new("tar").arg("-C").arg(&layout).arg("-xf").arg(&archive));
     let fake = serve_token_registry(layout);
     let name = format!("127.0.0.1:{}/fake/img:1", fake.port);
-    let h2 = Hull::new(&t.path().join("second"));
+    let h2 = Hull::on_host(&t.path().join("second"));
     // Anonymous: the token service refuses; the error says to log in.
     let e = h2.fails(&["pull", &name]);
     assert!(e.contains("token service") || e.contains("401"), "{e}");

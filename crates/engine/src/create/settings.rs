@@ -134,10 +134,13 @@ impl Settings {
         }
         let network = match h.network_mode.as_str() {
             _ if c.network_disabled => "none",
-            "" | "private" | "default" | "bridge" => "private",
+            // The default network (rootless: a namespace with loopback, until hull has
+            // rootless networking).
+            "" | "default" | "bridge" if nix::unistd::geteuid().is_root() => "bridge",
+            "" | "default" | "bridge" | "private" => "private",
             "none" => "none",
             "host" => "host",
-            n => return Err(Error::Invalid(format!("network {n} not found (hull has none, host and the default)"))),
+            n => return Err(Error::Invalid(format!("network {n} not found (hull has none, host and bridge)"))),
         }
         .to_owned();
         let log_driver = match h.log_config.kind.as_str() {

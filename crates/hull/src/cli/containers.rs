@@ -102,8 +102,8 @@ pub struct CreateArgs {
     /// Set meta data on a container
     #[arg(short, long)]
     pub label: Vec<String>,
-    /// Connect a container to a network (none, host; default: a private network namespace)
-    #[arg(long, alias = "net", default_value = "private")]
+    /// Connect a container to a network: bridge (the default network), none or host
+    #[arg(long, alias = "net", default_value = "bridge")]
     pub network: String,
     /// Logging driver: json-file (the default) or none
     #[arg(long, default_value = "json-file")]

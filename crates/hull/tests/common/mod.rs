@@ -32,18 +32,82 @@ impl Drop for TempDir {
     }
 }
 
-/// `hull --root ROOT …`.
+/// A network namespace of the test's own, held by a descriptor (no process): hull's
+/// bridges, veths, nftables table and sysctls made in it live and die with it, never
+/// on the machine's own network.
+pub struct NetNs(pub std::fs::File);
+
+impl NetNs {
+    /// A new namespace with loopback up (a thread unshares, opens it and ends).
+    pub fn new() -> NetNs {
+        let f = std::thread::spawn(|| {
+            // SAFETY: unshare(2) of this thread's network namespace only.
+            assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNET) }, 0, "unshare a network namespace for the test");
+            let st = Command::new("ip").args(["link", "set", "lo", "up"]).status().expect("run ip (iproute2)");
+            assert!(st.success(), "ip link set lo up");
+            std::fs::File::open("/proc/thread-self/ns/net").unwrap()
+        })
+        .join()
+        .unwrap();
+        NetNs(f)
+    }
+
+    /// The namespace this process is in (the machine's).
+    pub fn ours() -> NetNs {
+        NetNs(std::fs::File::open("/proc/self/ns/net").unwrap())
+    }
+
+    /// `prog` run inside the namespace.
+    pub fn cmd(&self, prog: impl AsRef<std::ffi::OsStr>) -> Command {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let mut c = Command::new(prog);
+        let fd = self.0.as_raw_fd();
+        // SAFETY: setns(2) is async-signal-safe; the descriptor outlives the spawn.
+        unsafe {
+            c.pre_exec(move || {
+                if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        c
+    }
+
+    /// Moves the calling thread into the namespace (for tests that drive the engine
+    /// library: the monitors it spawns inherit it).
+    pub fn enter(&self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: setns(2) of this thread with a descriptor we hold.
+        assert_eq!(unsafe { libc::setns(self.0.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns");
+    }
+}
+
+/// `hull --root ROOT …`, run inside a network namespace of the store's own.
 pub struct Hull {
     pub root: PathBuf,
+    pub net: std::sync::Arc<NetNs>,
 }
 
 impl Hull {
     pub fn new(dir: &Path) -> Hull {
-        Hull { root: dir.join("store") }
+        Hull { root: dir.join("store"), net: std::sync::Arc::new(NetNs::new()) }
+    }
+
+    /// A store for images only, in the machine's network namespace (to reach a
+    /// registry there): never run a container on the default network with it.
+    pub fn on_host(dir: &Path) -> Hull {
+        Hull { root: dir.join("store"), net: std::sync::Arc::new(NetNs::ours()) }
+    }
+
+    /// A second store in `other`'s network namespace.
+    pub fn beside(dir: &Path, other: &Hull) -> Hull {
+        Hull { root: dir.join("store"), net: other.net.clone() }
     }
 
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new(BIN);
+        let mut c = self.net.cmd(BIN);
         c.arg("--root").arg(&self.root).env_remove("HULL_ROOT").stdin(Stdio::null());
         c
     }
@@ -176,7 +240,13 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// A registry on 127.0.0.1 of the machine's network namespace.
     pub fn start(dir: &Path, user: Option<(&str, &str)>) -> Registry {
+        Registry::start_in(dir, user, &NetNs::ours())
+    }
+
+    /// A registry on 127.0.0.1 of network namespace `net`.
+    pub fn start_in(dir: &Path, user: Option<(&str, &str)>, net: &NetNs) -> Registry {
         let bin = need("docker-registry", "docker-registry");
         let port = free_port();
         let d = dir.join(format!("registry-{port}"));
@@ -196,7 +266,8 @@ impl Registry {
         }
         std::fs::write(d.join("config.yml"), cfg).unwrap();
         let log = std::fs::File::create(d.join("log")).unwrap();
-        let child = Command::new(bin)
+        let child = net
+            .cmd(bin)
             .arg("serve")
             .arg(d.join("config.yml"))
             .stdout(log.try_clone().unwrap())
@@ -204,11 +275,22 @@ impl Registry {
             .spawn()
             .unwrap();
         let r = Registry { port, child };
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return r;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(25));
+        let listening = std::thread::scope(|s| {
+            s.spawn(|| {
+                net.enter();
+                (0..200).any(|_| {
+                    let up = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+                    if !up {
+                        std::thread::sleep(std::time::Duration::from_millis(25));
+                    }
+                    up
+                })
+            })
+            .join()
+            .unwrap()
+        });
+        if listening {
+            return r;
         }
         panic!(
             "docker-registry did not listen on 127.0.0.1:{port}: {}",
@@ -360,6 +442,18 @@ pub fn store_leftovers(h: &Hull) -> Vec<String> {
             }
         }
     }
+    // Addresses leased, veths on the store's network namespace.
+    for e in h.entries("networks").iter().filter(|e| e.ends_with(".leases")) {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(h.root.join("networks").join(e)).unwrap()).unwrap_or_default();
+        for (ip, holder) in v["leases"].as_object().into_iter().flatten() {
+            found.push(format!("lease {ip} in {e}: {holder}"));
+        }
+    }
+    let links = h.net.cmd("ip").args(["-o", "link"]).output().unwrap();
+    for l in String::from_utf8_lossy(&links.stdout).lines().filter(|l| l.contains(": vh")) {
+        found.push(format!("veth {l}"));
+    }
     let root = h.root.to_string_lossy().into_owned();
     for line in std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines() {
         if line.contains(&root) {
@@ -399,4 +493,14 @@ impl Drop for Store {
             let _ = self.h.run(&["rm", "-f", "-v", id]);
         }
     }
+}
+
+/// A store in a directory of its own with the busybox image imported as `busybox`.
+pub fn busybox_store(name: &str) -> Store {
+    require_root();
+    let t = TempDir::new(name);
+    let h = Hull::new(t.path());
+    let r = rootfs(t.path());
+    h.ok(&["import", r.to_str().unwrap(), "busybox"]);
+    Store { h, t }
 }

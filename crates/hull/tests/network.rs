@@ -1,0 +1,157 @@
+//! Container networks, never on the machine's own network: each test's store runs in a
+//! network namespace of its own (see `common::NetNs`), and a second namespace joined to
+//! it by a veth pair plays "the internet" (192.0.2.1, a documentation address, with an
+//! HTTP server). Traffic goes only to addresses inside those namespaces.
+//!
+//! Covered: the default network (bridge, veth, address, route, masquerade egress),
+//! containers reaching each other, /etc/hosts, NetworkSettings, hull's nftables table,
+//! concurrent runs (no address twice), and cleanup after rm -f and after the monitor is
+//! killed.
+
+mod common;
+
+use common::*;
+use std::process::{Child, Command, Stdio};
+
+fn run_ok(c: &mut Command) -> String {
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{c:?}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// "The internet": a namespace at 192.0.2.1 behind a veth pair from the store's
+/// namespace (192.0.2.2, its default route), serving `hello from the internet` on
+/// port 8080. Its processes end with it.
+struct Internet {
+    _ns: NetNs,
+    server: Child,
+}
+
+impl Internet {
+    fn new(h: &Hull) -> Internet {
+        let ns = NetNs::new();
+        let www = std::env::temp_dir().join(format!("hull-www-{}-{:p}", std::process::id(), &ns));
+        std::fs::create_dir_all(&www).unwrap();
+        std::fs::write(www.join("hello"), "hello from the internet\n").unwrap();
+        // A process of the namespace names it for `ip link … netns`.
+        let mut holder = ns.cmd("sleep").arg("600").spawn().expect("sleep");
+        let pid = holder.id().to_string();
+        run_ok(h.net.cmd("ip").args(["link", "add", "up0", "type", "veth", "peer", "name", "up1", "netns", &pid]));
+        let _ = holder.kill();
+        let _ = holder.wait();
+        run_ok(ns.cmd("ip").args(["addr", "add", "192.0.2.1/24", "dev", "up1"]));
+        run_ok(ns.cmd("ip").args(["link", "set", "up1", "up"]));
+        let server = ns
+            .cmd(busybox())
+            .args(["httpd", "-f", "-p", "192.0.2.1:8080", "-h"])
+            .arg(&www)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("busybox httpd");
+        run_ok(h.net.cmd("ip").args(["addr", "add", "192.0.2.2/24", "dev", "up0"]));
+        run_ok(h.net.cmd("ip").args(["link", "set", "up0", "up"]));
+        run_ok(h.net.cmd("ip").args(["route", "add", "default", "via", "192.0.2.1"]));
+        Internet { _ns: ns, server }
+    }
+}
+
+impl Drop for Internet {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+fn inspect(h: &Hull, name: &str, format: &str) -> String {
+    h.ok(&["inspect", "--format", format, name]).trim().to_string()
+}
+
+#[test]
+fn the_default_network_gives_egress_addresses_and_a_way_between_containers() {
+    let h = busybox_store("net-default");
+    let _internet = Internet::new(&h);
+
+    // Egress through masquerade: the internet has no route back to the containers'
+    // subnet, so a reply means the source was rewritten.
+    let got = h.ok(&["run", "--rm", "busybox", "busybox", "wget", "-q", "-O-", "http://192.0.2.1:8080/hello"]);
+    assert_eq!(got, "hello from the internet\n");
+
+    // A server container and a client reaching it by address.
+    h.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--hostname",
+        "webhost",
+        "busybox",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
+    ]);
+    let ip = inspect(&h, "web", "{{.NetworkSettings.IPAddress}}");
+    let subnet_gw = inspect(&h, "web", "{{.NetworkSettings.Gateway}}");
+    assert!(ip.starts_with("10.89.") && subnet_gw == "10.89.0.1", "{ip} via {subnet_gw}");
+    let mac = inspect(&h, "web", "{{.NetworkSettings.MacAddress}}");
+    assert!(mac.starts_with("02:42:0a:59:"), "{mac}");
+    assert_eq!(inspect(&h, "web", "{{.NetworkSettings.Networks.bridge.IPAddress}}"), ip);
+    let hosts = h.ok(&["exec", "web", "cat", "/etc/hosts"]);
+    assert!(hosts.contains(&format!("{ip}\twebhost")), "{hosts}");
+    let addr = h.ok(&["exec", "web", "busybox", "ip", "-o", "-4", "addr", "show", "eth0"]);
+    assert!(addr.contains(&format!("{ip}/16")), "{addr}");
+    let page = h.ok(&["run", "--rm", "busybox", "busybox", "wget", "-q", "-O-", &format!("http://{ip}/hostname")]);
+    assert_eq!(page, "webhost\n");
+
+    // hull's own table, with the network's masquerade.
+    let table = run_ok(h.net.cmd("nft").args(["list", "table", "inet", "hull"]));
+    assert!(table.contains("ip saddr 10.89.0.0/16 oifname != \"hull0\" masquerade"), "{table}");
+
+    // --network none: loopback only; host: the store's namespace.
+    let none = h.ok(&["run", "--rm", "--network", "none", "busybox", "busybox", "ip", "-o", "link"]);
+    assert!(!none.contains("eth0"), "{none}");
+
+    // Removal takes the address and the veth.
+    h.ok(&["rm", "-f", "web"]);
+    let left = store_leftovers(&h);
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn concurrent_runs_never_share_an_address_and_a_killed_monitor_leaves_nothing() {
+    let h = busybox_store("net-conc");
+    let outs: Vec<std::process::Output> = std::thread::scope(|s| {
+        let all: Vec<_> = (0..8).map(|_| s.spawn(|| h.run(&["run", "-d", "busybox", "sleep", "100"]))).collect();
+        all.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let mut ips = Vec::new();
+    for o in &outs {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let id = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        ips.push(inspect(&h, &id, "{{.NetworkSettings.IPAddress}}"));
+    }
+    let mut uniq = ips.clone();
+    uniq.sort();
+    uniq.dedup();
+    assert_eq!(uniq.len(), 8, "{ips:?}");
+
+    // A monitor killed: rm -f still takes the address and the veth.
+    let id = String::from_utf8_lossy(&outs[0].stdout).trim().to_string();
+    let init: i32 = h.ok(&["inspect", "--format", "{{.State.Pid}}", &id]).trim().parse().unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{init}/stat")).unwrap();
+    let ppid: i32 = stat[stat.rfind(')').unwrap() + 2..].split_whitespace().nth(1).unwrap().parse().unwrap();
+    // SAFETY: kill of the container's monitor (the init's parent), which this test made.
+    unsafe { libc::kill(ppid, libc::SIGKILL) };
+    for id in h.ok(&["ps", "-aq"]).lines() {
+        h.ok(&["rm", "-f", id]);
+    }
+    let left = store_leftovers(&h);
+    assert!(left.is_empty(), "{left:?}");
+    // The subnet's first addresses are free again.
+    let ip = h.ok(&["run", "--rm", "busybox", "busybox", "ip", "-o", "-4", "addr", "show", "eth0"]);
+    assert!(ip.contains("10.89.0."), "{ip}");
+}

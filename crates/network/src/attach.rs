@@ -1,0 +1,184 @@
+//! A container joined to a network and left: its address leased, a veth pair made
+//! (the host end on the network's bridge, the peer straight inside the container's
+//! network namespace as `eth0`), the peer addressed, up, and routed through the
+//! bridge's address. Leaving releases the lease and removes the host end (which takes
+//! the peer with it; a namespace that is gone took both already).
+//!
+//! The bridge is made on first use: a fixed MAC, the gateway's address, up,
+//! `net.ipv4.ip_forward` set, and hull's nftables table rewritten to hold its rules.
+
+use crate::error::{Error, Result};
+use crate::ipam::Lease;
+use crate::netlink::Handle;
+use crate::{Network, Networks};
+use serde::{Deserialize, Serialize};
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+/// How a container joins a network.
+#[derive(Debug, Clone, Default)]
+pub struct AttachOptions {
+    /// The address asked for (`--ip`), or the next free one.
+    pub ip: Option<Ipv4Addr>,
+    /// The MAC asked for (`--mac-address`), or one derived from the address.
+    pub mac: Option<[u8; 6]>,
+    /// The interface's name inside the container (`eth0`, `eth1`, …).
+    pub ifname: String,
+}
+
+/// A container's place on a network (Docker's `NetworkSettings.Networks[NAME]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub network: String,
+    pub network_id: String,
+    pub ip: Ipv4Addr,
+    pub prefix: u8,
+    pub gateway: Ipv4Addr,
+    pub mac: String,
+    /// The host end of the veth pair.
+    pub host_veth: String,
+    pub ifname: String,
+}
+
+impl Networks {
+    /// Joins container `container` (its init: `pid`, `pid_start`; its network namespace:
+    /// `netns`) to network `n`. `alive` tells whether another lease's holder still
+    /// lives (those that do not are taken back). On error, nothing of it is left.
+    pub fn attach(
+        &self,
+        n: &Network,
+        container: &str,
+        (pid, pid_start): (i32, u64),
+        netns: BorrowedFd<'_>,
+        opts: &AttachOptions,
+        alive: &dyn Fn(&Lease) -> bool,
+    ) -> Result<Attachment> {
+        let mut host = Handle::new()?;
+        let bridge = self.ensure_bridge(&mut host, n)?;
+        let ipam = self.ipam(n);
+        let holder = Lease { container: container.to_owned(), pid, pid_start };
+        let ip = ipam.allocate(&holder, opts.ip, alive)?;
+        let veth = host_veth_name(container, n);
+        let r = (|| {
+            let mac = opts.mac.unwrap_or_else(|| mac_of(ip));
+            let mtu = match n.mtu {
+                Some(m) => Some(m),
+                None => host.link_mtu(bridge)?,
+            };
+            // One left by a crash (the name is the container's and the network's).
+            host.del_link(&veth)?;
+            hull_fault::point("network-leased");
+            host.add_veth(&veth, &opts.ifname, netns.as_raw_fd(), mac, mtu)?;
+            let index = host.link_index(&veth)?.ok_or_else(|| Error::Invalid(format!("veth {veth} vanished")))?;
+            host.set_up(index, Some(bridge))?;
+            let mut inside = Handle::in_netns(netns)?;
+            let eth = inside
+                .link_index(&opts.ifname)?
+                .ok_or_else(|| Error::Invalid(format!("{} is missing in the container", opts.ifname)))?;
+            inside.add_address(eth, ip, n.subnet.prefix)?;
+            inside.set_up(eth, None)?;
+            if let Some(lo) = inside.link_index("lo")? {
+                inside.set_up(lo, None)?;
+            }
+            inside.add_default_route(n.gateway)?;
+            Ok(mac)
+        })();
+        match r {
+            Ok(mac) => Ok(Attachment {
+                network: n.name.clone(),
+                network_id: n.id.clone(),
+                ip,
+                prefix: n.subnet.prefix,
+                gateway: n.gateway,
+                mac: format_mac(mac),
+                host_veth: veth,
+                ifname: opts.ifname.clone(),
+            }),
+            Err(e) => {
+                let _ = host.del_link(&veth);
+                let _ = ipam.release(container);
+                Err(e)
+            }
+        }
+    }
+
+    /// Takes container `container` off network `n`: its lease and its veth pair.
+    pub fn detach(&self, n: &Network, container: &str) -> Result<()> {
+        Handle::new()?.del_link(&host_veth_name(container, n))?;
+        self.ipam(n).release(container)
+    }
+
+    /// The bridge of `n`, made if missing; returns its index.
+    fn ensure_bridge(&self, h: &mut Handle, n: &Network) -> Result<u32> {
+        if let Some(i) = h.link_index(&n.bridge)? {
+            return Ok(i);
+        }
+        let mtu = match n.mtu {
+            Some(m) => Some(m),
+            None => h.default_route_mtu()?,
+        };
+        let g = n.gateway.octets();
+        match h.add_bridge(&n.bridge, [0x02, 0x43, g[0], g[1], g[2], g[3]], mtu) {
+            Err(Error::Netlink { source, .. }) if source.raw_os_error() == Some(libc::EEXIST) => {}
+            r => r?,
+        }
+        let index = h.link_index(&n.bridge)?.ok_or_else(|| Error::Invalid(format!("bridge {} vanished", n.bridge)))?;
+        h.add_address(index, n.gateway, n.subnet.prefix)?;
+        h.set_up(index, None)?;
+        if !n.internal {
+            std::fs::write("/proc/sys/net/ipv4/ip_forward", b"1")
+                .map_err(Error::at("set net.ipv4.ip_forward (containers' egress)"))?;
+        }
+        self.reload_firewall()?;
+        Ok(index)
+    }
+}
+
+/// The host end's name: `vh` + the container's id and the network's, shortened (15
+/// bytes at most for a Linux interface name).
+pub fn host_veth_name(container: &str, n: &Network) -> String {
+    format!("vh{}{}", &container[..container.len().min(8)], &n.id[..n.id.len().min(4)])
+}
+
+/// A locally administered MAC made of the address, as Docker's: `02:42:a:b:c:d`.
+pub fn mac_of(ip: Ipv4Addr) -> [u8; 6] {
+    let o = ip.octets();
+    [0x02, 0x42, o[0], o[1], o[2], o[3]]
+}
+
+pub fn format_mac(m: [u8; 6]) -> String {
+    m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
+/// Parses `aa:bb:cc:dd:ee:ff`.
+pub fn parse_mac(s: &str) -> Result<[u8; 6]> {
+    let bad = || Error::Invalid(format!("invalid MAC address {s:?}"));
+    let parts: Vec<&str> = s.split(':').collect();
+    if parts.len() != 6 {
+        return Err(bad());
+    }
+    let mut m = [0u8; 6];
+    for (i, p) in parts.iter().enumerate() {
+        if p.len() != 2 {
+            return Err(bad());
+        }
+        m[i] = u8::from_str_radix(p, 16).map_err(|_| bad())?;
+    }
+    Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_macs() {
+        let n = Network::for_test("bridge", "hull0", "10.89.0.0/16", false);
+        let v = host_veth_name(&"ab".repeat(32), &n);
+        assert_eq!(v, "vhabababab0000");
+        assert!(v.len() <= 15);
+        assert_eq!(format_mac(mac_of(Ipv4Addr::new(10, 89, 0, 2))), "02:42:0a:59:00:02");
+        assert_eq!(parse_mac("02:42:0a:59:00:02").unwrap(), mac_of(Ipv4Addr::new(10, 89, 0, 2)));
+        assert!(parse_mac("02:42:0a:59:00").is_err() && parse_mac("zz:42:0a:59:00:02").is_err());
+    }
+}

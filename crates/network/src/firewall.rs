@@ -1,0 +1,91 @@
+//! hull's nftables rules: all of them in one table of its own, `inet hull`, never
+//! touching another table's rules or policies. The table is a function of the networks
+//! on disk: each change rewrites it whole in one atomic `nft -f -` batch (add, delete,
+//! add: the kernel applies a batch all or nothing), so it is never half made, a rerun
+//! repairs one a firewall reload wiped, and the last network gone takes it away.
+//!
+//! The `nft` command (Debian's nftables package) is used rather than a netlink client
+//! of nf_tables: its batch language is the stable interface, and a change happens only
+//! when a network is made, removed or reloaded, not per container.
+
+use crate::error::{Error, Result};
+use crate::Network;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+/// The table's name (family inet: IPv4 and IPv6 in one).
+pub const TABLE: &str = "hull";
+
+/// The batch that makes the table hold exactly the rules of `networks`.
+pub fn batch(networks: &[Network]) -> String {
+    let mut b = format!("add table inet {TABLE}\ndelete table inet {TABLE}\n");
+    if networks.is_empty() {
+        return b;
+    }
+    b.push_str(&format!("table inet {TABLE} {{\n"));
+    // Forwarding: a bridge's traffic to its own containers and out (unless internal);
+    // replies back in; one network's containers never reach another's.
+    b.push_str("  chain forward {\n    type filter hook forward priority filter; policy accept;\n");
+    for n in networks {
+        let br = &n.bridge;
+        if n.internal {
+            b.push_str(&format!("    iifname \"{br}\" oifname != \"{br}\" drop\n"));
+            b.push_str(&format!("    oifname \"{br}\" iifname != \"{br}\" drop\n"));
+        }
+        for m in networks.iter().filter(|m| m.bridge != n.bridge) {
+            b.push_str(&format!("    iifname \"{br}\" oifname \"{}\" drop\n", m.bridge));
+        }
+        b.push_str(&format!("    iifname \"{br}\" accept\n"));
+        b.push_str(&format!("    oifname \"{br}\" ct state established,related accept\n"));
+    }
+    b.push_str("  }\n");
+    // Egress: the containers' addresses hidden behind the host's.
+    b.push_str("  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n");
+    for n in networks.iter().filter(|n| !n.internal) {
+        b.push_str(&format!("    ip saddr {} oifname != \"{}\" masquerade\n", n.subnet, n.bridge));
+    }
+    b.push_str("  }\n}\n");
+    b
+}
+
+/// Applies `batch` through `nft -f -`.
+pub fn apply(batch: &str) -> Result<()> {
+    let mut child = Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::Firewall("the nft command is needed for container networks (apt-get install nftables)".into())
+            } else {
+                Error::io("run nft", e)
+            }
+        })?;
+    child.stdin.take().expect("piped").write_all(batch.as_bytes()).map_err(Error::at("write to nft"))?;
+    let out = child.wait_with_output().map_err(Error::at("wait for nft"))?;
+    if !out.status.success() {
+        let msg = String::from_utf8_lossy(&out.stderr);
+        return Err(Error::Firewall(msg.lines().next().unwrap_or("nft failed").to_owned()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_follows_the_networks() {
+        let empty = batch(&[]);
+        assert_eq!(empty, "add table inet hull\ndelete table inet hull\n");
+        let a = Network::for_test("bridge", "hull0", "10.89.0.0/16", false);
+        let b = Network::for_test("back", "hbr-back", "10.90.0.0/16", true);
+        let t = batch(&[a, b]);
+        assert!(t.contains("ip saddr 10.89.0.0/16 oifname != \"hull0\" masquerade"), "{t}");
+        assert!(!t.contains("10.90.0.0/16 oifname"), "internal: no egress\n{t}");
+        assert!(t.contains("iifname \"hull0\" oifname \"hbr-back\" drop"), "{t}");
+        assert!(t.contains("iifname \"hbr-back\" oifname != \"hbr-back\" drop"), "{t}");
+    }
+}

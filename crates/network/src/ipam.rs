@@ -1,0 +1,242 @@
+//! Address management for one network: which address each container holds. The leases
+//! are a JSON file beside the network's config, read and rewritten under an exclusive
+//! `flock`, so concurrent `hull run`s never get one address twice. A lease names its
+//! holder (the container and its init by pid and start time); one whose holder is gone
+//! (a container that stopped without releasing it, a crash) is taken back by the next
+//! allocation, so the file is truthful after any kill -9.
+
+use crate::error::{Error, Result};
+use crate::subnet::Subnet;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+/// Who holds an address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub container: String,
+    /// The container's init, by pid and start time (0 while it is being set up).
+    #[serde(default)]
+    pub pid: i32,
+    #[serde(default)]
+    pub pid_start: u64,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Leases {
+    /// Address → holder.
+    leases: BTreeMap<Ipv4Addr, Lease>,
+    /// Where the last allocation stopped: addresses are handed out round the subnet,
+    /// so a freed one is not reused at once (as Docker's allocator).
+    #[serde(default)]
+    next: u32,
+}
+
+/// The leases of one network.
+pub struct Ipam {
+    path: PathBuf,
+    subnet: Subnet,
+    gateway: Ipv4Addr,
+    /// Where container addresses are taken from (the whole subnet by default).
+    range: Subnet,
+}
+
+/// The leases file, locked for as long as it is held.
+struct Locked {
+    _lock: File,
+    leases: Leases,
+}
+
+impl Ipam {
+    pub fn new(path: &Path, subnet: Subnet, gateway: Ipv4Addr, range: Option<Subnet>) -> Ipam {
+        Ipam { path: path.to_owned(), subnet, gateway, range: range.unwrap_or(subnet) }
+    }
+
+    fn lock(&self) -> Result<Locked> {
+        let lock = crate::lock_file(&self.path.with_extension("lock"))?;
+        let leases = match std::fs::read(&self.path) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map_err(|e| Error::Invalid(format!("{}: {e} (remove it to start afresh)", self.path.display())))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Leases::default(),
+            Err(e) => return Err(Error::io(format!("read {}", self.path.display()), e)),
+        };
+        Ok(Locked { _lock: lock, leases })
+    }
+
+    fn save(&self, l: &Locked) -> Result<()> {
+        let tmp = self.path.with_extension(format!("tmp{}", std::process::id()));
+        let bytes = serde_json::to_vec_pretty(&l.leases).expect("leases serialise");
+        std::fs::write(&tmp, bytes).map_err(Error::at(format!("write {}", tmp.display())))?;
+        std::fs::rename(&tmp, &self.path).map_err(Error::at(format!("rename {}", self.path.display())))
+    }
+
+    /// Gives `holder` an address: `want` if given (it must be free and in the subnet),
+    /// otherwise the next free one. Leases whose holder `alive` says is gone are taken
+    /// back first. A container that already holds one gets it again.
+    pub fn allocate(&self, holder: &Lease, want: Option<Ipv4Addr>, alive: &dyn Fn(&Lease) -> bool) -> Result<Ipv4Addr> {
+        let mut l = self.lock()?;
+        l.leases.leases.retain(|_, h| h.container == holder.container || alive(h));
+        if let Some((ip, _)) = l.leases.leases.iter().find(|(_, h)| h.container == holder.container) {
+            let ip = *ip;
+            if want.is_none_or(|w| w == ip) {
+                l.leases.leases.insert(ip, holder.clone());
+                self.save(&l)?;
+                return Ok(ip);
+            }
+        }
+        l.leases.leases.retain(|_, h| h.container != holder.container);
+        let ip = match want {
+            Some(ip) => {
+                if !self.subnet.contains(ip) || ip == self.subnet.addr || ip == self.subnet.broadcast() {
+                    return Err(Error::Invalid(format!(
+                        "address {ip} is not a host address of subnet {}",
+                        self.subnet
+                    )));
+                }
+                if ip == self.gateway {
+                    return Err(Error::Conflict(format!("address {ip} is the network's gateway")));
+                }
+                if let Some(h) = l.leases.leases.get(&ip) {
+                    return Err(Error::Conflict(format!(
+                        "Address already in use: {ip} is held by container {}",
+                        &h.container[..h.container.len().min(12)]
+                    )));
+                }
+                ip
+            }
+            None => {
+                let size = self.range.size();
+                let mut found = None;
+                for k in 0..size {
+                    let n = (l.leases.next + k) % size;
+                    let Some(ip) = self.range.nth(n) else { continue };
+                    let reserved = ip == self.subnet.addr || ip == self.subnet.broadcast() || ip == self.gateway;
+                    if !reserved && !l.leases.leases.contains_key(&ip) {
+                        l.leases.next = (n + 1) % size;
+                        found = Some(ip);
+                        break;
+                    }
+                }
+                found.ok_or_else(|| Error::Conflict(format!("no free address left in {}", self.range)))?
+            }
+        };
+        l.leases.leases.insert(ip, holder.clone());
+        self.save(&l)?;
+        Ok(ip)
+    }
+
+    /// Records the holder's init (pid and start time) once it is known.
+    pub fn set_holder(&self, holder: &Lease) -> Result<()> {
+        let mut l = self.lock()?;
+        let mut changed = false;
+        for h in l.leases.leases.values_mut() {
+            if h.container == holder.container {
+                *h = holder.clone();
+                changed = true;
+            }
+        }
+        if changed {
+            self.save(&l)?;
+        }
+        Ok(())
+    }
+
+    /// Frees whatever `container` holds.
+    pub fn release(&self, container: &str) -> Result<()> {
+        let mut l = self.lock()?;
+        let before = l.leases.leases.len();
+        l.leases.leases.retain(|_, h| h.container != container);
+        if l.leases.leases.len() != before {
+            self.save(&l)?;
+        }
+        Ok(())
+    }
+
+    /// Every lease (address, holder), as it stands.
+    pub fn leases(&self) -> Result<Vec<(Ipv4Addr, Lease)>> {
+        Ok(self.lock()?.leases.leases.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ipam(dir: &Path, range: Option<&str>) -> Ipam {
+        let subnet: Subnet = "10.1.0.0/29".parse().unwrap();
+        Ipam::new(&dir.join("leases.json"), subnet, Ipv4Addr::new(10, 1, 0, 1), range.map(|r| r.parse().unwrap()))
+    }
+
+    fn holder(c: &str) -> Lease {
+        Lease { container: c.into(), pid: 0, pid_start: 0 }
+    }
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("hull-ipam-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn hands_out_each_address_once_round_the_subnet() {
+        let d = tmp("round");
+        let i = ipam(&d, None);
+        let alive = |_: &Lease| true;
+        // .0 is the network, .1 the gateway, .7 the broadcast: .2 to .6 remain.
+        let got: Vec<String> =
+            (0..5).map(|n| i.allocate(&holder(&format!("c{n}")), None, &alive).unwrap().to_string()).collect();
+        assert_eq!(got, ["10.1.0.2", "10.1.0.3", "10.1.0.4", "10.1.0.5", "10.1.0.6"]);
+        assert!(matches!(i.allocate(&holder("c5"), None, &alive), Err(Error::Conflict(_))));
+        // The same holder gets its own address back.
+        assert_eq!(i.allocate(&holder("c2"), None, &alive).unwrap().to_string(), "10.1.0.4");
+        i.release("c1").unwrap();
+        assert_eq!(i.allocate(&holder("c9"), None, &alive).unwrap().to_string(), "10.1.0.3");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_dead_holder_is_taken_back_and_asked_addresses_are_checked() {
+        let d = tmp("dead");
+        let i = ipam(&d, None);
+        let all = |_: &Lease| true;
+        let a = i.allocate(&holder("a"), Some(Ipv4Addr::new(10, 1, 0, 5)), &all).unwrap();
+        assert_eq!(a.to_string(), "10.1.0.5");
+        assert!(matches!(i.allocate(&holder("b"), Some(a), &all), Err(Error::Conflict(_))));
+        assert!(matches!(i.allocate(&holder("b"), Some(Ipv4Addr::new(10, 1, 0, 1)), &all), Err(Error::Conflict(_))));
+        assert!(matches!(i.allocate(&holder("b"), Some(Ipv4Addr::new(10, 2, 0, 5)), &all), Err(Error::Invalid(_))));
+        // a's holder is gone: b may have its address.
+        let only_b = |l: &Lease| l.container == "b";
+        assert_eq!(i.allocate(&holder("b"), Some(a), &only_b).unwrap(), a);
+        assert_eq!(i.leases().unwrap().len(), 1);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn concurrent_allocations_never_share_an_address() {
+        let d = tmp("conc");
+        let subnet: Subnet = "10.2.0.0/24".parse().unwrap();
+        let path = d.join("leases.json");
+        let got: Vec<Ipv4Addr> = std::thread::scope(|s| {
+            let all: Vec<_> = (0..8)
+                .map(|t| {
+                    let path = &path;
+                    s.spawn(move || {
+                        let i = Ipam::new(path, subnet, Ipv4Addr::new(10, 2, 0, 1), None);
+                        (0..10)
+                            .map(|n| i.allocate(&holder(&format!("t{t}-{n}")), None, &|_| true).unwrap())
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            all.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        });
+        let mut uniq = got.clone();
+        uniq.sort();
+        uniq.dedup();
+        assert_eq!(uniq.len(), 80);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}

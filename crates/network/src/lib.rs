@@ -1,0 +1,203 @@
+//! hull-network: container networks, as Docker's bridge driver makes them. A network
+//! is a Linux bridge with a subnet; each container on it gets a veth pair (the host end
+//! on the bridge, the other end made straight inside the container's network namespace
+//! as `eth0`), an address from the network's IPAM, a default route through the bridge's
+//! address, and egress through masquerade in hull's own nftables table.
+//!
+//! Modules: [`subnet`] (CIDR arithmetic, the default subnet's choice), [`ipam`] (leases
+//! under a lock), [`netlink`] (links, addresses, routes through rtnetlink), [`firewall`]
+//! (the `inet hull` table), [`attach`] (a container joined to a network and left).
+//! State lives in the engine's store under `networks/`: `NAME.json` (the network),
+//! `NAME.leases` (its IPAM). Nothing here forks or keeps a thread: the engine's monitor
+//! calls [`Networks::attach`] between the runtime's create and start.
+
+pub mod attach;
+pub mod error;
+pub mod firewall;
+pub mod ipam;
+pub mod netlink;
+pub mod subnet;
+
+pub use attach::Attachment;
+pub use error::{Error, Result};
+pub use subnet::Subnet;
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+/// The default network's name (Docker's) and its bridge.
+pub const DEFAULT: &str = "bridge";
+pub const DEFAULT_BRIDGE: &str = "hull0";
+
+/// A network, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Network {
+    pub name: String,
+    pub id: String,
+    /// `bridge` (the only driver so far).
+    pub driver: String,
+    /// The bridge device's name.
+    pub bridge: String,
+    pub subnet: Subnet,
+    pub gateway: Ipv4Addr,
+    /// Where container addresses are taken from, when narrower than the subnet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_range: Option<Subnet>,
+    /// No egress: containers reach only each other.
+    #[serde(default)]
+    pub internal: bool,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// The MTU of the bridge and its veths (the host's default route's when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    pub created: String,
+}
+
+impl Network {
+    #[cfg(test)]
+    pub(crate) fn for_test(name: &str, bridge: &str, subnet: &str, internal: bool) -> Network {
+        let subnet: Subnet = subnet.parse().unwrap();
+        Network {
+            name: name.into(),
+            id: "0".repeat(64),
+            driver: "bridge".into(),
+            bridge: bridge.into(),
+            gateway: subnet.nth(1).unwrap(),
+            subnet,
+            ip_range: None,
+            internal,
+            labels: BTreeMap::new(),
+            mtu: None,
+            created: String::new(),
+        }
+    }
+}
+
+/// The networks of one store (`ROOT/networks`).
+pub struct Networks {
+    dir: PathBuf,
+}
+
+impl Networks {
+    pub fn open(root: &Path) -> Networks {
+        Networks { dir: root.join("networks") }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.json"))
+    }
+
+    /// Holds the store's network lock (creation, removal, the firewall's rewrite).
+    fn lock(&self) -> Result<File> {
+        std::fs::create_dir_all(&self.dir).map_err(Error::at(format!("create {}", self.dir.display())))?;
+        lock_file(&self.dir.join("networks.lock"))
+    }
+
+    /// Network `name` (the default one is made on first use).
+    pub fn get(&self, name: &str) -> Result<Network> {
+        match std::fs::read(self.path(name)) {
+            Ok(b) => {
+                serde_json::from_slice(&b).map_err(|e| Error::Invalid(format!("{}: {e}", self.path(name).display())))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && name == DEFAULT => self.make_default(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotFound(name.to_owned())),
+            Err(e) => Err(Error::io(format!("read {}", self.path(name).display()), e)),
+        }
+    }
+
+    /// Every network on disk.
+    pub fn list(&self) -> Result<Vec<Network>> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(n) = name.strip_suffix(".json") {
+                out.push(self.get(n)?);
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn make_default(&self) -> Result<Network> {
+        let _l = self.lock()?;
+        if let Ok(b) = std::fs::read(self.path(DEFAULT)) {
+            return serde_json::from_slice(&b).map_err(|e| Error::Invalid(format!("{}: {e}", DEFAULT)));
+        }
+        let mut taken = subnet::host_routes();
+        taken.extend(self.list()?.into_iter().map(|n| n.subnet));
+        let subnet = subnet::free_default(&taken)?;
+        let n = Network {
+            name: DEFAULT.into(),
+            id: new_id()?,
+            driver: "bridge".into(),
+            bridge: DEFAULT_BRIDGE.into(),
+            gateway: subnet.nth(1).expect("a /16 has a first host"),
+            subnet,
+            ip_range: None,
+            internal: false,
+            labels: BTreeMap::new(),
+            mtu: None,
+            created: humantime_now(),
+        };
+        self.save(&n)?;
+        Ok(n)
+    }
+
+    fn save(&self, n: &Network) -> Result<()> {
+        let p = self.path(&n.name);
+        let tmp = p.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&tmp, serde_json::to_vec_pretty(n).expect("a network serialises"))
+            .map_err(Error::at(format!("write {}", tmp.display())))?;
+        std::fs::rename(&tmp, &p).map_err(Error::at(format!("rename {}", p.display())))
+    }
+
+    /// The IPAM of network `n`.
+    pub fn ipam(&self, n: &Network) -> ipam::Ipam {
+        ipam::Ipam::new(&self.dir.join(format!("{}.leases", n.name)), n.subnet, n.gateway, n.ip_range)
+    }
+
+    /// Rewrites hull's nftables table from the networks on disk.
+    pub fn reload_firewall(&self) -> Result<()> {
+        let _l = self.lock()?;
+        firewall::apply(&firewall::batch(&self.list()?))
+    }
+}
+
+/// Opens (creating) `p` and holds an exclusive `flock` on it while the file is open.
+pub(crate) fn lock_file(p: &Path) -> Result<File> {
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(p)
+        .map_err(Error::at(format!("open {}", p.display())))?;
+    // SAFETY: flock on a descriptor we own.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(Error::io(format!("lock {}", p.display()), std::io::Error::last_os_error()));
+    }
+    Ok(f)
+}
+
+/// 32 random bytes as 64 hex digits (Docker's shape for container and network ids).
+pub fn new_id() -> Result<String> {
+    let mut b = [0u8; 32];
+    let mut got = 0;
+    while got < b.len() {
+        // SAFETY: getrandom writes at most the given length into the buffer.
+        let n = unsafe { libc::getrandom(b[got..].as_mut_ptr().cast(), b.len() - got, 0) };
+        if n < 0 {
+            return Err(Error::io("getrandom", std::io::Error::last_os_error()));
+        }
+        got += n as usize;
+    }
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+fn humantime_now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
