@@ -122,6 +122,16 @@ pub struct EndpointSettings {
 impl NetworkSettings {
     fn of(c: &Container) -> NetworkSettings {
         let mut s = NetworkSettings::default();
+        for p in &c.record.config.exposed_ports {
+            s.ports.insert(p.clone(), None);
+        }
+        for m in c.run.networks.iter().flat_map(|a| &a.ports) {
+            s.ports
+                .entry(m.key())
+                .or_default()
+                .get_or_insert_with(Vec::new)
+                .push(body::PortBinding { host_ip: m.host_ip.to_string(), host_port: m.host_port.to_string() });
+        }
         for a in &c.run.networks {
             let e = EndpointSettings {
                 network_id: a.network_id.clone(),
@@ -143,6 +153,20 @@ impl NetworkSettings {
     }
 }
 
+/// A port of a container as Docker's list shows it: published (`IP`, `PublicPort`) or
+/// only exposed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Port {
+    #[serde(rename = "IP", default, skip_serializing_if = "String::is_empty")]
+    pub ip: String,
+    #[serde(rename = "PrivatePort")]
+    pub private_port: u16,
+    #[serde(rename = "PublicPort", default, skip_serializing_if = "Option::is_none")]
+    pub public_port: Option<u16>,
+    #[serde(rename = "Type")]
+    pub kind: String,
+}
+
 /// A container as Docker's list shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -157,7 +181,7 @@ pub struct ContainerSummary {
     pub command: String,
     /// Seconds since the epoch.
     pub created: i64,
-    pub ports: Vec<body::PortBinding>,
+    pub ports: Vec<Port>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub size_rw: Option<u64>,
     pub labels: BTreeMap<String, String>,
@@ -349,7 +373,7 @@ impl Engine {
                 .collect::<Vec<_>>()
                 .join(" "),
             created,
-            ports: Vec::new(),
+            ports: ports(c),
             size_rw: size.then(|| crate::units::disk_usage(&self.dir(&r.id).join("rootfs/upper"))),
             labels: r.config.labels.clone(),
             state: c.status.word().into(),
@@ -488,4 +512,28 @@ impl ListFilter {
 /// Whether container `c` passes the list filter `filter` (`KEY=VALUE`).
 pub fn matches(c: &Container, filter: &str) -> Result<bool> {
     Ok(ListFilter::parse(filter)?.matches(c))
+}
+
+/// A container's ports for its summary: each published one, then each exposed one
+/// that is not published.
+fn ports(c: &Container) -> Vec<Port> {
+    let mut out: Vec<Port> = Vec::new();
+    if c.status.is_live() {
+        for m in c.run.networks.iter().flat_map(|a| &a.ports) {
+            out.push(Port {
+                ip: m.host_ip.to_string(),
+                private_port: m.container_port,
+                public_port: Some(m.host_port),
+                kind: m.proto.name().into(),
+            });
+        }
+    }
+    for e in &c.record.config.exposed_ports {
+        let (p, kind) = e.split_once('/').unwrap_or((e, "tcp"));
+        let Ok(private_port) = p.parse() else { continue };
+        if !out.iter().any(|o| o.private_port == private_port && o.kind == kind) {
+            out.push(Port { private_port, kind: kind.into(), ..Default::default() });
+        }
+    }
+    out
 }

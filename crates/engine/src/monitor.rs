@@ -88,6 +88,8 @@ pub fn main(root: &Path, id: &str) -> i32 {
 }
 
 struct Monitor {
+    /// The sockets that reserve the container's published host ports while it runs.
+    ports_held: Vec<OwnedFd>,
     engine: Engine,
     id: String,
     record: crate::record::Record,
@@ -117,7 +119,7 @@ impl Monitor {
         state.monitor_pid = me;
         state.monitor_start = hull_container::process::start_time(me).unwrap_or(0);
         state.restarting = false;
-        Ok(Monitor { engine, id: id.to_owned(), record, state, log, listener })
+        Ok(Monitor { ports_held: Vec::new(), engine, id: id.to_owned(), record, state, log, listener })
     }
 
     fn save(&self) {
@@ -145,6 +147,7 @@ impl Monitor {
                     // An init that died before its start took the veth; the lease goes.
                     self.engine.leave_networks(&self.id, &self.record);
                     self.state.networks.clear();
+                    self.ports_held.clear();
                     let msg = e.to_string();
                     let code = e.run_status();
                     self.state.error = Some(msg.clone());
@@ -316,7 +319,11 @@ impl Monitor {
         let start = hull_container::pid::start_time(pid).unwrap_or(0);
         let opts = hull_network::attach::AttachOptions { ifname: "eth0".into(), ..Default::default() };
         let alive = |l: &hull_network::ipam::Lease| hull_container::pid::is_alive(l.pid, l.pid_start);
-        let a = nets.attach(&n, &self.id, (pid, start), std::os::fd::AsFd::as_fd(&netns), &opts, &alive)?;
+        let mut a = nets.attach(&n, &self.id, (pid, start), std::os::fd::AsFd::as_fd(&netns), &opts, &alive)?;
+        if let Err(e) = self.publish(&mut a) {
+            let _ = self.engine.networks.detach(&n, &self.id);
+            return Err(e);
+        }
         // Docker's line for the container's own address, replacing an earlier run's.
         let hosts = self.engine.dir(&self.id).join("hosts");
         let hostname = &self.record.config.hostname;
@@ -334,6 +341,37 @@ impl Monitor {
         // Written in place: the container's /etc/hosts is a bind mount of this file.
         std::fs::write(&hosts, text).map_err(Error::at(format!("write {}", hosts.display())))?;
         Ok(vec![a])
+    }
+
+    /// Reserves the host ports of the container's `-p`/`-P` (sockets this monitor holds
+    /// while the container runs) and sends them to it through hull's table.
+    fn publish(&mut self, a: &mut hull_network::Attachment) -> Result<()> {
+        let h = &self.record.host;
+        let mut requests = Vec::new();
+        for (key, bindings) in &h.port_bindings {
+            if bindings.is_empty() {
+                requests.push(crate::create::settings::port_request(key, &Default::default())?);
+            }
+            for b in bindings {
+                requests.push(crate::create::settings::port_request(key, b)?);
+            }
+        }
+        if h.publish_all {
+            for key in &self.record.config.exposed_ports {
+                if !h.port_bindings.contains_key(key) {
+                    requests.push(crate::create::settings::port_request(key, &Default::default())?);
+                }
+            }
+        }
+        if requests.is_empty() {
+            return Ok(());
+        }
+        let bridge = self.engine.networks.get(&a.network)?.bridge;
+        let (maps, held) = hull_network::ports::reserve(&requests, a.ip, &bridge)?;
+        self.engine.networks.publish(&self.id, &maps)?;
+        self.ports_held = held;
+        a.ports = maps;
+        Ok(())
     }
 
     /// Copies output to the log and the clients, input from the clients, until the init
@@ -498,6 +536,7 @@ impl Monitor {
         self.state.pid = 0;
         self.engine.leave_networks(&self.id, &self.record);
         self.state.networks.clear();
+        self.ports_held.clear();
         self.state.exit_code = Some(code);
         self.state.finished_at = Some(crate::now());
         // Read before the cgroups go.

@@ -82,6 +82,12 @@ pub struct HostConfig {
     pub privileged: bool,
     pub read_only: bool,
     pub init: bool,
+    /// `-p`: Docker's `PortBindings` (`80/tcp` → host address and port, or range).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub port_bindings: std::collections::BTreeMap<String, Vec<crate::create::body::PortBinding>>,
+    /// `-P`: every exposed port to a free host port.
+    #[serde(default)]
+    pub publish_all: bool,
 }
 
 fn json_file() -> String {

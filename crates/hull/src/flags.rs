@@ -118,9 +118,20 @@ pub fn create_options(a: &CreateArgs) -> Result<CreateOptions> {
             _ => security_opt.push(o.clone()),
         }
     }
-    let mut port_bindings = BTreeMap::new();
+    // `-p`, as Docker's command line sends it: PortBindings, and the port exposed.
+    let mut port_bindings: BTreeMap<String, Vec<body::PortBinding>> = BTreeMap::new();
     for p in &a.publish {
-        port_bindings.insert(p.clone(), Vec::new());
+        for r in hull_network::ports::parse_publish(p).map_err(|e| Error::Invalid(e.to_string()))? {
+            let key = format!("{}/{}", r.container_port, r.proto.name());
+            let host_port = match r.host_ports {
+                None => String::new(),
+                Some((a, z)) if a == z => a.to_string(),
+                Some((a, z)) => format!("{a}-{z}"),
+            };
+            let host_ip = r.host_ip.map(|i| i.to_string()).unwrap_or_default();
+            exposed_ports.insert(key.clone(), Empty {});
+            port_bindings.entry(key).or_default().push(body::PortBinding { host_ip, host_port });
+        }
     }
     let config = body::Config {
         hostname: a.hostname.clone().unwrap_or_default(),

@@ -27,7 +27,15 @@ fn ps_fields(s: &ContainerSummary, no_trunc: bool) -> Value {
         "RunningFor": hull_engine::units::ago(Some(&created)).trim_end_matches(" ago").to_string(),
         "Status": s.status,
         "State": s.state,
-        "Ports": "",
+        "Ports": s
+            .ports
+            .iter()
+            .map(|p| match p.public_port {
+                Some(public) => format!("{}:{public}->{}/{}", p.ip, p.private_port, p.kind),
+                None => format!("{}/{}", p.private_port, p.kind),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
         "Names": s.names.iter().map(|n| n.trim_start_matches('/')).collect::<Vec<_>>().join(","),
         "Labels": labels.join(","),
         "Mounts": s.mounts.iter().map(|m| m.name.clone().unwrap_or(m.source.clone())).collect::<Vec<_>>().join(","),

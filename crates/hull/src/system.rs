@@ -148,17 +148,31 @@ fn print_stats(out: &mut dyn Write, rows: &[Value], format: Option<&str>) {
     }
 }
 
-/// `hull port`: no container publishes ports until hull has bridge networks.
+/// `hull port CTR [PORT[/PROTO]]`: the container's published ports, Docker's lines
+/// (`80/tcp -> 0.0.0.0:8080`; the host side only when a port is given).
 pub fn port(engine: &Engine, a: &PortArgs) -> Result<i32> {
     let id = engine.resolve(&a.container)?;
-    let name = engine.record(&id)?.name;
+    let c = engine.container(&id)?;
+    let maps: Vec<_> =
+        if c.status.is_live() { c.run.networks.iter().flat_map(|n| n.ports.clone()).collect() } else { Vec::new() };
     match &a.port {
         Some(p) => {
             let p = if p.contains('/') { p.clone() } else { format!("{p}/tcp") };
-            Err(Error::Conflict(format!("No public port '{p}' published for {name}")))
+            let found: Vec<_> = maps.iter().filter(|m| m.key() == p).collect();
+            if found.is_empty() {
+                return Err(Error::Conflict(format!("No public port '{p}' published for {}", c.record.name)));
+            }
+            for m in found {
+                println!("{}:{}", m.host_ip, m.host_port);
+            }
         }
-        None => Ok(0),
+        None => {
+            for m in &maps {
+                println!("{} -> {}:{}", m.key(), m.host_ip, m.host_port);
+            }
+        }
     }
+    Ok(0)
 }
 
 /// `hull container prune`: every container that is not running.

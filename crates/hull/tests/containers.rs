@@ -1096,8 +1096,9 @@ fn log_driver_ports_and_mount_propagation() {
         vec!["-v".to_string(), format!("{}:/p:rshared", private.0.display())],
         vec!["--mount".into(), format!("type=bind,source={},target=/p,bind-propagation=rslave", private.0.display())],
         vec!["--log-driver".into(), "syslog".into()],
-        vec!["-p".into(), "8080:80".into()],
         vec!["--expose".into(), "http".into()],
+        vec!["-p".into(), "8080:80/icmp".into()],
+        vec!["--network".into(), "none".into(), "-p".into(), "8080:80".into()],
         vec!["-v".into(), "vol:/v:rshared".into()],
     ];
     let bad: Vec<Vec<&str>> = bad.iter().map(|b| b.iter().map(String::as_str).collect()).collect();

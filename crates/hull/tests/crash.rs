@@ -231,7 +231,7 @@ fn kill_9_at_random_moments_leaves_nothing() {
     // The last two act on a container already running.
     let verbs: [&[&str]; 5] = [
         &["run", "--rm", "--name", "soak", "busybox", "true"],
-        &["run", "-d", "--name", "soak", "busybox", "sleep", "100"],
+        &["run", "-d", "--name", "soak", "-P", "--expose", "80", "busybox", "sleep", "100"],
         &["run", "--name", "soak", "busybox", "sh", "-c", "echo out; sleep 0.02"],
         &["rm", "-f", "soak"],
         &["stop", "-t", "0", "soak"],

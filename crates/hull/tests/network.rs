@@ -5,8 +5,9 @@
 //!
 //! Covered: the default network (bridge, veth, address, route, masquerade egress),
 //! containers reaching each other, /etc/hosts, NetworkSettings, hull's nftables table,
-//! concurrent runs (no address twice), and cleanup after rm -f and after the monitor is
-//! killed.
+//! published ports (from another host, from the host on 127.0.0.1 and its address,
+//! hairpin from a container, -P, a port already taken, `hull port`), concurrent runs
+//! (no address twice), and cleanup after rm -f and after the monitor is killed.
 
 mod common;
 
@@ -23,7 +24,7 @@ fn run_ok(c: &mut Command) -> String {
 /// namespace (192.0.2.2, its default route), serving `hello from the internet` on
 /// port 8080. Its processes end with it.
 struct Internet {
-    _ns: NetNs,
+    ns: NetNs,
     server: Child,
 }
 
@@ -52,7 +53,7 @@ impl Internet {
         run_ok(h.net.cmd("ip").args(["addr", "add", "192.0.2.2/24", "dev", "up0"]));
         run_ok(h.net.cmd("ip").args(["link", "set", "up0", "up"]));
         run_ok(h.net.cmd("ip").args(["route", "add", "default", "via", "192.0.2.1"]));
-        Internet { _ns: ns, server }
+        Internet { ns, server }
     }
 }
 
@@ -154,4 +155,61 @@ fn concurrent_runs_never_share_an_address_and_a_killed_monitor_leaves_nothing() 
     // The subnet's first addresses are free again.
     let ip = h.ok(&["run", "--rm", "busybox", "busybox", "ip", "-o", "-4", "addr", "show", "eth0"]);
     assert!(ip.contains("10.89.0."), "{ip}");
+}
+
+fn wget(c: &mut Command) -> String {
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{c:?}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn published_ports_answer_other_hosts_the_host_and_containers() {
+    let h = busybox_store("net-ports");
+    let internet = Internet::new(&h);
+    let web = ["busybox", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"];
+    let mut args = vec!["run", "-d", "--name", "web", "--hostname", "webhost", "-p", "8080:80", "-p", "127.0.0.1::80"];
+    args.extend(web);
+    h.ok(&args);
+    // From another host, to the host's address.
+    let url = "http://192.0.2.2:8080/hostname";
+    assert_eq!(wget(internet.ns.cmd(busybox()).args(["wget", "-q", "-O-", url])), "webhost\n");
+    // From the host itself: its own address and 127.0.0.1.
+    for u in [url, "http://127.0.0.1:8080/hostname"] {
+        assert_eq!(wget(h.net.cmd(busybox()).args(["wget", "-q", "-O-", u])), "webhost\n", "{u}");
+    }
+    // Hairpin: another container through the host's address.
+    assert_eq!(h.ok(&["run", "--rm", "busybox", "busybox", "wget", "-q", "-O-", url]), "webhost\n");
+    // hull port, ps and inspect say where.
+    let ports = h.ok(&["port", "web"]);
+    assert!(ports.contains("80/tcp -> 0.0.0.0:8080\n") && ports.contains("80/tcp -> 127.0.0.1:"), "{ports}");
+    let local = h.ok(&["port", "web", "80"]).lines().find(|l| l.starts_with("127.0.0.1:")).unwrap().to_string();
+    assert_eq!(
+        wget(h.net.cmd(busybox()).args(["wget", "-q", "-O-", &format!("http://{local}/hostname")])),
+        "webhost\n"
+    );
+    assert!(h.ok(&["ps"]).contains("0.0.0.0:8080->80/tcp"), "{}", h.ok(&["ps"]));
+    let v = h.ok(&["inspect", "--format", "{{json .NetworkSettings.Ports}}", "web"]);
+    assert!(v.contains(r#""80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"}"#), "{v}");
+    // A host port already taken: one line, exit 125, nothing left of the container.
+    let o = h.run(&["run", "--rm", "-p", "8080:80", "busybox", "true"]);
+    assert_eq!(o.status.code(), Some(125), "{}", String::from_utf8_lossy(&o.stderr));
+    let e = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(e.contains("Bind for 0.0.0.0:8080 failed: port is already allocated") && e.lines().count() == 1, "{e}");
+    assert_eq!(h.ok(&["ps", "-aq"]).lines().count(), 1);
+    // -P: every exposed port to a free host port.
+    let mut args = vec!["run", "-d", "--name", "all", "-P", "--expose", "80"];
+    args.extend(web);
+    h.ok(&args);
+    let any = h.ok(&["port", "all", "80/tcp"]).trim().to_string();
+    assert!(any.starts_with("0.0.0.0:"), "{any}");
+    let port = any.trim_start_matches("0.0.0.0:");
+    let page = wget(h.net.cmd(busybox()).args(["wget", "-q", "-O-", &format!("http://127.0.0.1:{port}/hostname")]));
+    assert_eq!(page.len(), 13, "{page}");
+    // Removal withdraws the rules.
+    h.ok(&["rm", "-f", "web", "all"]);
+    let table = run_ok(h.net.cmd("nft").args(["list", "table", "inet", "hull"]));
+    assert!(!table.contains("dnat"), "{table}");
+    let left = store_leftovers(&h);
+    assert!(left.is_empty(), "{left:?}");
 }

@@ -38,6 +38,9 @@ pub struct Attachment {
     /// The host end of the veth pair.
     pub host_veth: String,
     pub ifname: String,
+    /// Its published ports on this network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<crate::ports::PortMap>,
 }
 
 impl Networks {
@@ -93,6 +96,7 @@ impl Networks {
                 mac: format_mac(mac),
                 host_veth: veth,
                 ifname: opts.ifname.clone(),
+                ports: Vec::new(),
             }),
             Err(e) => {
                 let _ = host.del_link(&veth);
@@ -104,6 +108,7 @@ impl Networks {
 
     /// Takes container `container` off network `n`: its lease and its veth pair.
     pub fn detach(&self, n: &Network, container: &str) -> Result<()> {
+        self.unpublish(container)?;
         Handle::new()?.del_link(&host_veth_name(container, n))?;
         self.ipam(n).release(container)
     }
@@ -125,6 +130,10 @@ impl Networks {
         let index = h.link_index(&n.bridge)?.ok_or_else(|| Error::Invalid(format!("bridge {} vanished", n.bridge)))?;
         h.add_address(index, n.gateway, n.subnet.prefix)?;
         h.set_up(index, None)?;
+        // Published ports answer on 127.0.0.1 too: the bridge must route loopback
+        // sources (hull's table drops what containers send to 127.0.0.0/8).
+        let localnet = format!("/proc/sys/net/ipv4/conf/{}/route_localnet", n.bridge);
+        std::fs::write(&localnet, b"1").map_err(Error::at(format!("set {localnet}")))?;
         if !n.internal {
             std::fs::write("/proc/sys/net/ipv4/ip_forward", b"1")
                 .map_err(Error::at("set net.ipv4.ip_forward (containers' egress)"))?;

@@ -9,6 +9,7 @@
 //! when a network is made, removed or reloaded, not per container.
 
 use crate::error::{Error, Result};
+use crate::ports::{PortMap, Proto};
 use crate::Network;
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -16,8 +17,9 @@ use std::process::{Command, Stdio};
 /// The table's name (family inet: IPv4 and IPv6 in one).
 pub const TABLE: &str = "hull";
 
-/// The batch that makes the table hold exactly the rules of `networks`.
-pub fn batch(networks: &[Network]) -> String {
+/// The batch that makes the table hold exactly the rules of `networks` and the
+/// published ports `ports`.
+pub fn batch(networks: &[Network], ports: &[PortMap]) -> String {
     let mut b = format!("add table inet {TABLE}\ndelete table inet {TABLE}\n");
     if networks.is_empty() {
         return b;
@@ -39,10 +41,53 @@ pub fn batch(networks: &[Network]) -> String {
         b.push_str(&format!("    oifname \"{br}\" ct state established,related accept\n"));
     }
     b.push_str("  }\n");
-    // Egress: the containers' addresses hidden behind the host's.
+    // The bridges route loopback addresses (route_localnet, for published ports seen
+    // on 127.0.0.1): nothing a container starts may reach the host's loopback services.
+    // Replies to the host's own connections to 127.0.0.1 (un-masqueraded back to it)
+    // are the reply direction and pass.
+    b.push_str("  chain input {\n    type filter hook input priority filter; policy accept;\n");
+    for n in networks {
+        b.push_str(&format!("    iifname \"{}\" ip daddr 127.0.0.0/8 ct direction original drop\n", n.bridge));
+    }
+    b.push_str("  }\n");
+    // Published ports: traffic to one of the host's own addresses, from outside
+    // (prerouting) or from the host itself (output), sent on to the container.
+    if !ports.is_empty() {
+        for (chain, hook) in [("prerouting", "prerouting"), ("output", "output")] {
+            b.push_str(&format!(
+                "  chain {chain} {{\n    type nat hook {hook} priority -100; policy accept;\n    \
+                 fib daddr type local jump ports\n  }}\n"
+            ));
+        }
+        b.push_str("  chain ports {\n");
+        for p in ports {
+            let proto = match p.proto {
+                Proto::Tcp => "tcp",
+                Proto::Udp => "udp",
+                Proto::Sctp => "sctp",
+            };
+            let daddr = if p.host_ip.is_unspecified() { String::new() } else { format!("ip daddr {} ", p.host_ip) };
+            b.push_str(&format!(
+                "    {daddr}{proto} dport {} dnat ip to {}:{}\n",
+                p.host_port, p.container_ip, p.container_port
+            ));
+        }
+        b.push_str("  }\n");
+    }
+    // Egress: the containers' addresses hidden behind the host's. With published
+    // ports, also the host's loopback sources (the bridge routes them with
+    // route_localnet) and hairpin traffic, a container reaching a published port
+    // through the host's address, which must come back through the host.
     b.push_str("  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n");
     for n in networks.iter().filter(|n| !n.internal) {
         b.push_str(&format!("    ip saddr {} oifname != \"{}\" masquerade\n", n.subnet, n.bridge));
+    }
+    let mut bridges: Vec<&str> = ports.iter().map(|p| p.bridge.as_str()).collect();
+    bridges.sort();
+    bridges.dedup();
+    for br in bridges {
+        b.push_str(&format!("    ip saddr 127.0.0.0/8 oifname \"{br}\" masquerade\n"));
+        b.push_str(&format!("    iifname \"{br}\" oifname \"{br}\" ct status dnat masquerade\n"));
     }
     b.push_str("  }\n}\n");
     b
@@ -78,14 +123,34 @@ mod tests {
 
     #[test]
     fn the_table_follows_the_networks() {
-        let empty = batch(&[]);
+        let empty = batch(&[], &[]);
         assert_eq!(empty, "add table inet hull\ndelete table inet hull\n");
         let a = Network::for_test("bridge", "hull0", "10.89.0.0/16", false);
         let b = Network::for_test("back", "hbr-back", "10.90.0.0/16", true);
-        let t = batch(&[a, b]);
+        let t = batch(&[a.clone(), b], &[]);
+        assert!(!t.contains("dnat"), "{t}");
         assert!(t.contains("ip saddr 10.89.0.0/16 oifname != \"hull0\" masquerade"), "{t}");
         assert!(!t.contains("10.90.0.0/16 oifname"), "internal: no egress\n{t}");
         assert!(t.contains("iifname \"hull0\" oifname \"hbr-back\" drop"), "{t}");
         assert!(t.contains("iifname \"hbr-back\" oifname != \"hbr-back\" drop"), "{t}");
+    }
+
+    #[test]
+    fn published_ports_are_dnat_rules_with_loopback_and_hairpin() {
+        let a = Network::for_test("bridge", "hull0", "10.89.0.0/16", false);
+        let m = |host_ip: [u8; 4], proto| PortMap {
+            proto,
+            host_ip: host_ip.into(),
+            host_port: 8080,
+            container_ip: [10, 89, 0, 2].into(),
+            container_port: 80,
+            bridge: "hull0".into(),
+        };
+        let t = batch(&[a], &[m([0, 0, 0, 0], Proto::Tcp), m([127, 0, 0, 1], Proto::Udp)]);
+        assert!(t.contains("fib daddr type local jump ports"), "{t}");
+        assert!(t.contains("    tcp dport 8080 dnat ip to 10.89.0.2:80\n"), "{t}");
+        assert!(t.contains("ip daddr 127.0.0.1 udp dport 8080 dnat ip to 10.89.0.2:80"), "{t}");
+        assert!(t.contains("ip saddr 127.0.0.0/8 oifname \"hull0\" masquerade"), "{t}");
+        assert!(t.contains("iifname \"hull0\" oifname \"hull0\" ct status dnat masquerade"), "{t}");
     }
 }

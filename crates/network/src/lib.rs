@@ -16,6 +16,7 @@ pub mod error;
 pub mod firewall;
 pub mod ipam;
 pub mod netlink;
+pub mod ports;
 pub mod subnet;
 
 pub use attach::Attachment;
@@ -161,10 +162,61 @@ impl Networks {
         ipam::Ipam::new(&self.dir.join(format!("{}.leases", n.name)), n.subnet, n.gateway, n.ip_range)
     }
 
-    /// Rewrites hull's nftables table from the networks on disk.
+    /// Rewrites hull's nftables table from the networks and published ports on disk.
     pub fn reload_firewall(&self) -> Result<()> {
         let _l = self.lock()?;
-        firewall::apply(&firewall::batch(&self.list()?))
+        self.reload_locked()
+    }
+
+    fn reload_locked(&self) -> Result<()> {
+        firewall::apply(&firewall::batch(&self.list()?, &self.all_ports()?))
+    }
+
+    fn ports_path(&self, container: &str) -> PathBuf {
+        self.dir.join("ports").join(format!("{container}.json"))
+    }
+
+    /// Every container's published ports.
+    fn all_ports(&self) -> Result<Vec<ports::PortMap>> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(self.dir.join("ports")).into_iter().flatten().flatten() {
+            let b = std::fs::read(e.path()).map_err(Error::at(format!("read {}", e.path().display())))?;
+            // A file half written by a killed process was never renamed into place.
+            let maps: Vec<ports::PortMap> =
+                serde_json::from_slice(&b).map_err(|e2| Error::Invalid(format!("{}: {e2}", e.path().display())))?;
+            out.extend(maps);
+        }
+        Ok(out)
+    }
+
+    /// Publishes `maps` for `container`: its file first, then the table rewritten.
+    pub fn publish(&self, container: &str, maps: &[ports::PortMap]) -> Result<()> {
+        if maps.is_empty() {
+            return Ok(());
+        }
+        let _l = self.lock()?;
+        let p = self.ports_path(container);
+        let dir = self.dir.join("ports");
+        std::fs::create_dir_all(&dir).map_err(Error::at(format!("create {}", dir.display())))?;
+        let tmp = dir.join(format!(".{container}.tmp{}", std::process::id()));
+        std::fs::write(&tmp, serde_json::to_vec(maps).expect("port maps serialise"))
+            .map_err(Error::at(format!("write {}", tmp.display())))?;
+        std::fs::rename(&tmp, &p).map_err(Error::at(format!("rename {}", p.display())))?;
+        self.reload_locked()
+    }
+
+    /// Withdraws `container`'s published ports, if it has any.
+    pub fn unpublish(&self, container: &str) -> Result<()> {
+        let p = self.ports_path(container);
+        if !p.exists() {
+            return Ok(());
+        }
+        let _l = self.lock()?;
+        match std::fs::remove_file(&p) {
+            Ok(()) => self.reload_locked(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(format!("remove {}", p.display()), e)),
+        }
     }
 }
 

@@ -194,6 +194,8 @@ impl Engine {
                 privileged: h.privileged,
                 read_only: h.readonly_rootfs,
                 init: h.init.unwrap_or(false),
+                port_bindings: if s.network == "bridge" { h.port_bindings.clone() } else { Default::default() },
+                publish_all: s.network == "bridge" && h.publish_all_ports,
             },
             rootfs: match rootfs.kind {
                 hull_image::container_root::Kind::Overlay => "overlay",

@@ -154,14 +154,29 @@ impl Settings {
         }
         let (log_max_size, log_max_file) = log_options(&h.log_config.config)?;
         if !h.port_bindings.is_empty() || h.publish_all_ports {
-            if network == "host" {
-                warnings.push("Published ports are discarded when using host network mode".into());
-            } else {
-                return Err(Error::Invalid(
-                    "publishing ports (-p, -P) needs a bridge network, which hull does not have yet; \
-                     --network host shares the host's ports"
-                        .into(),
-                ));
+            match network.as_str() {
+                "host" => warnings.push("Published ports are discarded when using host network mode".into()),
+                "bridge" => {
+                    for (key, bindings) in &h.port_bindings {
+                        for b in bindings {
+                            port_request(key, b)?;
+                        }
+                        if bindings.is_empty() {
+                            port_request(key, &body::PortBinding::default())?;
+                        }
+                    }
+                }
+                _ => {
+                    return Err(Error::Invalid(format!(
+                        "publishing ports (-p, -P) needs the bridge network (this container's is {}); \
+                         --network host shares the host's ports",
+                        if network == "private" {
+                            "loopback only: rootless networking is not there yet"
+                        } else {
+                            "none"
+                        }
+                    )))
+                }
             }
         }
         let mut etc = rc::EtcOptions {
@@ -497,6 +512,30 @@ fn mount(m: &Mount) -> Result<Placed> {
         }
         k => Err(Error::Invalid(format!("invalid mount type {k:?} (bind, volume or tmpfs)"))),
     }
+}
+
+/// One of Docker's `PortBindings` (`80/tcp`, `{HostIp, HostPort}`) as a request to
+/// reserve a host port; checked at create, used by the monitor at each start.
+pub fn port_request(key: &str, b: &body::PortBinding) -> Result<hull_network::ports::PortRequest> {
+    use hull_network::ports::{PortRequest, Proto};
+    let bad = |why: &str| Error::Invalid(format!("invalid port binding {key} -> {}:{}: {why}", b.host_ip, b.host_port));
+    let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+    let container_port: u16 = port.parse().ok().filter(|p| *p > 0).ok_or_else(|| bad("not a port"))?;
+    let proto = Proto::parse(proto)?;
+    let host_ip = match b.host_ip.as_str() {
+        "" | "0.0.0.0" => None,
+        ip => Some(ip.parse().map_err(|_| bad("the host address is not an IPv4 address"))?),
+    };
+    let host_ports = match b.host_port.as_str() {
+        "" | "0" => None,
+        r => {
+            let (a, z) = r.split_once('-').unwrap_or((r, r));
+            let a: u16 = a.parse().ok().filter(|p| *p > 0).ok_or_else(|| bad("not a host port"))?;
+            let z: u16 = z.parse().ok().filter(|p| *p >= a).ok_or_else(|| bad("not a host port range"))?;
+            Some((a, z))
+        }
+    };
+    Ok(PortRequest { proto, container_port, host_ip, host_ports })
 }
 
 #[cfg(test)]

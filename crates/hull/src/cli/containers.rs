@@ -108,10 +108,10 @@ pub struct CreateArgs {
     /// Logging driver: json-file (the default) or none
     #[arg(long, default_value = "json-file")]
     pub log_driver: String,
-    /// Publish a container's port to the host (needs a bridge network: refused)
+    /// Publish a container's port to the host: [IP:][HOSTPORT[-LAST]:]PORT[-LAST][/PROTO]
     #[arg(short = 'p', long)]
     pub publish: Vec<String>,
-    /// Publish all exposed ports (needs a bridge network: refused)
+    /// Publish every exposed port to a free host port
     #[arg(short = 'P', long)]
     pub publish_all: bool,
     /// Expose a port or a range of ports (PORT[/PROTO], 8000-8010/udp)

@@ -434,7 +434,7 @@ fn zombie(proc_dir: &Path) -> bool {
 /// the store, processes naming the store (monitors, helpers).
 pub fn store_leftovers(h: &Hull) -> Vec<String> {
     let mut found = Vec::new();
-    for sub in ["containers", "names", "runtime", "tmp"] {
+    for sub in ["containers", "names", "runtime", "tmp", "networks/ports"] {
         for e in h.entries(sub) {
             // runtime/ holds caches too (seccomp:cache): only containers' states count.
             if sub != "runtime" || (e.len() == 64 && e.bytes().all(|b| b.is_ascii_hexdigit())) {
