@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Engine benchmark: `hull run --rm busybox true` against `podman run --rm --network none`
+"""Engine benchmark: `hull run --rm --network none busybox true` against `podman run --rm --network none`
 of the same image (Podman 4.3, private --root with the vfs driver, runc as its runtime,
 nofile/nproc limits within the host's: root here lacks CAP_SYS_RESOURCE to raise them),
 in shuffled turns every round; then the memory of an idle container's monitor (hull's
@@ -62,13 +62,13 @@ def main():
         image_id = sh(*hull, "image", "inspect", "busybox")
         image_id = image_id.split('"Id": "')[1].split('"')[0]
         cmds = {
-            "hull": hull + ["run", "--rm", "busybox", "true"],
+            "hull": hull + ["run", "--rm", "--network", "none", "busybox", "true"],
             "podman": pod + ["run", "--rm", "--pull", "never", "--network", "none", image_id, "true"],
         }
         if HULL_B:
             hull_b = [HULL_B, "--root", f"{work}/hull-b"]
             sh(*hull_b, "import", rootfs, "busybox")
-            cmds["hull-b"] = hull_b + ["run", "--rm", "busybox", "true"]
+            cmds["hull-b"] = hull_b + ["run", "--rm", "--network", "none", "busybox", "true"]
         for name, c in cmds.items():  # warm-up, and each must work
             for _ in range(3):
                 subprocess.run(c, check=True, stdout=subprocess.DEVNULL)
@@ -89,7 +89,7 @@ def main():
             print(f"  hull-b/hull: {med['hull-b'] / med['hull']:.3f} (hull-b is {HULL_B})")
 
         # An idle container: hull's monitor vs Podman's conmon, after 6 s without output.
-        cid = sh(*hull, "run", "-d", "busybox", "sleep", "60").strip()
+        cid = sh(*hull, "run", "-d", "--network", "none", "busybox", "sleep", "60").strip()
         pcid = sh(*pod, "run", "-d", "--pull", "never", "--network", "none", image_id, "sleep", "60").strip()
         time.sleep(6.5)
         mon = int(sh(*hull, "inspect", "--format", "{{.State.MonitorPid}}", cid))

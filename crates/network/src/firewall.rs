@@ -1,15 +1,16 @@
 //! hull's nftables rules: all of them in one table of its own, `inet hull`, never
 //! touching another table's rules or policies. The table is a function of the networks
-//! on disk: each change rewrites it whole in one atomic `nft -f -` batch (add, delete,
-//! add: the kernel applies a batch all or nothing), so it is never half made, a rerun
-//! repairs one a firewall reload wiped, and the last network gone takes it away.
+//! and published ports on disk: each change rewrites it in one atomic `nft -f -` batch
+//! (its chains made if missing, flushed and refilled; the kernel applies a batch all or
+//! nothing), so it is never half made, a rerun repairs one a firewall reload wiped, and
+//! the last network gone takes it away.
 //!
 //! The `nft` command (Debian's nftables package) is used rather than a netlink client
 //! of nf_tables: its batch language is the stable interface, and a change happens only
 //! when a network is made, removed or reloaded, not per container.
 
 use crate::error::{Error, Result};
-use crate::ports::{PortMap, Proto};
+use crate::ports::PortMap;
 use crate::Network;
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -17,79 +18,86 @@ use std::process::{Command, Stdio};
 /// The table's name (family inet: IPv4 and IPv6 in one).
 pub const TABLE: &str = "hull";
 
+/// The base chains: name, hook definition. They stay registered from one rewrite to
+/// the next (only their rules are flushed and refilled): unregistering a netfilter hook
+/// waits for RCU grace periods, about 20 ms a rewrite with five of them.
+const BASE: &[(&str, &str)] = &[
+    ("forward", "type filter hook forward priority filter; policy accept;"),
+    ("input", "type filter hook input priority filter; policy accept;"),
+    ("prerouting", "type nat hook prerouting priority -100; policy accept;"),
+    ("output", "type nat hook output priority -100; policy accept;"),
+    ("postrouting", "type nat hook postrouting priority srcnat; policy accept;"),
+];
+
 /// The batch that makes the table hold exactly the rules of `networks` and the
-/// published ports `ports`.
+/// published ports `ports`: its chains made if missing, every chain flushed, the rules
+/// added. Without networks the table goes.
 pub fn batch(networks: &[Network], ports: &[PortMap]) -> String {
-    let mut b = format!("add table inet {TABLE}\ndelete table inet {TABLE}\n");
+    let t = format!("inet {TABLE}");
     if networks.is_empty() {
-        return b;
+        return format!("add table {t}\ndelete table {t}\n");
     }
-    b.push_str(&format!("table inet {TABLE} {{\n"));
+    let mut b = format!("add table {t}\n");
+    for (name, def) in BASE {
+        b.push_str(&format!("add chain {t} {name} {{ {def} }}\n"));
+    }
+    b.push_str(&format!("add chain {t} ports\n"));
+    for name in BASE.iter().map(|(n, _)| *n).chain(["ports"]) {
+        b.push_str(&format!("flush chain {t} {name}\n"));
+    }
+    let mut rule = |chain: &str, r: String| b.push_str(&format!("add rule {t} {chain} {r}\n"));
     // Forwarding: a bridge's traffic to its own containers and out (unless internal);
     // replies back in; one network's containers never reach another's.
-    b.push_str("  chain forward {\n    type filter hook forward priority filter; policy accept;\n");
     for n in networks {
         let br = &n.bridge;
         if n.internal {
-            b.push_str(&format!("    iifname \"{br}\" oifname != \"{br}\" drop\n"));
-            b.push_str(&format!("    oifname \"{br}\" iifname != \"{br}\" drop\n"));
+            rule("forward", format!("iifname \"{br}\" oifname != \"{br}\" drop"));
+            rule("forward", format!("oifname \"{br}\" iifname != \"{br}\" drop"));
         }
         for m in networks.iter().filter(|m| m.bridge != n.bridge) {
-            b.push_str(&format!("    iifname \"{br}\" oifname \"{}\" drop\n", m.bridge));
+            rule("forward", format!("iifname \"{br}\" oifname \"{}\" drop", m.bridge));
         }
-        b.push_str(&format!("    iifname \"{br}\" accept\n"));
-        b.push_str(&format!("    oifname \"{br}\" ct state established,related accept\n"));
+        rule("forward", format!("iifname \"{br}\" accept"));
+        rule("forward", format!("oifname \"{br}\" ct state established,related accept"));
+        // The bridges route loopback addresses (route_localnet, for published ports seen
+        // on 127.0.0.1): nothing a container starts may reach the host's loopback
+        // services. Replies to the host's own connections to 127.0.0.1 (un-masqueraded
+        // back to it) are the reply direction and pass.
+        rule("input", format!("iifname \"{br}\" ip daddr 127.0.0.0/8 ct direction original drop"));
     }
-    b.push_str("  }\n");
-    // The bridges route loopback addresses (route_localnet, for published ports seen
-    // on 127.0.0.1): nothing a container starts may reach the host's loopback services.
-    // Replies to the host's own connections to 127.0.0.1 (un-masqueraded back to it)
-    // are the reply direction and pass.
-    b.push_str("  chain input {\n    type filter hook input priority filter; policy accept;\n");
-    for n in networks {
-        b.push_str(&format!("    iifname \"{}\" ip daddr 127.0.0.0/8 ct direction original drop\n", n.bridge));
-    }
-    b.push_str("  }\n");
     // Published ports: traffic to one of the host's own addresses, from outside
     // (prerouting) or from the host itself (output), sent on to the container.
     if !ports.is_empty() {
-        for (chain, hook) in [("prerouting", "prerouting"), ("output", "output")] {
-            b.push_str(&format!(
-                "  chain {chain} {{\n    type nat hook {hook} priority -100; policy accept;\n    \
-                 fib daddr type local jump ports\n  }}\n"
-            ));
-        }
-        b.push_str("  chain ports {\n");
-        for p in ports {
-            let proto = match p.proto {
-                Proto::Tcp => "tcp",
-                Proto::Udp => "udp",
-                Proto::Sctp => "sctp",
-            };
-            let daddr = if p.host_ip.is_unspecified() { String::new() } else { format!("ip daddr {} ", p.host_ip) };
-            b.push_str(&format!(
-                "    {daddr}{proto} dport {} dnat ip to {}:{}\n",
-                p.host_port, p.container_ip, p.container_port
-            ));
-        }
-        b.push_str("  }\n");
+        rule("prerouting", "fib daddr type local jump ports".into());
+        rule("output", "fib daddr type local jump ports".into());
+    }
+    for p in ports {
+        let daddr = if p.host_ip.is_unspecified() { String::new() } else { format!("ip daddr {} ", p.host_ip) };
+        rule(
+            "ports",
+            format!(
+                "{daddr}{} dport {} dnat ip to {}:{}",
+                p.proto.name(),
+                p.host_port,
+                p.container_ip,
+                p.container_port
+            ),
+        );
     }
     // Egress: the containers' addresses hidden behind the host's. With published
     // ports, also the host's loopback sources (the bridge routes them with
     // route_localnet) and hairpin traffic, a container reaching a published port
     // through the host's address, which must come back through the host.
-    b.push_str("  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n");
     for n in networks.iter().filter(|n| !n.internal) {
-        b.push_str(&format!("    ip saddr {} oifname != \"{}\" masquerade\n", n.subnet, n.bridge));
+        rule("postrouting", format!("ip saddr {} oifname != \"{}\" masquerade", n.subnet, n.bridge));
     }
     let mut bridges: Vec<&str> = ports.iter().map(|p| p.bridge.as_str()).collect();
     bridges.sort();
     bridges.dedup();
     for br in bridges {
-        b.push_str(&format!("    ip saddr 127.0.0.0/8 oifname \"{br}\" masquerade\n"));
-        b.push_str(&format!("    iifname \"{br}\" oifname \"{br}\" ct status dnat masquerade\n"));
+        rule("postrouting", format!("ip saddr 127.0.0.0/8 oifname \"{br}\" masquerade"));
+        rule("postrouting", format!("iifname \"{br}\" oifname \"{br}\" ct status dnat masquerade"));
     }
-    b.push_str("  }\n}\n");
     b
 }
 
@@ -120,6 +128,7 @@ pub fn apply(batch: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::Proto;
 
     #[test]
     fn the_table_follows_the_networks() {
@@ -148,7 +157,7 @@ mod tests {
         };
         let t = batch(&[a], &[m([0, 0, 0, 0], Proto::Tcp), m([127, 0, 0, 1], Proto::Udp)]);
         assert!(t.contains("fib daddr type local jump ports"), "{t}");
-        assert!(t.contains("    tcp dport 8080 dnat ip to 10.89.0.2:80\n"), "{t}");
+        assert!(t.contains("add rule inet hull ports tcp dport 8080 dnat ip to 10.89.0.2:80\n"), "{t}");
         assert!(t.contains("ip daddr 127.0.0.1 udp dport 8080 dnat ip to 10.89.0.2:80"), "{t}");
         assert!(t.contains("ip saddr 127.0.0.0/8 oifname \"hull0\" masquerade"), "{t}");
         assert!(t.contains("iifname \"hull0\" oifname \"hull0\" ct status dnat masquerade"), "{t}");

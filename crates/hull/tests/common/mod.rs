@@ -450,10 +450,21 @@ pub fn store_leftovers(h: &Hull) -> Vec<String> {
             found.push(format!("lease {ip} in {e}: {holder}"));
         }
     }
-    let links = h.net.cmd("ip").args(["-o", "link"]).output().unwrap();
-    for l in String::from_utf8_lossy(&links.stdout).lines().filter(|l| l.contains(": vh")) {
-        found.push(format!("veth {l}"));
+    // A container's veth pair goes with its network namespace, which the kernel tears
+    // down asynchronously once its last process is gone: give it a few seconds.
+    let veths = || {
+        let links = h.net.cmd("ip").args(["-o", "link"]).output().unwrap();
+        String::from_utf8_lossy(&links.stdout).lines().filter(|l| l.contains(": vh")).map(str::to_owned).collect()
+    };
+    let mut left: Vec<String> = veths();
+    for _ in 0..100 {
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        left = veths();
     }
+    found.extend(left.into_iter().map(|l| format!("veth {l}")));
     let root = h.root.to_string_lossy().into_owned();
     for line in std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines() {
         if line.contains(&root) {

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Network benchmark: what joining a network costs a container's start. In shuffled
+turns every round: `hull run --rm busybox true` with `--network none`, on the default
+bridge network, and on it with a published port (`-p 8080:80`: a socket held and
+hull's nftables table rewritten twice); Podman 4.3 (netavark, runc, vfs) on its default
+network and with `--network none`. Reports medians, hull's bridge cost over none
+(goal: within 3 ms) and Podman's bridge time over hull's (goal: 5x).
+
+    bench/network.py [ROUNDS]     (as root, after cargo build --release; default 20)
+
+Everything runs inside a network namespace the script makes (it re-executes itself
+under `unshare -n`): bridges, veths and firewall rules of both engines live and die
+with it, never on the machine's own network. Stores live under a temporary directory.
+"""
+import os, random, shutil, statistics, subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HULL = os.environ.get("HULL", f"{ROOT}/target/x86_64-unknown-linux-gnu/release/hull")
+ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+
+
+def sh(*cmd, **kw):
+    return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, **kw).stdout.decode()
+
+
+def main():
+    if os.geteuid() != 0:
+        sys.exit("network.py: run as root")
+    if os.environ.get("HULL_BENCH_NETNS") != "1":
+        os.environ["HULL_BENCH_NETNS"] = "1"
+        os.execvp("unshare", ["unshare", "-n", "--", sys.executable, os.path.abspath(__file__), *sys.argv[1:]])
+    sh("ip", "link", "set", "lo", "up")
+    if not os.access(HULL, os.X_OK):
+        sys.exit(f"network.py: {HULL} is missing: cargo build --release")
+    podman = shutil.which("podman")
+    if not podman:
+        sys.exit("network.py: podman is missing: apt install podman")
+    work = tempfile.mkdtemp(prefix="hull-bench-network-")
+    try:
+        rootfs = f"{work}/rootfs"
+        os.makedirs(f"{rootfs}/bin")
+        shutil.copy("/bin/busybox", f"{rootfs}/bin/busybox")
+        for a in ("true", "sleep", "sh"):
+            os.symlink("busybox", f"{rootfs}/bin/{a}")
+        hull = [HULL, "--root", f"{work}/hull"]
+        import resource
+        nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        with open(f"{work}/containers.conf", "w") as f:
+            f.write(f'[containers]\ndefault_ulimits = ["nofile={nofile}:{nofile}", "nproc=4096:4096"]\n')
+        os.environ["CONTAINERS_CONF"] = f"{work}/containers.conf"
+        pod = [podman, "--root", f"{work}/podman", "--runroot", f"{work}/podman-run", "--storage-driver", "vfs",
+               "--cgroup-manager", "cgroupfs", "--events-backend", "none", "--runtime", shutil.which("runc")]
+        sh(*hull, "import", rootfs, "busybox")
+        sh(*hull, "save", "-o", f"{work}/busybox.tar", "busybox")
+        sh(*pod, "load", "-q", "-i", f"{work}/busybox.tar")
+        image_id = sh(*hull, "image", "inspect", "busybox").split('"Id": "')[1].split('"')[0]
+        cmds = {
+            "hull none": hull + ["run", "--rm", "--network", "none", "busybox", "true"],
+            "hull bridge": hull + ["run", "--rm", "busybox", "true"],
+            "hull -p": hull + ["run", "--rm", "-p", "8080:80", "busybox", "true"],
+            "podman none": pod + ["run", "--rm", "--pull", "never", "--network", "none", image_id, "true"],
+            "podman bridge": pod + ["run", "--rm", "--pull", "never", image_id, "true"],
+        }
+        for c in cmds.values():  # warm-up (makes the bridges), and each must work
+            for _ in range(2):
+                subprocess.run(c, check=True, stdout=subprocess.DEVNULL)
+        times = {n: [] for n in cmds}
+        for _ in range(ROUNDS):
+            order = list(cmds)
+            random.shuffle(order)
+            for n in order:
+                t = time.perf_counter()
+                subprocess.run(cmds[n], check=True, stdout=subprocess.DEVNULL)
+                times[n].append((time.perf_counter() - t) * 1000)
+        med = {n: statistics.median(v) for n, v in times.items()}
+        print(f"run --rm busybox true, {ROUNDS} rounds (median wall ms):")
+        for n, v in med.items():
+            print(f"  {n:14} {v:8.1f}   (min {min(times[n]):.1f}, max {max(times[n]):.1f})")
+        print(f"  hull bridge - none: {med['hull bridge'] - med['hull none']:+.1f} ms; "
+              f"-p - none: {med['hull -p'] - med['hull none']:+.1f} ms")
+        print(f"  podman bridge / hull bridge: {med['podman bridge'] / med['hull bridge']:.2f}x")
+    finally:
+        subprocess.run([HULL, "--root", f"{work}/hull", "ps", "-aq"], stdout=subprocess.DEVNULL)
+        shutil.rmtree(work, ignore_errors=True)
+        time.sleep(0.5)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
