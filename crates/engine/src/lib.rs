@@ -44,6 +44,7 @@ pub mod inspect;
 pub mod lifecycle;
 pub mod logs;
 pub mod monitor;
+pub mod networks;
 pub mod record;
 pub mod runtime_config;
 pub mod seccomp_profile;
@@ -282,8 +283,8 @@ impl Engine {
     /// Takes container `id` off its networks (its lease, its veth); what is already
     /// gone is no error.
     pub(crate) fn leave_networks(&self, id: &str, r: &record::Record) {
-        if r.host.network == "bridge" {
-            if let Ok(n) = self.networks.get(hull_network::DEFAULT) {
+        if hull_network::is_network(&r.host.network) {
+            if let Ok(n) = self.networks.get(&r.host.network) {
                 let _ = self.networks.detach(&n, id);
             }
         }

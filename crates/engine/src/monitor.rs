@@ -309,11 +309,11 @@ impl Monitor {
     /// Joins the container (its init `pid`, created, not started) to its networks, and
     /// names its address in its /etc/hosts.
     fn join_networks(&mut self, pid: i32) -> Result<Vec<hull_network::Attachment>> {
-        if self.record.host.network != "bridge" {
+        if !hull_network::is_network(&self.record.host.network) {
             return Ok(Vec::new());
         }
         let nets = &self.engine.networks;
-        let n = nets.get(hull_network::DEFAULT)?;
+        let n = nets.get(&self.record.host.network)?;
         let netns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
             .map_err(Error::at(format!("open the network namespace of {pid}")))?;
         let start = hull_container::pid::start_time(pid).unwrap_or(0);

@@ -14,6 +14,7 @@ mod images;
 mod init;
 mod inspect;
 mod lifecycle;
+mod networks;
 mod system;
 mod volumes;
 
@@ -100,6 +101,7 @@ fn dispatch(root: &std::path::Path, cli: Cli) -> error::Result<i32> {
         Command::Containers(v) | Command::Container(ContainerCommand::Verb(v)) => container_verb(e, v)?,
         Command::Container(ContainerCommand::Prune(_)) => system::prune_containers(e).map(|_| 0)?,
         Command::Volume(c) => volumes::volume(e, &c)?,
+        Command::Network(c) => networks::network(e, &c)?,
         Command::System(SystemCommand::Df(a)) => system::df(e, &a)?,
         Command::System(SystemCommand::Prune(a)) => system::prune(e, &a)?,
         Command::System(SystemCommand::Info(a)) | Command::Info(a) => system::info(e, &a)?,

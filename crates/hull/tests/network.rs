@@ -64,6 +64,20 @@ impl Drop for Internet {
     }
 }
 
+/// Waits until the server in container `name` listens on TCP `port` (`run -d` returns
+/// once its command runs, before it has bound its socket).
+fn listening(h: &Hull, name: &str, port: u16) {
+    let want = format!(":{port} ");
+    for _ in 0..100 {
+        let o = h.run(&["exec", name, "busybox", "netstat", "-ltn"]);
+        if String::from_utf8_lossy(&o.stdout).contains(&want) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("{name} does not listen on {port}");
+}
+
 fn inspect(h: &Hull, name: &str, format: &str) -> String {
     h.ok(&["inspect", "--format", format, name]).trim().to_string()
 }
@@ -95,6 +109,7 @@ fn the_default_network_gives_egress_addresses_and_a_way_between_containers() {
         "-h",
         "/etc",
     ]);
+    listening(&h, "web", 80);
     let ip = inspect(&h, "web", "{{.NetworkSettings.IPAddress}}");
     let subnet_gw = inspect(&h, "web", "{{.NetworkSettings.Gateway}}");
     assert!(ip.starts_with("10.89.") && subnet_gw == "10.89.0.1", "{ip} via {subnet_gw}");
@@ -171,6 +186,7 @@ fn published_ports_answer_other_hosts_the_host_and_containers() {
     let mut args = vec!["run", "-d", "--name", "web", "--hostname", "webhost", "-p", "8080:80", "-p", "127.0.0.1::80"];
     args.extend(web);
     h.ok(&args);
+    listening(&h, "web", 80);
     // From another host, to the host's address.
     let url = "http://192.0.2.2:8080/hostname";
     assert_eq!(wget(internet.ns.cmd(busybox()).args(["wget", "-q", "-O-", url])), "webhost\n");
@@ -201,6 +217,7 @@ fn published_ports_answer_other_hosts_the_host_and_containers() {
     let mut args = vec!["run", "-d", "--name", "all", "-P", "--expose", "80"];
     args.extend(web);
     h.ok(&args);
+    listening(&h, "all", 80);
     let any = h.ok(&["port", "all", "80/tcp"]).trim().to_string();
     assert!(any.starts_with("0.0.0.0:"), "{any}");
     let port = any.trim_start_matches("0.0.0.0:");
@@ -210,6 +227,79 @@ fn published_ports_answer_other_hosts_the_host_and_containers() {
     h.ok(&["rm", "-f", "web", "all"]);
     let table = run_ok(h.net.cmd("nft").args(["list", "table", "inet", "hull"]));
     assert!(!table.contains("dnat"), "{table}");
+    let left = store_leftovers(&h);
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn user_defined_networks_are_isolated_and_go_when_unused() {
+    let h = busybox_store("net-user");
+    let _internet = Internet::new(&h);
+    let id = h.ok(&["network", "create", "--subnet", "10.123.0.0/24", "--label", "tier=front", "front"]);
+    assert_eq!(id.trim().len(), 64, "{id}");
+    h.ok(&["network", "create", "--internal", "back"]);
+    // Refused: a name taken, an overlapping subnet, a bad name, a pre-defined one.
+    assert!(h.fails(&["network", "create", "front"]).contains("already exists"));
+    assert!(h.fails(&["network", "create", "--subnet", "10.123.0.128/25", "other"]).contains("overlaps"));
+    assert!(h.fails(&["network", "create", "bad/name"]).contains("invalid network name"));
+    assert!(h.fails(&["network", "rm", "bridge"]).contains("pre-defined"));
+    let ls = h.ok(&["network", "ls"]);
+    for n in ["bridge", "front", "back"] {
+        assert!(ls.lines().any(|l| l.split_whitespace().nth(1) == Some(n)), "{n}: {ls}");
+    }
+    let o = h.run(&["run", "--rm", "--network", "nope", "busybox", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("network nope not found"));
+
+    // A server on front: a client on front reaches it, one on back or on the default
+    // network does not.
+    let web = ["busybox", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"];
+    let mut args = vec!["run", "-d", "--name", "web", "--hostname", "webhost", "--network", "front"];
+    args.extend(web);
+    let web_id = h.ok(&args).trim().to_string();
+    listening(&h, "web", 80);
+    let ip = inspect(&h, "web", "{{.NetworkSettings.Networks.front.IPAddress}}");
+    assert!(ip.starts_with("10.123.0."), "{ip}");
+    let url = format!("http://{ip}/hostname");
+    assert_eq!(
+        h.ok(&["run", "--rm", "--network", "front", "busybox", "busybox", "wget", "-q", "-O-", &url]),
+        "webhost\n"
+    );
+    // (busybox's wget crashes when it times out: nc says "timed out".)
+    let reaches = |net: &str, ip: &str, port: &str| {
+        let o = h.run(&["run", "--rm", "--network", net, "busybox", "busybox", "nc", "-w", "2", ip, port]);
+        let e = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success() || e.contains("timed out"), "{net} -> {ip}:{port}: {:?} {e}", o.status);
+        o.status.success()
+    };
+    assert!(reaches("front", &ip, "80"));
+    assert!(!reaches("back", &ip, "80"), "back reached front");
+    assert!(!reaches("bridge", &ip, "80"), "the default network reached front");
+    // An internal network has no way out; front has.
+    assert!(!reaches("back", "192.0.2.1", "8080"), "back (internal) reached the internet");
+    let hello = "http://192.0.2.1:8080/hello";
+    assert_eq!(
+        h.ok(&["run", "--rm", "--network", "front", "busybox", "busybox", "wget", "-q", "-O-", hello]),
+        "hello from the internet\n"
+    );
+
+    // inspect: the subnet, the label, the container on it.
+    let v: serde_json::Value = serde_json::from_str(&h.ok(&["network", "inspect", "front"])).unwrap();
+    assert_eq!(v[0]["IPAM"]["Config"][0]["Subnet"], "10.123.0.0/24");
+    assert_eq!(v[0]["IPAM"]["Config"][0]["Gateway"], "10.123.0.1");
+    assert_eq!(v[0]["Labels"]["tier"], "front");
+    assert_eq!(v[0]["Containers"][&web_id]["IPv4Address"], format!("{ip}/24"));
+    let bridge = v[0]["Options"]["com.docker.network.bridge.name"].as_str().unwrap().to_string();
+
+    // Not removed while a container is on it; then removed with its bridge.
+    assert!(h.fails(&["network", "rm", "front"]).contains("active endpoints"));
+    h.ok(&["rm", "-f", "web"]);
+    h.ok(&["network", "rm", "front"]);
+    let links = run_ok(h.net.cmd("ip").args(["-o", "link"]));
+    assert!(!links.contains(&bridge), "{links}");
+    assert!(h.ok(&["network", "prune", "-f"]).contains("back"));
+    let ls = h.ok(&["network", "ls"]);
+    assert!(!ls.contains("front") && !ls.contains("back") && ls.contains("bridge"), "{ls}");
     let left = store_leftovers(&h);
     assert!(left.is_empty(), "{left:?}");
 }

@@ -79,6 +79,33 @@ impl Network {
     }
 }
 
+/// A network to make (`hull network create`, Docker's `POST /networks/create`).
+#[derive(Debug, Clone, Default)]
+pub struct CreateNetwork {
+    pub name: String,
+    pub subnet: Option<Subnet>,
+    pub gateway: Option<Ipv4Addr>,
+    pub ip_range: Option<Subnet>,
+    pub internal: bool,
+    pub labels: BTreeMap<String, String>,
+    pub mtu: Option<u32>,
+}
+
+/// Whether `mode` (a container's network setting) names a network of this crate's
+/// rather than `none`, `host` or a namespace with loopback only (`private`).
+pub fn is_network(mode: &str) -> bool {
+    !matches!(mode, "none" | "host" | "private" | "") && !mode.starts_with("container:")
+}
+
+/// Docker's rule for network names: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+pub fn valid_name(n: &str) -> bool {
+    let b = n.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && b[0].is_ascii_alphanumeric()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+}
+
 /// The networks of one store (`ROOT/networks`).
 pub struct Networks {
     dir: PathBuf,
@@ -101,6 +128,9 @@ impl Networks {
 
     /// Network `name` (the default one is made on first use).
     pub fn get(&self, name: &str) -> Result<Network> {
+        if !valid_name(name) {
+            return Err(Error::NotFound(name.to_owned()));
+        }
         match std::fs::read(self.path(name)) {
             Ok(b) => {
                 serde_json::from_slice(&b).map_err(|e| Error::Invalid(format!("{}: {e}", self.path(name).display())))
@@ -146,6 +176,84 @@ impl Networks {
             created: humantime_now(),
         };
         self.save(&n)?;
+        Ok(n)
+    }
+
+    /// Makes a network (its bridge comes with its first container).
+    pub fn create(&self, c: &CreateNetwork) -> Result<Network> {
+        if !valid_name(&c.name) {
+            return Err(Error::Invalid(format!(
+                "invalid network name {:?}: [a-zA-Z0-9][a-zA-Z0-9_.-]* is allowed",
+                c.name
+            )));
+        }
+        if matches!(c.name.as_str(), DEFAULT | "none" | "host") {
+            return Err(Error::Conflict(format!("network with name {} already exists (a pre-defined one)", c.name)));
+        }
+        let _l = self.lock()?;
+        if self.path(&c.name).exists() {
+            return Err(Error::Conflict(format!("network with name {} already exists", c.name)));
+        }
+        let others: Vec<Subnet> = self.list()?.into_iter().map(|n| n.subnet).collect();
+        let subnet = match c.subnet {
+            Some(s) => {
+                if let Some(o) = others.iter().find(|o| o.overlaps(&s)) {
+                    return Err(Error::Conflict(format!(
+                        "invalid pool request: Pool overlaps with other one on this address space ({s} and {o})"
+                    )));
+                }
+                s
+            }
+            None => {
+                let mut taken = subnet::host_routes();
+                taken.extend(others);
+                subnet::free_default(&taken)?
+            }
+        };
+        let gateway = c.gateway.unwrap_or_else(|| subnet.nth(1).expect("a subnet of /30 or wider has hosts"));
+        if !subnet.contains(gateway) || gateway == subnet.addr || gateway == subnet.broadcast() {
+            return Err(Error::Invalid(format!("gateway {gateway} is not a host address of subnet {subnet}")));
+        }
+        if let Some(r) = c.ip_range {
+            if !subnet.contains(r.addr) || r.prefix < subnet.prefix {
+                return Err(Error::Invalid(format!("ip range {r} is not inside subnet {subnet}")));
+            }
+        }
+        let id = new_id()?;
+        let n = Network {
+            name: c.name.clone(),
+            bridge: format!("hbr-{}", &id[..10]),
+            id,
+            driver: "bridge".into(),
+            subnet,
+            gateway,
+            ip_range: c.ip_range,
+            internal: c.internal,
+            labels: c.labels.clone(),
+            mtu: c.mtu,
+            created: humantime_now(),
+        };
+        self.save(&n)?;
+        Ok(n)
+    }
+
+    /// Removes a network that no container is on (the caller checks that): its bridge,
+    /// its files, its rules.
+    pub fn remove(&self, name: &str) -> Result<Network> {
+        if matches!(name, DEFAULT | "none" | "host") {
+            return Err(Error::Conflict(format!("{name} is a pre-defined network and cannot be removed")));
+        }
+        let n = self.get(name)?;
+        let _l = self.lock()?;
+        netlink::Handle::new()?.del_link(&n.bridge)?;
+        for p in [self.path(name), self.dir.join(format!("{name}.leases")), self.dir.join(format!("{name}.lock"))] {
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(format!("remove {}", p.display()), e)),
+            }
+        }
+        self.reload_locked()?;
         Ok(n)
     }
 

@@ -68,6 +68,9 @@ impl Engine {
         if let Some(sig) = &stop_signal {
             hull_container::signal::parse(sig)?;
         }
+        if hull_network::is_network(&s.network) {
+            self.networks.get(&s.network)?;
+        }
         let store = &self.images;
         // Held until the record names the image: GC keeps what containers use.
         let _content = store.content_lock(false)?;
@@ -194,8 +197,12 @@ impl Engine {
                 privileged: h.privileged,
                 read_only: h.readonly_rootfs,
                 init: h.init.unwrap_or(false),
-                port_bindings: if s.network == "bridge" { h.port_bindings.clone() } else { Default::default() },
-                publish_all: s.network == "bridge" && h.publish_all_ports,
+                port_bindings: if hull_network::is_network(&s.network) {
+                    h.port_bindings.clone()
+                } else {
+                    Default::default()
+                },
+                publish_all: hull_network::is_network(&s.network) && h.publish_all_ports,
             },
             rootfs: match rootfs.kind {
                 hull_image::container_root::Kind::Overlay => "overlay",

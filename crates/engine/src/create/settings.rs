@@ -140,7 +140,12 @@ impl Settings {
             "" | "default" | "bridge" | "private" => "private",
             "none" => "none",
             "host" => "host",
-            n => return Err(Error::Invalid(format!("network {n} not found (hull has none, host and bridge)"))),
+            n if n.starts_with("container:") => {
+                return Err(Error::Invalid("--network container:NAME is not supported yet".into()))
+            }
+            // A user-defined network: the engine checks that it exists.
+            n if nix::unistd::geteuid().is_root() => n,
+            n => return Err(Error::Invalid(format!("network {n}: rootless containers have no networks yet"))),
         }
         .to_owned();
         let log_driver = match h.log_config.kind.as_str() {
@@ -156,7 +161,7 @@ impl Settings {
         if !h.port_bindings.is_empty() || h.publish_all_ports {
             match network.as_str() {
                 "host" => warnings.push("Published ports are discarded when using host network mode".into()),
-                "bridge" => {
+                n if hull_network::is_network(n) => {
                     for (key, bindings) in &h.port_bindings {
                         for b in bindings {
                             port_request(key, b)?;

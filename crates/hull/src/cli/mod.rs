@@ -55,6 +55,9 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(NetworkCommand),
     /// Manage hull itself
     #[command(subcommand)]
     System(SystemCommand),
@@ -187,6 +190,22 @@ pub enum VolumeCommand {
     Rm(VolumeRmArgs),
     /// Remove unused anonymous volumes (all unused with -a)
     Prune(PruneArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NetworkCommand {
+    /// Create a network
+    Create(NetworkCreateArgs),
+    /// List networks
+    #[command(alias = "list")]
+    Ls(NetworkLsArgs),
+    /// Display detailed information on one or more networks
+    Inspect(NetworkNamesArgs),
+    /// Remove one or more networks
+    #[command(alias = "remove")]
+    Rm(NetworkNamesArgs),
+    /// Remove all unused networks
+    Prune(NetworkPruneArgs),
 }
 
 #[cfg(test)]

@@ -78,3 +78,52 @@ pub struct VolumeRmArgs {
     #[arg(required = true)]
     pub names: Vec<String>,
 }
+
+#[derive(Args, Debug)]
+pub struct NetworkCreateArgs {
+    /// Driver to manage the network (bridge, the only one)
+    #[arg(short, long, default_value = "bridge")]
+    pub driver: String,
+    /// Subnet in CIDR format (default: the next free /16 from 10.89.0.0/16)
+    #[arg(long)]
+    pub subnet: Option<String>,
+    /// IPv4 gateway for the subnet (default: its first address)
+    #[arg(long)]
+    pub gateway: Option<String>,
+    /// Allocate container addresses from a sub-range
+    #[arg(long)]
+    pub ip_range: Option<String>,
+    /// Restrict external access to the network
+    #[arg(long)]
+    pub internal: bool,
+    /// Set metadata on a network
+    #[arg(long)]
+    pub label: Vec<String>,
+    /// Set driver specific options (mtu=N, com.docker.network.driver.mtu=N)
+    #[arg(short, long)]
+    pub opt: Vec<String>,
+    pub name: String,
+}
+
+#[derive(Args, Debug)]
+pub struct NetworkLsArgs {
+    /// Only display network IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Do not truncate the output
+    #[arg(long)]
+    pub no_trunc: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct NetworkNamesArgs {
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct NetworkPruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+}

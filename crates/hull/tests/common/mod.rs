@@ -451,13 +451,14 @@ pub fn store_leftovers(h: &Hull) -> Vec<String> {
         }
     }
     // A container's veth pair goes with its network namespace, which the kernel tears
-    // down asynchronously once its last process is gone: give it a few seconds.
+    // down asynchronously once its last process is gone (one namespace at a time: a
+    // backlog builds up when many containers end at once): give it time.
     let veths = || {
         let links = h.net.cmd("ip").args(["-o", "link"]).output().unwrap();
         String::from_utf8_lossy(&links.stdout).lines().filter(|l| l.contains(": vh")).map(str::to_owned).collect()
     };
     let mut left: Vec<String> = veths();
-    for _ in 0..100 {
+    for _ in 0..600 {
         if left.is_empty() {
             break;
         }
