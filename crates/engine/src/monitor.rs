@@ -317,7 +317,11 @@ impl Monitor {
         let netns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
             .map_err(Error::at(format!("open the network namespace of {pid}")))?;
         let start = hull_container::pid::start_time(pid).unwrap_or(0);
-        let opts = hull_network::attach::AttachOptions { ifname: "eth0".into(), ..Default::default() };
+        let opts = hull_network::attach::AttachOptions {
+            ifname: "eth0".into(),
+            ip: self.record.host.ip,
+            mac: self.record.host.mac.as_deref().map(hull_network::attach::parse_mac).transpose()?,
+        };
         let alive = |l: &hull_network::ipam::Lease| hull_container::pid::is_alive(l.pid, l.pid_start);
         let mut a = nets.attach(&n, &self.id, (pid, start), std::os::fd::AsFd::as_fd(&netns), &opts, &alive)?;
         if let Err(e) = self.publish(&mut a) {

@@ -88,6 +88,12 @@ pub struct HostConfig {
     /// `-P`: every exposed port to a free host port.
     #[serde(default)]
     pub publish_all: bool,
+    /// `--ip`: the address asked for on its network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<std::net::Ipv4Addr>,
+    /// `--mac-address`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 fn json_file() -> String {

@@ -134,6 +134,7 @@ pub fn create_options(a: &CreateArgs) -> Result<CreateOptions> {
         }
     }
     let config = body::Config {
+        mac_address: String::new(),
         hostname: a.hostname.clone().unwrap_or_default(),
         domainname: a.domainname.clone().unwrap_or_default(),
         user: a.user.clone().unwrap_or_default(),
@@ -194,7 +195,20 @@ pub fn create_options(a: &CreateArgs) -> Result<CreateOptions> {
         annotations,
         resources,
     };
-    Ok(CreateOptions { name: a.name.clone(), body: CreateBody { config, host_config, ..Default::default() } })
+    // --ip and --mac-address: the endpoint on the container's network, as Docker's
+    // command line sends them.
+    let mut networking_config = body::NetworkingConfig::default();
+    if a.ip.is_some() || a.mac_address.is_some() {
+        networking_config.endpoints_config.insert(
+            a.network.clone(),
+            body::EndpointConfig {
+                ipam_config: a.ip.clone().map(|ip| body::EndpointIpamConfig { ipv4_address: ip, ..Default::default() }),
+                mac_address: a.mac_address.clone().unwrap_or_default(),
+                ..Default::default()
+            },
+        );
+    }
+    Ok(CreateOptions { name: a.name.clone(), body: CreateBody { config, host_config, networking_config } })
 }
 
 /// The limits of `run`, `create` and `update`, in Docker's units.

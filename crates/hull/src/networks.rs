@@ -79,6 +79,13 @@ pub fn network(engine: &Engine, cmd: &NetworkCommand) -> Result<i32> {
             }
             Ok(status)
         }
+        NetworkCommand::Reload(a) => {
+            for c in &a.containers {
+                engine.resolve(c)?;
+            }
+            engine.networks.reload_firewall()?;
+            Ok(0)
+        }
         NetworkCommand::Prune(_) => {
             let gone = engine.prune_networks()?;
             if !gone.is_empty() {

@@ -283,6 +283,37 @@ fn user_defined_networks_are_isolated_and_go_when_unused() {
         "hello from the internet\n"
     );
 
+    // --ip and --mac-address on a user network; an address taken; --ip on the default.
+    let fixed = h.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "front",
+        "--ip",
+        "10.123.0.50",
+        "--mac-address",
+        "02:00:00:00:00:50",
+        "busybox",
+        "sh",
+        "-c",
+        "busybox ip -o link show eth0; busybox ip -o -4 addr show eth0",
+    ]);
+    assert!(fixed.contains("02:00:00:00:00:50") && fixed.contains("10.123.0.50/24"), "{fixed}");
+    let o = h.run(&["run", "--rm", "--network", "front", "--ip", &ip, "busybox", "true"]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.code() == Some(125) && e.contains("Address already in use") && e.lines().count() == 1, "{e}");
+    assert!(h.fails(&["run", "--rm", "--ip", "10.89.0.50", "busybox", "true"]).contains("user defined networks only"));
+    assert!(h
+        .fails(&["run", "--rm", "--network", "front", "--ip", "10.1.0.5", "busybox", "true"])
+        .contains("no configured subnet"));
+
+    // A firewall reload that wiped hull's table: network reload rewrites it.
+    run_ok(h.net.cmd("nft").args(["delete", "table", "inet", "hull"]));
+    h.ok(&["network", "reload", "--all"]);
+    let table = run_ok(h.net.cmd("nft").args(["list", "table", "inet", "hull"]));
+    assert!(table.contains("ip saddr 10.123.0.0/24 oifname"), "{table}");
+    assert!(reaches("front", &ip, "80"));
+
     // inspect: the subnet, the label, the container on it.
     let v: serde_json::Value = serde_json::from_str(&h.ok(&["network", "inspect", "front"])).unwrap();
     assert_eq!(v[0]["IPAM"]["Config"][0]["Subnet"], "10.123.0.0/24");

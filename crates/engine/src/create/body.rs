@@ -44,6 +44,8 @@ pub struct Config {
     /// None: the image's; `Test: ["NONE"]` turns it off; zero fields take the image's.
     pub healthcheck: Option<Healthcheck>,
     pub image: String,
+    /// `--mac-address` as older clients send it (newer ones: the endpoint's).
+    pub mac_address: String,
     /// Anonymous volumes at these paths: `"/data": {}`.
     pub volumes: BTreeMap<String, Empty>,
     pub working_dir: String,
@@ -223,12 +225,31 @@ pub struct Ulimit {
     pub hard: i64,
 }
 
-/// Docker's `NetworkingConfig`: the networks a new container joins (read, and honoured
-/// when hull has networks of its own).
+/// Docker's `NetworkingConfig`: how a new container joins its network (by its name).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct NetworkingConfig {
-    pub endpoints_config: BTreeMap<String, serde_json::Value>,
+    pub endpoints_config: BTreeMap<String, EndpointConfig>,
+}
+
+/// Docker's `EndpointSettings` as a create body gives it: the address (`--ip`) and MAC
+/// (`--mac-address`) asked for.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct EndpointConfig {
+    #[serde(rename = "IPAMConfig")]
+    pub ipam_config: Option<EndpointIpamConfig>,
+    pub aliases: Option<Vec<String>>,
+    pub mac_address: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EndpointIpamConfig {
+    #[serde(rename = "IPv4Address")]
+    pub ipv4_address: String,
+    #[serde(rename = "IPv6Address")]
+    pub ipv6_address: String,
 }
 
 #[cfg(test)]

@@ -68,9 +68,7 @@ impl Engine {
         if let Some(sig) = &stop_signal {
             hull_container::signal::parse(sig)?;
         }
-        if hull_network::is_network(&s.network) {
-            self.networks.get(&s.network)?;
-        }
+        let (ip, mac) = self.endpoint(body, &s.network)?;
         let store = &self.images;
         // Held until the record names the image: GC keeps what containers use.
         let _content = store.content_lock(false)?;
@@ -203,6 +201,8 @@ impl Engine {
                     Default::default()
                 },
                 publish_all: hull_network::is_network(&s.network) && h.publish_all_ports,
+                ip,
+                mac,
             },
             rootfs: match rootfs.kind {
                 hull_image::container_root::Kind::Overlay => "overlay",
@@ -217,6 +217,44 @@ impl Engine {
         undo.disarm();
         self.container_event(&rec, "create", &[]);
         Ok(Created { id, warnings })
+    }
+
+    /// The container's network checked, and the address and MAC it asks for there
+    /// (`NetworkingConfig`, or `Config.MacAddress`), as Docker checks them.
+    fn endpoint(&self, body: &body::CreateBody, network: &str) -> Result<(Option<std::net::Ipv4Addr>, Option<String>)> {
+        let ep = body.networking_config.endpoints_config.get(network);
+        let ip = ep.and_then(|e| e.ipam_config.as_ref()).map(|c| c.ipv4_address.as_str()).filter(|a| !a.is_empty());
+        let mac = ep.map(|e| e.mac_address.as_str()).filter(|m| !m.is_empty());
+        let mac = mac.or(Some(body.config.mac_address.as_str()).filter(|m| !m.is_empty()));
+        if !hull_network::is_network(network) {
+            if ip.is_some() || mac.is_some() {
+                return Err(Error::Invalid(format!(
+                    "--ip and --mac-address need a network (this container's is {network})"
+                )));
+            }
+            return Ok((None, None));
+        }
+        let n = self.networks.get(network)?;
+        let ip = match ip {
+            None => None,
+            Some(_) if n.name == hull_network::DEFAULT => {
+                return Err(Error::Invalid(
+                    "user specified IP address is supported on user defined networks only".into(),
+                ))
+            }
+            Some(a) => {
+                let ip: std::net::Ipv4Addr =
+                    a.parse().map_err(|_| Error::Invalid(format!("invalid IPv4 address: {a}")))?;
+                if !n.subnet.contains(ip) {
+                    return Err(Error::Invalid(format!("no configured subnet contains IP address {ip}")));
+                }
+                Some(ip)
+            }
+        };
+        if let Some(m) = mac {
+            hull_network::attach::parse_mac(m)?;
+        }
+        Ok((ip, mac.map(str::to_owned)))
     }
 
     /// Claims `name` for `id`, or a generated name when None.

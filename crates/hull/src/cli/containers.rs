@@ -105,6 +105,12 @@ pub struct CreateArgs {
     /// Connect a container to a network: bridge (the default network), none or host
     #[arg(long, alias = "net", default_value = "bridge")]
     pub network: String,
+    /// IPv4 address on the container's (user-defined) network
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// Container MAC address (e.g. 92:d0:c6:0a:29:33)
+    #[arg(long)]
+    pub mac_address: Option<String>,
     /// Logging driver: json-file (the default) or none
     #[arg(long, default_value = "json-file")]
     pub log_driver: String,

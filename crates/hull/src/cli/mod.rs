@@ -206,6 +206,8 @@ pub enum NetworkCommand {
     Rm(NetworkNamesArgs),
     /// Remove all unused networks
     Prune(NetworkPruneArgs),
+    /// Rewrite hull's firewall rules (after a firewall reload wiped them)
+    Reload(NetworkReloadArgs),
 }
 
 #[cfg(test)]

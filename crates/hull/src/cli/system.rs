@@ -127,3 +127,11 @@ pub struct NetworkPruneArgs {
     #[arg(short, long)]
     pub force: bool,
 }
+
+#[derive(Args, Debug)]
+pub struct NetworkReloadArgs {
+    /// Every container's rules (the whole table is rewritten either way)
+    #[arg(short, long)]
+    pub all: bool,
+    pub containers: Vec<String>,
+}
