@@ -127,6 +127,10 @@ fn the_default_network_gives_egress_addresses_and_a_way_between_containers() {
     let table = run_ok(h.net.cmd("nft").args(["list", "table", "inet", "hull"]));
     assert!(table.contains("ip saddr 10.89.0.0/16 oifname != \"hull0\" masquerade"), "{table}");
 
+    // --add-host NAME:host-gateway: the network's gateway.
+    let gw = h.ok(&["run", "--rm", "--add-host", "gw:host-gateway", "busybox", "busybox", "grep", "gw", "/etc/hosts"]);
+    assert_eq!(gw, "10.89.0.1\tgw\n");
+
     // --network none: loopback only; host: the store's namespace.
     let none = h.ok(&["run", "--rm", "--network", "none", "busybox", "busybox", "ip", "-o", "link"]);
     assert!(!none.contains("eth0"), "{none}");

@@ -114,7 +114,12 @@ impl Engine {
             id[..12].to_string()
         };
         let mounts = self.mounts(&s, &h.volumes_from, &run.volumes, &rootfs.path, &mut undo)?;
-        rc::write_etc_files(&dir, &hostname, &s.network, &s.etc)?;
+        let mut etc = s.etc.clone();
+        for (_, addr) in etc.hosts.iter_mut().filter(|(_, a)| a == settings::HOST_GATEWAY) {
+            let name = if hull_network::is_network(&s.network) { s.network.as_str() } else { hull_network::DEFAULT };
+            *addr = self.networks.get(name)?.gateway.to_string();
+        }
+        rc::write_etc_files(&dir, &hostname, &s.network, &etc)?;
         let init = h.init.unwrap_or(false).then(|| self.exe().to_owned());
         let stop_signal = stop_signal.or(run.stop_signal.clone()).unwrap_or_else(|| "SIGTERM".into());
         hull_container::signal::parse(&stop_signal)?;

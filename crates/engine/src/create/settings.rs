@@ -192,10 +192,16 @@ impl Settings {
         };
         for x in &h.extra_hosts {
             match x.split_once([':', '=']) {
-                Some((host, addr)) if !host.is_empty() && addr.parse::<std::net::IpAddr>().is_ok() => {
+                Some((host, addr))
+                    if !host.is_empty() && (addr == HOST_GATEWAY || addr.parse::<std::net::IpAddr>().is_ok()) =>
+                {
                     etc.hosts.push((host.to_owned(), addr.to_owned()))
                 }
-                _ => return Err(Error::Invalid(format!("invalid --add-host {x:?}: HOST:IP expected"))),
+                _ => {
+                    return Err(Error::Invalid(format!(
+                        "invalid --add-host {x:?}: HOST:IP or HOST:host-gateway expected"
+                    )))
+                }
             }
         }
         for d in &h.dns {
@@ -518,6 +524,10 @@ fn mount(m: &Mount) -> Result<Placed> {
         k => Err(Error::Invalid(format!("invalid mount type {k:?} (bind, volume or tmpfs)"))),
     }
 }
+
+/// `--add-host NAME:host-gateway`: the host as the container reaches it (the gateway of
+/// its network, the default network's otherwise), resolved at create.
+pub const HOST_GATEWAY: &str = "host-gateway";
 
 /// One of Docker's `PortBindings` (`80/tcp`, `{HostIp, HostPort}`) as a request to
 /// reserve a host port; checked at create, used by the monitor at each start.
