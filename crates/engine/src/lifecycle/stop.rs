@@ -82,8 +82,10 @@ impl Engine {
         if sig == libc::SIGKILL || sig == stop_sig {
             self.mark_stopped(id);
         }
-        container::kill(&self.runtime, id, sig, false)?;
+        // Logged before the signal goes: the monitor logs the `die` it may cause as soon
+        // as the init is gone, and the log must read kill, then die.
         self.container_event(&c.record, "kill", &[("signal", sig.to_string())]);
+        container::kill(&self.runtime, id, sig, false)?;
         Ok(())
     }
 }
