@@ -31,7 +31,8 @@ struct Internet {
 impl Internet {
     fn new(h: &Hull) -> Internet {
         let ns = NetNs::new();
-        let www = std::env::temp_dir().join(format!("hull-www-{}-{:p}", std::process::id(), &ns));
+        // Beside the store, in the test's own directory (removed with it).
+        let www = h.root.with_file_name("www");
         std::fs::create_dir_all(&www).unwrap();
         std::fs::write(www.join("hello"), "hello from the internet\n").unwrap();
         // A process of the namespace names it for `ip link … netns`.
