@@ -16,14 +16,12 @@ directory, removed at the end; containers are removed by the engines themselves.
 """
 import os, random, shutil, statistics, subprocess, sys, tempfile, time
 
+from stores import busybox_stores, sh
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HULL = os.environ.get("HULL", f"{ROOT}/target/x86_64-unknown-linux-gnu/release/hull")
 HULL_B = os.environ.get("HULL_B")
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 30
-
-
-def sh(*cmd, **kw):
-    return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, **kw).stdout.decode()
 
 
 def rss_kib(pid):
@@ -41,26 +39,8 @@ def main():
         sys.exit("engine.py: podman is missing: apt install podman")
     work = tempfile.mkdtemp(prefix="hull-bench-engine-")
     try:
+        hull, pod, image_id = busybox_stores(work, HULL, podman)
         rootfs = f"{work}/rootfs"
-        os.makedirs(f"{rootfs}/bin")
-        shutil.copy("/bin/busybox", f"{rootfs}/bin/busybox")
-        for a in ("true", "sleep", "sh"):
-            os.symlink("busybox", f"{rootfs}/bin/{a}")
-        hull = [HULL, "--root", f"{work}/hull"]
-        # Podman 4.3 as root asks for nofile 1048576 whatever --ulimit says; its
-        # containers.conf default_ulimits is honoured.
-        import resource
-        nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-        with open(f"{work}/containers.conf", "w") as f:
-            f.write(f'[containers]\ndefault_ulimits = ["nofile={nofile}:{nofile}", "nproc=4096:4096"]\n')
-        os.environ["CONTAINERS_CONF"] = f"{work}/containers.conf"
-        pod = [podman, "--root", f"{work}/podman", "--runroot", f"{work}/podman-run", "--storage-driver", "vfs",
-               "--cgroup-manager", "cgroupfs", "--events-backend", "none", "--runtime", shutil.which("runc")]
-        sh(*hull, "import", rootfs, "busybox")
-        sh(*hull, "save", "-o", f"{work}/busybox.tar", "busybox")
-        sh(*pod, "load", "-q", "-i", f"{work}/busybox.tar")
-        image_id = sh(*hull, "image", "inspect", "busybox")
-        image_id = image_id.split('"Id": "')[1].split('"')[0]
         cmds = {
             "hull": hull + ["run", "--rm", "--network", "none", "busybox", "true"],
             "podman": pod + ["run", "--rm", "--pull", "never", "--network", "none", image_id, "true"],

@@ -14,13 +14,11 @@ with it, never on the machine's own network. Stores live under a temporary direc
 """
 import os, random, shutil, statistics, subprocess, sys, tempfile, time
 
+from stores import busybox_stores, sh
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HULL = os.environ.get("HULL", f"{ROOT}/target/x86_64-unknown-linux-gnu/release/hull")
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 20
-
-
-def sh(*cmd, **kw):
-    return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, **kw).stdout.decode()
 
 
 def main():
@@ -37,23 +35,7 @@ def main():
         sys.exit("network.py: podman is missing: apt install podman")
     work = tempfile.mkdtemp(prefix="hull-bench-network-")
     try:
-        rootfs = f"{work}/rootfs"
-        os.makedirs(f"{rootfs}/bin")
-        shutil.copy("/bin/busybox", f"{rootfs}/bin/busybox")
-        for a in ("true", "sleep", "sh"):
-            os.symlink("busybox", f"{rootfs}/bin/{a}")
-        hull = [HULL, "--root", f"{work}/hull"]
-        import resource
-        nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-        with open(f"{work}/containers.conf", "w") as f:
-            f.write(f'[containers]\ndefault_ulimits = ["nofile={nofile}:{nofile}", "nproc=4096:4096"]\n')
-        os.environ["CONTAINERS_CONF"] = f"{work}/containers.conf"
-        pod = [podman, "--root", f"{work}/podman", "--runroot", f"{work}/podman-run", "--storage-driver", "vfs",
-               "--cgroup-manager", "cgroupfs", "--events-backend", "none", "--runtime", shutil.which("runc")]
-        sh(*hull, "import", rootfs, "busybox")
-        sh(*hull, "save", "-o", f"{work}/busybox.tar", "busybox")
-        sh(*pod, "load", "-q", "-i", f"{work}/busybox.tar")
-        image_id = sh(*hull, "image", "inspect", "busybox").split('"Id": "')[1].split('"')[0]
+        hull, pod, image_id = busybox_stores(work, HULL, podman)
         cmds = {
             "hull none": hull + ["run", "--rm", "--network", "none", "busybox", "true"],
             "hull bridge": hull + ["run", "--rm", "busybox", "true"],

@@ -158,15 +158,7 @@ impl Log {
 
     /// Moves a full log aside (once, whoever of several writers gets the lock first).
     fn rotate(&self) -> Result<()> {
-        let lock_path = self.dir.join("events.lock");
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(Error::at(format!("open {}", lock_path.display())))?;
-        let _held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
-            .map_err(|(_, e)| Error::io(format!("lock {}", lock_path.display()), e.into()))?;
+        let _held = crate::lock_file(&self.dir.join("events.lock"))?;
         let full = std::fs::metadata(self.current()).map(|m| m.len() > MAX_SIZE).unwrap_or(false);
         if full {
             std::fs::rename(self.current(), self.old()).map_err(Error::at(format!("rotate {}", self.dir.display())))?;

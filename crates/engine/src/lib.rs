@@ -74,7 +74,7 @@ pub struct Engine {
     exe: PathBuf,
 }
 
-/// A container's directory, locked against other commands while held.
+/// A lock file held (a container's, the names', the event log's) until this drops.
 pub struct Locked(#[allow(dead_code)] Flock<File>);
 
 impl Engine {
@@ -220,14 +220,12 @@ impl Engine {
 
     /// Takes the container's lock (waiting for another command that holds it).
     pub fn lock(&self, id: &str) -> Result<Locked> {
-        let p = self.dir(id).join("lock");
-        let f = File::options().create(true).truncate(false).write(true).open(&p).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::NoSuchContainer(id.to_owned()),
-            _ => Error::io(format!("open {}", p.display()), e),
-        })?;
-        let l = Flock::lock(f, FlockArg::LockExclusive)
-            .map_err(|(_, e)| Error::io(format!("lock {}", p.display()), e.into()))?;
-        Ok(Locked(l))
+        lock_file(&self.dir(id).join("lock")).map_err(|e| match e {
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                Error::NoSuchContainer(id.to_owned())
+            }
+            e => e,
+        })
     }
 
     /// Takes the container's lock unless another command holds it (None then).
@@ -326,20 +324,11 @@ impl Engine {
         Ok(self.ids()?.into_iter().filter_map(|id| self.record(&id).ok()).map(|r| (r.image_id, r.id)).collect())
     }
 
-    /// Releases `name` if it still points to `id`.
     /// Removes the name link at `link` if it leads to no container (a removal killed
     /// after the directory went). Under the store's names lock: two commands that both
     /// found it stale must not each remove the other's new link.
     fn drop_stale_name(&self, link: &Path) -> Result<()> {
-        let p = self.root.join("names.lock");
-        let f = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&p)
-            .map_err(Error::at(format!("open {}", p.display())))?;
-        let _l = Flock::lock(f, FlockArg::LockExclusive)
-            .map_err(|(_, e)| Error::io(format!("lock {}", p.display()), e.into()))?;
+        let _l = lock_file(&self.root.join("names.lock"))?;
         let holder = std::fs::read_link(link).ok().and_then(|t| t.to_str().map(str::to_owned));
         if holder.is_some_and(|h| !self.dir(&h).is_dir()) {
             let _ = std::fs::remove_file(link);
@@ -359,6 +348,7 @@ impl Engine {
         Ok(())
     }
 
+    /// Releases `name` if it still points to `id`.
     pub fn release_name(&self, name: &str, id: &str) {
         let link = self.names_dir().join(name);
         if std::fs::read_link(&link).ok().is_some_and(|t| t.as_os_str() == id) {
@@ -375,6 +365,20 @@ pub fn new_id() -> Result<String> {
 /// Now, in RFC 3339 with nanoseconds (Docker's timestamps).
 pub fn now() -> String {
     humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string()
+}
+
+/// Opens (creating) the lock file `p` and holds an exclusive `flock` on it until the
+/// returned guard drops.
+pub(crate) fn lock_file(p: &Path) -> Result<Locked> {
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(p)
+        .map_err(Error::at(format!("open {}", p.display())))?;
+    let l = Flock::lock(f, FlockArg::LockExclusive)
+        .map_err(|(_, e)| Error::io(format!("lock {}", p.display()), e.into()))?;
+    Ok(Locked(l))
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename.

@@ -324,7 +324,7 @@ impl Monitor {
         };
         let alive = |l: &hull_network::ipam::Lease| hull_container::pid::is_alive(l.pid, l.pid_start);
         let mut a = nets.attach(&n, &self.id, (pid, start), std::os::fd::AsFd::as_fd(&netns), &opts, &alive)?;
-        if let Err(e) = self.publish(&mut a) {
+        if let Err(e) = self.publish(&mut a, &n.bridge) {
             let _ = self.engine.networks.detach(&n, &self.id);
             return Err(e);
         }
@@ -349,7 +349,7 @@ impl Monitor {
 
     /// Reserves the host ports of the container's `-p`/`-P` (sockets this monitor holds
     /// while the container runs) and sends them to it through hull's table.
-    fn publish(&mut self, a: &mut hull_network::Attachment) -> Result<()> {
+    fn publish(&mut self, a: &mut hull_network::Attachment, bridge: &str) -> Result<()> {
         let h = &self.record.host;
         let mut requests = Vec::new();
         for (key, bindings) in &h.port_bindings {
@@ -370,8 +370,7 @@ impl Monitor {
         if requests.is_empty() {
             return Ok(());
         }
-        let bridge = self.engine.networks.get(&a.network)?.bridge;
-        let (maps, held) = hull_network::ports::reserve(&requests, a.ip, &bridge)?;
+        let (maps, held) = hull_network::ports::reserve(&requests, a.ip, bridge)?;
         self.engine.networks.publish(&self.id, &maps)?;
         self.ports_held = held;
         a.ports = maps;

@@ -1413,7 +1413,7 @@ fn a_monitor_killed_before_start_leaves_no_client_waiting() {
             args.push("-d");
         }
         args.extend(["busybox", "true"]);
-        let mut child = h
+        let child = h
             .cmd()
             .env("HULL_FAULT", "monitor-created")
             .args(&args)
@@ -1421,15 +1421,7 @@ fn a_monitor_killed_before_start_leaves_no_client_waiting() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let until = Instant::now() + Duration::from_secs(30);
-        while child.try_wait().unwrap().is_none() {
-            if Instant::now() > until {
-                let _ = child.kill();
-                panic!("hull run {args:?} still waits for a dead monitor");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let o = child.wait_with_output().unwrap();
+        let o = wait_exit(child, Duration::from_secs(30), &format!("hull {args:?} (its monitor dead)"));
         assert_eq!(code(&o), 125, "{}", err(&o));
         assert!(err(&o).contains("died before the container started"), "{}", err(&o));
         assert_eq!(err(&o).lines().count(), 1, "{}", err(&o));

@@ -248,7 +248,7 @@ fn kill_9_at_random_moments_leaves_nothing() {
         if verb[0] != "run" {
             h.ok(&["run", "-d", "--name", "soak", "busybox", "sleep", "100"]);
         }
-        let mut child = h.cmd().args(verb).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn hull");
+        let child = h.cmd().args(verb).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn hull");
         std::thread::sleep(delay);
         let targets = match victims[v] {
             "hull" => vec![child.id() as i32],
@@ -262,15 +262,7 @@ fn kill_9_at_random_moments_leaves_nothing() {
         if !targets.is_empty() {
             kills[v] += 1;
         }
-        let until = Instant::now() + Duration::from_secs(30);
-        while child.try_wait().unwrap().is_none() {
-            if Instant::now() > until {
-                let _ = child.kill();
-                panic!("{what}: the client still waits after 30 s");
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let o = child.wait_with_output().unwrap();
+        let o = wait_exit(child, Duration::from_secs(30), &format!("{what}: the client"));
         let e = err(&o);
         assert!(!e.contains("already in use") && !e.contains("panicked"), "{what}: {e}");
         let left = recover(&h);

@@ -57,21 +57,24 @@ impl Networks {
         alive: &dyn Fn(&Lease) -> bool,
     ) -> Result<Attachment> {
         let mut host = Handle::new()?;
-        let bridge = self.ensure_bridge(&mut host, n)?;
+        let (bridge, bridge_mtu) = self.ensure_bridge(&mut host, n)?;
         let ipam = self.ipam(n);
         let holder = Lease { container: container.to_owned(), pid, pid_start };
         let ip = ipam.allocate(&holder, opts.ip, alive)?;
         let veth = host_veth_name(container, n);
         let r = (|| {
             let mac = opts.mac.unwrap_or_else(|| mac_of(ip));
-            let mtu = match n.mtu {
-                Some(m) => Some(m),
-                None => host.link_mtu(bridge)?,
-            };
-            // One left by a crash (the name is the container's and the network's).
-            host.del_link(&veth)?;
+            let mtu = n.mtu.or(bridge_mtu);
             hull_fault::point("network-leased");
-            host.add_veth(&veth, &opts.ifname, netns.as_raw_fd(), mac, mtu)?;
+            match host.add_veth(&veth, &opts.ifname, netns.as_raw_fd(), mac, mtu) {
+                // One left by a namespace something else still holds (the name is the
+                // container's and the network's): replaced.
+                Err(Error::Netlink { source, .. }) if source.raw_os_error() == Some(libc::EEXIST) => {
+                    host.del_link(&veth)?;
+                    host.add_veth(&veth, &opts.ifname, netns.as_raw_fd(), mac, mtu)?;
+                }
+                r => r?,
+            }
             let index = host.link_index(&veth)?.ok_or_else(|| Error::Invalid(format!("veth {veth} vanished")))?;
             host.set_up(index, Some(bridge))?;
             let mut inside = Handle::in_netns(netns)?;
@@ -79,10 +82,8 @@ impl Networks {
                 .link_index(&opts.ifname)?
                 .ok_or_else(|| Error::Invalid(format!("{} is missing in the container", opts.ifname)))?;
             inside.add_address(eth, ip, n.subnet.prefix)?;
+            // (Loopback is up already: the runtime brings it up in a new namespace.)
             inside.set_up(eth, None)?;
-            if let Some(lo) = inside.link_index("lo")? {
-                inside.set_up(lo, None)?;
-            }
             inside.add_default_route(n.gateway)?;
             Ok(mac)
         })();
@@ -111,17 +112,17 @@ impl Networks {
     /// namespace, which the kernel tears down (asynchronously) once the container's
     /// last process is gone; removing it by hand waits for RCU grace periods, about
     /// 20 ms on every container's exit. A pair left by a namespace something else
-    /// still holds is removed by the next attach of the same container (its name is
+    /// still holds is replaced by the next attach of the same container (its name is
     /// the container's).
     pub fn detach(&self, n: &Network, container: &str) -> Result<()> {
         self.unpublish(container)?;
         self.ipam(n).release(container)
     }
 
-    /// The bridge of `n`, made if missing; returns its index.
-    fn ensure_bridge(&self, h: &mut Handle, n: &Network) -> Result<u32> {
-        if let Some(i) = h.link_index(&n.bridge)? {
-            return Ok(i);
+    /// The bridge of `n`, made if missing; returns its index and MTU.
+    fn ensure_bridge(&self, h: &mut Handle, n: &Network) -> Result<(u32, Option<u32>)> {
+        if let Some(found) = h.link(&n.bridge)? {
+            return Ok(found);
         }
         let mtu = match n.mtu {
             Some(m) => Some(m),
@@ -144,7 +145,7 @@ impl Networks {
                 .map_err(Error::at("set net.ipv4.ip_forward (containers' egress)"))?;
         }
         self.reload_firewall()?;
-        Ok(index)
+        Ok((index, mtu))
     }
 }
 

@@ -93,11 +93,22 @@ impl Handle {
 
     /// The index of link `name`, None if there is none.
     pub fn link_index(&mut self, name: &str) -> Result<Option<u32>> {
+        Ok(self.link(name)?.map(|(index, _)| index))
+    }
+
+    /// The index and MTU of link `name` (one request), None if there is none.
+    pub fn link(&mut self, name: &str) -> Result<Option<(u32, Option<u32>)>> {
         let mut m = LinkMessage::default();
         m.attributes.push(LinkAttribute::IfName(name.to_owned()));
         match self.request(&format!("look up link {name}"), RouteNetlinkMessage::GetLink(m), 0) {
             Ok(replies) => Ok(replies.into_iter().find_map(|r| match r {
-                RouteNetlinkMessage::NewLink(l) => Some(l.header.index),
+                RouteNetlinkMessage::NewLink(l) => {
+                    let mtu = l.attributes.iter().find_map(|a| match a {
+                        LinkAttribute::Mtu(m) => Some(*m),
+                        _ => None,
+                    });
+                    Some((l.header.index, mtu))
+                }
                 _ => None,
             })),
             Err(Error::Netlink { source, .. }) if source.raw_os_error() == Some(libc::ENODEV) => Ok(None),

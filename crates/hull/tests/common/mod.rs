@@ -516,3 +516,17 @@ pub fn busybox_store(name: &str) -> Store {
     h.ok(&["import", r.to_str().unwrap(), "busybox"]);
     Store { h, t }
 }
+
+/// Waits for `child` to end, `within` at most (then kills it and fails: `what` still
+/// waits), and returns its output.
+pub fn wait_exit(mut child: std::process::Child, within: std::time::Duration, what: &str) -> Output {
+    let until = std::time::Instant::now() + within;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > until {
+            let _ = child.kill();
+            panic!("{what} still waits after {within:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.wait_with_output().unwrap()
+}
