@@ -333,6 +333,11 @@ fn user_defined_networks_are_isolated_and_go_when_unused() {
     h.ok(&["network", "rm", "front"]);
     let links = run_ok(h.net.cmd("ip").args(["-o", "link"]));
     assert!(!links.contains(&bridge), "{links}");
+    // A network named as the store's own files are: its lock is its own.
+    h.ok(&["network", "create", "networks"]);
+    h.ok(&["run", "--rm", "--network", "networks", "busybox", "true"]);
+    h.ok(&["network", "rm", "networks"]);
+    assert!(h.root.join("networks/networks.lock").exists() && !h.root.join("networks/networks.leases.lock").exists());
     assert!(h.ok(&["network", "prune", "-f"]).contains("back"));
     let ls = h.ok(&["network", "ls"]);
     assert!(!ls.contains("front") && !ls.contains("back") && ls.contains("bridge"), "{ls}");

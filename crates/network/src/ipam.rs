@@ -55,7 +55,11 @@ impl Ipam {
     }
 
     fn lock(&self) -> Result<Locked> {
-        let lock = crate::lock_file(&self.path.with_extension("lock"))?;
+        // NAME.leases.lock: a network's own lock never shares a name with the store's
+        // (a network called `networks` would otherwise lock `networks.lock`).
+        let mut lock_path = self.path.clone().into_os_string();
+        lock_path.push(".lock");
+        let lock = crate::lock_file(Path::new(&lock_path))?;
         let leases = match std::fs::read(&self.path) {
             Ok(b) => serde_json::from_slice(&b)
                 .map_err(|e| Error::Invalid(format!("{}: {e} (remove it to start afresh)", self.path.display())))?,

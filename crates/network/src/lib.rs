@@ -246,7 +246,9 @@ impl Networks {
         let n = self.get(name)?;
         let _l = self.lock()?;
         netlink::Handle::new()?.del_link(&n.bridge)?;
-        for p in [self.path(name), self.dir.join(format!("{name}.leases")), self.dir.join(format!("{name}.lock"))] {
+        for p in
+            [self.path(name), self.dir.join(format!("{name}.leases")), self.dir.join(format!("{name}.leases.lock"))]
+        {
             match std::fs::remove_file(&p) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -22,19 +22,8 @@ pub fn delete(store: &StateStore, id: &str, force: bool) -> Result<Vec<Error>> {
                     hooks::poll_readable(std::os::fd::AsFd::as_fd(&pidfd), 10_000);
                 }
             }
-            for pid in cgroups::procs(&i.cgroup_dirs) {
-                // SAFETY: kill with a pid from the container's own cgroup.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-            thaw(&i.cgroup_dirs);
-            for _ in 0..500 {
-                if cgroups::procs(&i.cgroup_dirs).is_empty() {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            cgroups::remove(&i.cgroup_made)?;
-            cgroups::remove_empty_hull_ancestors(&i.cgroup_dirs, &i.cgroup_path, &i.cgroup_made);
+            kill_all(&cgroups::procs(&i.cgroup_dirs), &i.cgroup_dirs);
+            remove_cgroups(&i.cgroup_dirs, &i.cgroup_path, &i.cgroup_made)?;
         }
         dir.remove()?;
         return Ok(Vec::new());
@@ -45,12 +34,7 @@ pub fn delete(store: &StateStore, id: &str, force: bool) -> Result<Vec<Error>> {
     // may still hold processes, and they would keep its cgroup busy.
     let leftovers = cgroups::procs(&state.cgroup_dirs);
     if status != Status::Stopped || !leftovers.is_empty() {
-        for pid in leftovers {
-            // SAFETY: kill with a pid from the container's own cgroup.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-        // A frozen cgroup must thaw for SIGKILL to be delivered.
-        thaw(&state.cgroup_dirs);
+        kill_all(&leftovers, &state.cgroup_dirs);
     }
     if status != Status::Stopped {
         match crate::process::signal(state.pid, state.pid_start, libc::SIGKILL) {
@@ -67,20 +51,36 @@ pub fn delete(store: &StateStore, id: &str, force: bool) -> Result<Vec<Error>> {
             Err(e) => return Err(Error::io(format!("kill container {id:?}"), e)),
         }
     }
-    // Killed processes leave the cgroup when they have exited.
-    for _ in 0..500 {
-        if cgroups::procs(&state.cgroup_dirs).is_empty() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    cgroups::remove(&state.cgroup_made)?;
-    cgroups::remove_empty_hull_ancestors(&state.cgroup_dirs, &state.cgroup_path, &state.cgroup_made);
+    remove_cgroups(&state.cgroup_dirs, &state.cgroup_path, &state.cgroup_made)?;
     let json = OciState::new(&state, Status::Stopped).to_json();
     let warnings =
         Kind::Poststop.of(&state.hooks).iter().filter_map(|h| hooks::run(Kind::Poststop, h, &json).err()).collect();
     dir.remove()?;
     Ok(warnings)
+}
+
+/// SIGKILLs `pids` (the container's cgroup's) and thaws the cgroup, for a frozen
+/// cgroup must thaw for SIGKILL to be delivered.
+fn kill_all(pids: &[i32], dirs: &[std::path::PathBuf]) {
+    for &pid in pids {
+        // SAFETY: kill with a pid from the container's own cgroup.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    thaw(dirs);
+}
+
+/// Waits (5 s at most) for killed processes to leave the cgroup, then removes the
+/// cgroups this container made and the empty ancestors in hull's subtree.
+fn remove_cgroups(dirs: &[std::path::PathBuf], path: &std::path::Path, made: &[std::path::PathBuf]) -> Result<()> {
+    for _ in 0..500 {
+        if cgroups::procs(dirs).is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    cgroups::remove(made)?;
+    cgroups::remove_empty_hull_ancestors(dirs, path, made);
+    Ok(())
 }
 
 fn thaw(dirs: &[std::path::PathBuf]) {
