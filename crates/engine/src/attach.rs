@@ -24,6 +24,14 @@ pub const STARTED: u8 = 5;
 pub const CLOSE_STDIN: u8 = 6;
 /// Client → monitor: terminal size, rows and columns as two little-endian u16.
 pub const RESIZE: u8 = 7;
+/// Client → monitor: join the network the payload names (`network connect`; the
+/// record names it already).
+pub const CONNECT: u8 = 8;
+/// Client → monitor: leave the network the payload names (`network disconnect`).
+pub const DISCONNECT: u8 = 9;
+/// Monitor → client: a CONNECT or DISCONNECT is done; the payload is empty, or the
+/// error.
+pub const DONE: u8 = 10;
 
 /// An ERROR frame's payload: the exit status `hull run` gives for the failure (125,
 /// or 126/127 when the command cannot run) as a little-endian i32, then the message.

@@ -117,6 +117,15 @@ pub struct EndpointSettings {
     #[serde(rename = "IPPrefixLen")]
     pub ip_prefix_len: u8,
     pub mac_address: String,
+    /// `--network-alias` (null when none, as Docker's).
+    pub aliases: Option<Vec<String>>,
+    /// The names it answers to on the network's resolver: its name, short id, aliases
+    /// (none on the default network).
+    #[serde(rename = "DNSNames")]
+    pub dns_names: Option<Vec<String>>,
+    /// The address asked for (`--ip`).
+    #[serde(rename = "IPAMConfig")]
+    pub ipam_config: Option<crate::create::body::EndpointIpamConfig>,
 }
 
 impl NetworkSettings {
@@ -132,22 +141,39 @@ impl NetworkSettings {
                 .get_or_insert_with(Vec::new)
                 .push(body::PortBinding { host_ip: m.host_ip.to_string(), host_port: m.host_port.to_string() });
         }
-        for a in &c.run.networks {
-            let e = EndpointSettings {
-                network_id: a.network_id.clone(),
-                endpoint_id: a.host_veth.clone(),
-                gateway: a.gateway.to_string(),
-                ip_address: a.ip.to_string(),
-                ip_prefix_len: a.prefix,
-                mac_address: a.mac.clone(),
+        // Every network the container is on, with its address while it runs.
+        let live = c.status.is_live();
+        for ep in c.record.host.endpoints() {
+            let user = ep.network != hull_network::DEFAULT;
+            let mut e = EndpointSettings {
+                aliases: Some(ep.aliases.clone()).filter(|a| !a.is_empty()),
+                dns_names: user.then(|| {
+                    [c.record.name.clone(), c.record.id[..12].to_owned()]
+                        .into_iter()
+                        .chain(ep.aliases.clone())
+                        .collect()
+                }),
+                ipam_config: ep
+                    .ip
+                    .map(|ip| body::EndpointIpamConfig { ipv4_address: ip.to_string(), ..Default::default() }),
+                mac_address: ep.mac.clone().unwrap_or_default(),
+                ..Default::default()
             };
-            if a.network == hull_network::DEFAULT {
+            if let Some(a) = c.run.networks.iter().find(|a| a.network == ep.network).filter(|_| live) {
+                e.network_id = a.network_id.clone();
+                e.endpoint_id = a.host_veth.clone();
+                e.gateway = a.gateway.to_string();
+                e.ip_address = a.ip.to_string();
+                e.ip_prefix_len = a.prefix;
+                e.mac_address = a.mac.clone();
+            }
+            if ep.network == hull_network::DEFAULT {
                 s.ip_address = e.ip_address.clone();
                 s.ip_prefix_len = e.ip_prefix_len;
                 s.gateway = e.gateway.clone();
                 s.mac_address = e.mac_address.clone();
             }
-            s.networks.insert(a.network.clone(), e);
+            s.networks.insert(ep.network.clone(), e);
         }
         s
     }

@@ -281,8 +281,8 @@ impl Engine {
     /// Takes container `id` off its networks (its lease, its veth); what is already
     /// gone is no error.
     pub(crate) fn leave_networks(&self, id: &str, r: &record::Record) {
-        if hull_network::is_network(&r.host.network) {
-            if let Ok(n) = self.networks.get(&r.host.network) {
+        for ep in r.host.endpoints() {
+            if let Ok(n) = self.networks.get(&ep.network) {
                 let _ = self.networks.detach(&n, id);
             }
         }

@@ -307,28 +307,78 @@ impl Monitor {
     }
 
     /// Joins the container (its init `pid`, created, not started) to its networks, and
-    /// names its address in its /etc/hosts.
+    /// names its addresses in its /etc/hosts. On error it is on none of them.
     fn join_networks(&mut self, pid: i32) -> Result<Vec<hull_network::Attachment>> {
-        if !hull_network::is_network(&self.record.host.network) {
-            return Ok(Vec::new());
+        let mut joined: Vec<hull_network::Attachment> = Vec::new();
+        for ep in self.record.host.endpoints() {
+            match self.join(pid, &ep, &joined) {
+                Ok(a) => joined.push(a),
+                Err(e) => {
+                    for a in &joined {
+                        if let Ok(n) = self.engine.networks.get(&a.network) {
+                            let _ = self.engine.networks.detach(&n, &self.id);
+                        }
+                    }
+                    return Err(e);
+                }
+            }
         }
-        let nets = &self.engine.networks;
-        let n = nets.get(&self.record.host.network)?;
+        if !joined.is_empty() {
+            self.write_hosts(&joined)?;
+        }
+        Ok(joined)
+    }
+
+    /// Joins the container (its init `pid`) to the network of `ep`, beside `others`
+    /// (the first network joined has the default route and the published ports).
+    fn join(
+        &mut self,
+        pid: i32,
+        ep: &crate::record::Endpoint,
+        others: &[hull_network::Attachment],
+    ) -> Result<hull_network::Attachment> {
+        let n = self.engine.networks.get(&ep.network)?;
         let netns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
             .map_err(Error::at(format!("open the network namespace of {pid}")))?;
         let start = hull_container::pid::start_time(pid).unwrap_or(0);
+        let ifname = (0..)
+            .map(|k| format!("eth{k}"))
+            .find(|i| !others.iter().any(|a| &a.ifname == i))
+            .expect("a free interface name");
+        // Names on a user-defined network's resolver (the default network has none,
+        // as Docker's): the container's name, short id and aliases.
+        let user = n.name != hull_network::DEFAULT;
+        let names = if user {
+            [self.record.name.clone(), self.id[..12].to_owned()].into_iter().chain(ep.aliases.iter().cloned()).collect()
+        } else {
+            Vec::new()
+        };
         let opts = hull_network::attach::AttachOptions {
-            ifname: "eth0".into(),
-            ip: self.record.host.ip,
-            mac: self.record.host.mac.as_deref().map(hull_network::attach::parse_mac).transpose()?,
+            ifname,
+            ip: ep.ip,
+            mac: ep.mac.as_deref().map(hull_network::attach::parse_mac).transpose()?,
+            names,
+            dns: if user { self.record.host.dns.clone() } else { Vec::new() },
+            default_route: others.is_empty(),
         };
         let alive = |l: &hull_network::ipam::Lease| hull_container::pid::is_alive(l.pid, l.pid_start);
+        let nets = &self.engine.networks;
         let mut a = nets.attach(&n, &self.id, (pid, start), std::os::fd::AsFd::as_fd(&netns), &opts, &alive)?;
-        if let Err(e) = self.publish(&mut a, &n.bridge) {
-            let _ = self.engine.networks.detach(&n, &self.id);
-            return Err(e);
+        if others.is_empty() {
+            if let Err(e) = self.publish(&mut a, &n.bridge) {
+                let _ = self.engine.networks.detach(&n, &self.id);
+                return Err(e);
+            }
         }
-        // Docker's line for the container's own address, replacing an earlier run's.
+        if user {
+            self.engine.ensure_resolver(&n);
+        }
+        Ok(a)
+    }
+
+    /// Docker's lines for the container's own addresses in its /etc/hosts, replacing an
+    /// earlier run's.
+    fn write_hosts(&self, joined: &[hull_network::Attachment]) -> Result<()> {
         let hosts = self.engine.dir(&self.id).join("hosts");
         let hostname = &self.record.config.hostname;
         let old = std::fs::read_to_string(&hosts).unwrap_or_default();
@@ -337,14 +387,51 @@ impl Monitor {
             .filter(|l| {
                 let mut f = l.split_whitespace();
                 let ip = f.next().and_then(|ip| ip.parse::<std::net::Ipv4Addr>().ok());
-                !(ip.is_some_and(|ip| n.subnet.contains(ip)) && f.next() == Some(hostname.as_str()))
+                !(ip.is_some_and(|ip| !ip.is_loopback()) && f.next() == Some(hostname.as_str()) && f.next().is_none())
             })
             .map(|l| format!("{l}\n"))
             .collect();
-        text.push_str(&format!("{}\t{hostname}\n", a.ip));
+        for a in joined {
+            text.push_str(&format!("{}\t{hostname}\n", a.ip));
+        }
         // Written in place: the container's /etc/hosts is a bind mount of this file.
-        std::fs::write(&hosts, text).map_err(Error::at(format!("write {}", hosts.display())))?;
-        Ok(vec![a])
+        std::fs::write(&hosts, text).map_err(Error::at(format!("write {}", hosts.display())))
+    }
+
+    /// `network connect` of the running container (its init `pid`) to `network`, which
+    /// its record already names.
+    fn connect(&mut self, pid: i32, network: &str) -> Result<()> {
+        self.record = self.engine.record(&self.id)?;
+        let ep =
+            self.record.host.endpoints().into_iter().find(|e| e.network == network).ok_or_else(|| {
+                Error::Conflict(format!("container {} has no endpoint on network {network}", self.id))
+            })?;
+        if self.state.networks.iter().any(|a| a.network == network) {
+            return Ok(());
+        }
+        let a = self.join(pid, &ep, &self.state.networks.clone())?;
+        self.state.networks.push(a);
+        self.write_hosts(&self.state.networks)?;
+        self.save();
+        Ok(())
+    }
+
+    /// `network disconnect` of the running container from `network`.
+    fn disconnect(&mut self, network: &str) -> Result<()> {
+        if let Ok(r) = self.engine.record(&self.id) {
+            self.record = r;
+        }
+        let Some(k) = self.state.networks.iter().position(|a| a.network == network) else { return Ok(()) };
+        let a = self.state.networks.remove(k);
+        let n = self.engine.networks.get(network)?;
+        if k == 0 {
+            // Its published ports went with its first network.
+            self.ports_held.clear();
+        }
+        self.engine.networks.detach_live(&n, &self.id, &a.host_veth)?;
+        self.write_hosts(&self.state.networks)?;
+        self.save();
+        Ok(())
     }
 
     /// Reserves the host ports of the container's `-p`/`-P` (sockets this monitor holds
@@ -513,6 +600,16 @@ impl Monitor {
                                     }
                                 }
                                 attach::CLOSE_STDIN => stdio.stdin = None,
+                                attach::CONNECT | attach::DISCONNECT if !exited => {
+                                    let network = String::from_utf8_lossy(&payload).into_owned();
+                                    let r = if kind == attach::CONNECT {
+                                        self.connect(pid, &network)
+                                    } else {
+                                        self.disconnect(&network)
+                                    };
+                                    let msg = r.err().map(|e| e.to_string()).unwrap_or_default();
+                                    let _ = write_frame(&mut c.sock, attach::DONE, msg.as_bytes());
+                                }
                                 attach::RESIZE if payload.len() == 4 => {
                                     if let Some(m) = &master {
                                         let rows = u16::from_le_bytes([payload[0], payload[1]]);
@@ -538,7 +635,12 @@ impl Monitor {
         let code = if libc::WIFSIGNALED(status) { 128 + libc::WTERMSIG(status) } else { libc::WEXITSTATUS(status) };
         self.state.pid = 0;
         self.engine.leave_networks(&self.id, &self.record);
-        self.state.networks.clear();
+        // Those it joined whatever the record says now (a disconnect that failed).
+        for a in std::mem::take(&mut self.state.networks) {
+            if let Ok(n) = self.engine.networks.get(&a.network) {
+                let _ = self.engine.networks.detach(&n, &self.id);
+            }
+        }
         self.ports_held.clear();
         self.state.exit_code = Some(code);
         self.state.finished_at = Some(crate::now());

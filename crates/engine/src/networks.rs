@@ -104,7 +104,7 @@ impl Engine {
             .ids()?
             .iter()
             .filter_map(|id| self.container(id).ok())
-            .filter(|c| c.record.host.network == n.name)
+            .filter(|c| c.record.host.endpoints().iter().any(|e| e.network == n.name))
             .collect())
     }
 
@@ -180,5 +180,160 @@ impl Engine {
             }
         }
         Ok(gone)
+    }
+
+    /// Connects container `container` to network `network` (`network connect`; Docker's
+    /// `POST /networks/{id}/connect`), live when it runs, and for its later runs.
+    pub fn connect_network(
+        &self,
+        network: &str,
+        container: &str,
+        e: &crate::create::body::EndpointConfig,
+    ) -> Result<()> {
+        let n = self.network(network)?;
+        self.change_endpoints(&n, container, crate::attach::CONNECT, |r, endpoints| {
+            if !hull_network::is_network(&r.host.network) {
+                return Err(Error::Invalid(format!(
+                    "container {} cannot be connected to network {}: its network mode is {}",
+                    r.name, n.name, r.host.network
+                )));
+            }
+            if endpoints.iter().any(|x| x.network == n.name) {
+                return Err(Error::Conflict(format!(
+                    "endpoint with name {} already exists in network {}",
+                    r.name, n.name
+                )));
+            }
+            endpoints.push(self.endpoint(&n.name, Some(e), "")?);
+            Ok(())
+        })
+    }
+
+    /// Disconnects container `container` from network `network` (`network
+    /// disconnect`), live when it runs.
+    pub fn disconnect_network(&self, network: &str, container: &str) -> Result<()> {
+        let n = self.network(network)?;
+        self.change_endpoints(&n, container, crate::attach::DISCONNECT, |r, endpoints| {
+            let Some(k) = endpoints.iter().position(|x| x.network == n.name) else {
+                return Err(Error::Invalid(format!("container {} is not connected to network {}", r.name, n.name)));
+            };
+            endpoints.remove(k);
+            Ok(())
+        })
+    }
+
+    /// Changes the networks of container `container` by `change` under its lock: its
+    /// record first, then, when it runs, its monitor told (`kind`: CONNECT or
+    /// DISCONNECT of `n`); the record is put back if the monitor fails.
+    fn change_endpoints(
+        &self,
+        n: &Network,
+        container: &str,
+        kind: u8,
+        change: impl FnOnce(&crate::record::Record, &mut Vec<crate::record::Endpoint>) -> Result<()>,
+    ) -> Result<()> {
+        let id = self.resolve(container)?;
+        let _lock = self.lock(&id)?;
+        let mut r = self.record(&id)?;
+        let mut endpoints = r.host.endpoints();
+        change(&r, &mut endpoints)?;
+        let before = (r.host.endpoints.clone(), r.host.ip, r.host.mac.clone());
+        (r.host.endpoints, r.host.ip, r.host.mac) = (Some(endpoints), None, None);
+        self.save_record(&r)?;
+        if self.container(&id)?.status.is_live() {
+            if let Err(err) = self.tell_monitor(&id, kind, &n.name) {
+                (r.host.endpoints, r.host.ip, r.host.mac) = before;
+                self.save_record(&r)?;
+                return Err(err);
+            }
+        }
+        let action = if kind == crate::attach::CONNECT { "connect" } else { "disconnect" };
+        let _ = self.events().emit(
+            &Event::new("network", action, &n.id).with("name", &n.name).with("type", "bridge").with("container", &id),
+        );
+        Ok(())
+    }
+
+    /// Sends container `id`'s monitor a CONNECT or DISCONNECT for `network` and waits
+    /// for it to be done.
+    fn tell_monitor(&self, id: &str, kind: u8, network: &str) -> Result<()> {
+        use crate::attach;
+        let gone = || Error::NotRunning(format!("container {id} stopped while its networks changed"));
+        let mut s = attach::connect(&self.dir(id)).map_err(|_| gone())?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(60))).map_err(Error::at("set a socket timeout"))?;
+        attach::write_frame(&mut s, kind, network.as_bytes()).map_err(|_| gone())?;
+        loop {
+            match attach::read_frame(&mut s) {
+                Ok(Some((attach::DONE, msg))) if msg.is_empty() => return Ok(()),
+                Ok(Some((attach::DONE, msg))) => {
+                    return Err(Error::Invalid(String::from_utf8_lossy(&msg).into_owned()))
+                }
+                Ok(Some((attach::EXIT | attach::ERROR, _))) | Ok(None) => return Err(gone()),
+                Ok(Some(_)) => {}
+                Err(e) => return Err(Error::io(format!("talk to the monitor of {id}"), e)),
+            }
+        }
+    }
+
+    /// Starts network `n`'s resolver unless it runs (a container just joined it).
+    pub(crate) fn ensure_resolver(&self, n: &Network) {
+        use std::os::unix::process::CommandExt;
+        if hull_network::dns::is_running(self.networks.dir(), n).unwrap_or(true) {
+            return;
+        }
+        let mut cmd = std::process::Command::new(self.exe());
+        cmd.arg0("hull-dns")
+            .arg("__dns")
+            .arg(self.root())
+            .arg(&n.name)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        // It forks at once and its parent exits: the resolver is nobody's child.
+        if let Ok(mut c) = cmd.spawn() {
+            let _ = c.wait();
+        }
+    }
+
+    /// Rewrites hull's firewall table and starts the resolvers of networks that have
+    /// running containers and lost theirs (`network reload`).
+    pub fn reload_networks(&self) -> Result<()> {
+        self.networks.reload_firewall()?;
+        for n in self.networks.list()? {
+            let alive = |l: &hull_network::ipam::Lease| hull_container::pid::is_alive(l.pid, l.pid_start);
+            let used = self.networks.ipam(&n).read().unwrap_or_default().iter().any(|(_, l)| alive(l));
+            if n.name != hull_network::DEFAULT && used {
+                self.ensure_resolver(&n);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The resolver's entry point (`hull __dns ROOT NETWORK`): forks, and the child, in a
+/// session of its own, serves network `name`'s names until it has no running
+/// container. Returns the exit status.
+pub fn dns_main(root: &std::path::Path, name: &str) -> i32 {
+    // SAFETY: fork in a single-threaded process (nothing has started a thread yet).
+    match unsafe { libc::fork() } {
+        -1 => return 1,
+        0 => {}
+        _ => return 0,
+    }
+    // SAFETY: setsid in our own new process.
+    unsafe { libc::setsid() };
+    let run = || -> Result<()> {
+        let engine = Engine::open(root)?;
+        let n = engine.networks.get(name)?;
+        let alive = |l: &hull_network::ipam::Lease| hull_container::pid::is_alive(l.pid, l.pid_start);
+        hull_network::dns::serve(engine.networks.dir(), &n, &engine.networks.ipam(&n), &alive)?;
+        Ok(())
+    };
+    match run() {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("hull-dns {name}: {e}");
+            1
+        }
     }
 }

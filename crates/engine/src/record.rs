@@ -94,6 +94,48 @@ pub struct HostConfig {
     /// `--mac-address`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac: Option<String>,
+    /// The networks it joins, in order (eth0, eth1, …), with what it asks of each.
+    /// Records from before several networks have none: see [`HostConfig::endpoints`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<Vec<Endpoint>>,
+    /// `--dns`: on a user-defined network, where its resolver sends the container's
+    /// look-ups of names outside the network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<std::net::IpAddr>,
+}
+
+/// A container's place on one network, as asked (Docker's `EndpointSettings` of a
+/// create body or a `network connect`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub network: String,
+    /// `--network-alias`: more names it answers to on the network's resolver.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// `--ip`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<std::net::Ipv4Addr>,
+    /// `--mac-address`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+}
+
+impl HostConfig {
+    /// The networks the container joins, first (eth0) first.
+    pub fn endpoints(&self) -> Vec<Endpoint> {
+        match &self.endpoints {
+            Some(e) => e.clone(),
+            None if hull_network::is_network(&self.network) => {
+                vec![Endpoint {
+                    network: self.network.clone(),
+                    aliases: Vec::new(),
+                    ip: self.ip,
+                    mac: self.mac.clone(),
+                }]
+            }
+            None => Vec::new(),
+        }
+    }
 }
 
 fn json_file() -> String {

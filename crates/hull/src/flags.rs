@@ -161,7 +161,7 @@ pub fn create_options(a: &CreateArgs) -> Result<CreateOptions> {
     let host_config = body::HostConfig {
         binds,
         log_config,
-        network_mode: a.network.clone(),
+        network_mode: a.network.first().cloned().unwrap_or_else(|| "bridge".into()),
         port_bindings,
         restart_policy: restart(&a.restart)?,
         auto_remove: a.rm,
@@ -195,18 +195,25 @@ pub fn create_options(a: &CreateArgs) -> Result<CreateOptions> {
         annotations,
         resources,
     };
-    // --ip and --mac-address: the endpoint on the container's network, as Docker's
-    // command line sends them.
+    // --ip, --mac-address and --network-alias: the endpoint on the container's first
+    // network, and one for each further --network, as Docker's command line sends them.
     let mut networking_config = body::NetworkingConfig::default();
-    if a.ip.is_some() || a.mac_address.is_some() {
+    let first = host_config.network_mode.clone();
+    if a.ip.is_some() || a.mac_address.is_some() || !a.network_alias.is_empty() {
         networking_config.endpoints_config.insert(
-            a.network.clone(),
+            first.clone(),
             body::EndpointConfig {
                 ipam_config: a.ip.clone().map(|ip| body::EndpointIpamConfig { ipv4_address: ip, ..Default::default() }),
                 mac_address: a.mac_address.clone().unwrap_or_default(),
-                ..Default::default()
+                aliases: Some(a.network_alias.clone()).filter(|v| !v.is_empty()),
             },
         );
+    }
+    for n in a.network.iter().skip(1) {
+        if *n == first || networking_config.endpoints_config.contains_key(n) {
+            return Err(Error::Invalid(format!("network {n} is given twice")));
+        }
+        networking_config.endpoints_config.insert(n.clone(), body::EndpointConfig::default());
     }
     Ok(CreateOptions { name: a.name.clone(), body: CreateBody { config, host_config, networking_config } })
 }

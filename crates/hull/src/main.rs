@@ -38,6 +38,11 @@ fn main() {
             let id = id.to_string_lossy().into_owned();
             std::process::exit(hull_engine::monitor::main(std::path::Path::new(&root), &id));
         }
+        Some(a) if a == "__dns" => {
+            let (Some(root), Some(name)) = (args.next(), args.next()) else { std::process::exit(2) };
+            let name = name.to_string_lossy().into_owned();
+            std::process::exit(hull_engine::networks::dns_main(std::path::Path::new(&root), &name));
+        }
         Some(a) if a == "__cp" => std::process::exit(hull_engine::files::cp::helper_main(args.collect())),
         Some(a) if a == "__tree" => std::process::exit(hull_engine::files::tree_main(args.collect())),
         Some(a) if a == "__userns" => std::process::exit(hull_engine::userns::helper_main(args.collect())),

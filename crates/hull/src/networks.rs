@@ -1,4 +1,5 @@
-//! `hull network create|ls|inspect|rm|prune`: hull-engine's networks.
+//! `hull network create|ls|inspect|rm|prune|reload|connect|disconnect`: hull-engine's
+//! networks.
 
 use crate::cli::NetworkCommand;
 use crate::format::print_table;
@@ -83,7 +84,26 @@ pub fn network(engine: &Engine, cmd: &NetworkCommand) -> Result<i32> {
             for c in &a.containers {
                 engine.resolve(c)?;
             }
-            engine.networks.reload_firewall()?;
+            engine.reload_networks()?;
+            Ok(0)
+        }
+        NetworkCommand::Connect(a) => {
+            let e = hull_engine::create::body::EndpointConfig {
+                ipam_config: a
+                    .ip
+                    .clone()
+                    .map(|ip| hull_engine::create::body::EndpointIpamConfig { ipv4_address: ip, ..Default::default() }),
+                aliases: Some(a.alias.clone()).filter(|v| !v.is_empty()),
+                mac_address: a.mac_address.clone().unwrap_or_default(),
+            };
+            engine.connect_network(&a.network, &a.container, &e)?;
+            Ok(0)
+        }
+        NetworkCommand::Disconnect(a) => {
+            // --force: Docker's, for a container that is gone; hull's record is the
+            // truth, so there is nothing more to force.
+            let _ = a.force;
+            engine.disconnect_network(&a.network, &a.container)?;
             Ok(0)
         }
         NetworkCommand::Prune(_) => {

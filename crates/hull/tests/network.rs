@@ -7,7 +7,10 @@
 //! containers reaching each other, /etc/hosts, NetworkSettings, hull's nftables table,
 //! published ports (from another host, from the host on 127.0.0.1 and its address,
 //! hairpin from a container, -P, a port already taken, `hull port`), concurrent runs
-//! (no address twice), and cleanup after rm -f and after the monitor is killed.
+//! (no address twice), cleanup after rm -f and after the monitor is killed, DNS by name,
+//! id and alias on user networks (and its absence elsewhere; other names relayed to a
+//! fake upstream), network connect/disconnect live, several networks, and
+//! `--network container:NAME`.
 
 mod common;
 
@@ -343,4 +346,219 @@ fn user_defined_networks_are_isolated_and_go_when_unused() {
     assert!(!ls.contains("front") && !ls.contains("back") && ls.contains("bridge"), "{ls}");
     let left = store_leftovers(&h);
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// A DNS server at 192.0.2.1:53 in "the internet" (what a container's `--dns` names):
+/// `example.test` is 198.51.100.7, every other name NXDOMAIN. Ends when dropped.
+struct Upstream {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Upstream {
+    fn new(internet: &Internet) -> Upstream {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let ns = internet.ns.0.try_clone().unwrap();
+        let s = stop.clone();
+        let (ready_tx, ready) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            ns_enter(&ns);
+            let sock = std::net::UdpSocket::bind("192.0.2.1:53").expect("bind 192.0.2.1:53");
+            sock.set_read_timeout(Some(std::time::Duration::from_millis(100))).unwrap();
+            ready_tx.send(()).unwrap();
+            let mut buf = [0u8; 512];
+            while !s.load(Ordering::Relaxed) {
+                let Ok((len, from)) = sock.recv_from(&mut buf) else { continue };
+                if let Some(r) = fake_answer(&buf[..len]) {
+                    let _ = sock.send_to(&r, from);
+                }
+            }
+        });
+        ready.recv().unwrap();
+        Upstream { stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = self.thread.take().map(|t| t.join());
+    }
+}
+
+fn ns_enter(ns: &std::fs::File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: setns(2) of this thread only, with a descriptor we hold.
+    assert_eq!(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns");
+}
+
+/// The fake upstream's reply to `q` (one question): an A record for example.test.
+fn fake_answer(q: &[u8]) -> Option<Vec<u8>> {
+    let mut name = Vec::new();
+    let mut i = 12;
+    while i < q.len() && q[i] != 0 {
+        let l = q[i] as usize;
+        if !name.is_empty() {
+            name.push(b'.');
+        }
+        name.extend_from_slice(q.get(i + 1..i + 1 + l)?);
+        i += 1 + l;
+    }
+    let end = i + 5; // the root label, type, class
+    let qtype = u16::from_be_bytes([*q.get(i + 1)?, *q.get(i + 2)?]);
+    let known = name.eq_ignore_ascii_case(b"example.test");
+    let mut r = q.get(..end)?.to_vec();
+    r[2] = 0x81; // response, recursion desired
+    r[3] = if known { 0x80 } else { 0x83 }; // recursion available; NOERROR or NXDOMAIN
+    r[6..12].copy_from_slice(&[0, u8::from(known && qtype == 1), 0, 0, 0, 0]);
+    if known && qtype == 1 {
+        r.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 198, 51, 100, 7]);
+    }
+    Some(r)
+}
+
+/// The addresses `nslookup NAME` prints for the name, from a container on `net`.
+fn lookup(h: &Hull, net: &str, extra: &[&str], name: &str) -> Vec<String> {
+    let mut args = vec!["run", "--rm", "--network", net];
+    args.extend(extra);
+    args.extend(["busybox", "busybox", "nslookup", "-type=a", name]);
+    let o = h.run(&args);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    // The answer follows "Name:"; the server's own address comes before it.
+    out.split_once("Name:")
+        .map(|(_, a)| {
+            a.lines().filter_map(|l| l.trim().strip_prefix("Address:")).map(|a| a.trim().to_string()).collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn names_resolve_on_user_networks_and_connect_disconnect_are_live() {
+    let h = busybox_store("net-dns");
+    let internet = Internet::new(&h);
+    let _upstream = Upstream::new(&internet);
+    h.ok(&["network", "create", "--subnet", "10.124.0.0/24", "app"]);
+    h.ok(&["network", "create", "--subnet", "10.125.0.0/24", "other"]);
+    let mut args = vec!["run", "-d", "--name", "web", "--hostname", "webhost", "--network", "app"];
+    args.extend(["--network-alias", "front", "--network-alias", "www"]);
+    args.extend(["busybox", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"]);
+    let id = h.ok(&args).trim().to_string();
+    listening(&h, "web", 80);
+    let ip = inspect(&h, "web", "{{.NetworkSettings.Networks.app.IPAddress}}");
+    assert!(ip.starts_with("10.124.0."), "{ip}");
+    let resolv = h.ok(&["run", "--rm", "--network", "app", "busybox", "cat", "/etc/resolv.conf"]);
+    assert!(
+        resolv.contains("nameserver 10.124.0.1\n")
+            && resolv.lines().filter(|l| l.starts_with("nameserver")).count() == 1,
+        "{resolv}"
+    );
+    // Its name, short id and aliases, case-blind; not from another network, nor from the
+    // default one (which has /etc/hosts only, as Docker's).
+    for name in ["web", "WEB", &id[..12], "front", "www"] {
+        assert_eq!(lookup(&h, "app", &[], name), [ip.as_str()], "{name}");
+    }
+    assert!(lookup(&h, "other", &["--dns", "192.0.2.1"], "web").is_empty());
+    assert!(lookup(&h, "bridge", &["--dns", "192.0.2.1"], "web").is_empty());
+    // Other names go to the container's --dns servers.
+    assert_eq!(lookup(&h, "app", &["--dns", "192.0.2.1"], "example.test"), ["198.51.100.7"]);
+    let aliases = inspect(&h, "web", "{{json .NetworkSettings.Networks.app.Aliases}}");
+    assert_eq!(aliases, r#"["front","www"]"#);
+
+    // Connected live to another network: an eth1 there, its names there too, and the
+    // way to it from that network; then disconnected live.
+    h.ok(&["network", "connect", "--alias", "api", "other", "web"]);
+    let ip2 = inspect(&h, "web", "{{.NetworkSettings.Networks.other.IPAddress}}");
+    assert!(ip2.starts_with("10.125.0."), "{ip2}");
+    let eth1 = h.ok(&["exec", "web", "busybox", "ip", "-o", "-4", "addr", "show", "eth1"]);
+    assert!(eth1.contains(&format!("{ip2}/24")), "{eth1}");
+    assert_eq!(lookup(&h, "other", &[], "api"), [ip2.as_str()]);
+    assert_eq!(lookup(&h, "other", &[], "web"), [ip2.as_str()]);
+    let url = format!("http://{ip2}/hostname");
+    assert_eq!(
+        h.ok(&["run", "--rm", "--network", "other", "busybox", "busybox", "wget", "-q", "-O-", &url]),
+        "webhost\n"
+    );
+    assert!(h.fails(&["network", "connect", "other", "web"]).contains("already exists"));
+    assert!(h.fails(&["network", "rm", "other"]).contains("active endpoints"));
+    h.ok(&["network", "disconnect", "other", "web"]);
+    let links = h.ok(&["exec", "web", "busybox", "ip", "-o", "link"]);
+    assert!(!links.contains("eth1"), "{links}");
+    assert!(lookup(&h, "other", &["--dns", "192.0.2.1"], "api").is_empty());
+    assert!(h.fails(&["network", "disconnect", "other", "web"]).contains("is not connected"));
+    assert_eq!(lookup(&h, "app", &[], "web"), [ip.as_str()], "still on app");
+
+    // --network container:NAME: web's namespace (its loopback, its address), its
+    // hostname and resolv.conf; flags that would contradict it are refused.
+    let mut args = vec!["run", "--rm", "--network", "container:web", "busybox", "sh", "-c"];
+    args.push("busybox wget -q -O- http://127.0.0.1/hostname; hostname; busybox ip -o -4 addr show eth0; cat /etc/resolv.conf");
+    let shared = h.ok(&args);
+    assert!(shared.starts_with("webhost\nwebhost\n"), "{shared}");
+    assert!(shared.contains(&format!("{ip}/24")) && shared.contains("nameserver 10.124.0.1"), "{shared}");
+    assert!(h
+        .fails(&["run", "--rm", "--network", "container:web", "-p", "80", "busybox", "true"])
+        .contains("conflicting options"));
+    assert!(h
+        .fails(&["run", "--rm", "--network", "container:nosuch", "busybox", "true"])
+        .contains("No such container"));
+
+    // A resolver killed (kill -9) is started again by `network reload`, as by the
+    // next container to join its network.
+    let root = h.root.to_string_lossy().into_owned();
+    let resolver = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .find(|p| {
+            let cmd =
+                String::from_utf8_lossy(&std::fs::read(p.path().join("cmdline")).unwrap_or_default()).into_owned();
+            cmd.contains("__dns") && cmd.contains(&root) && cmd.ends_with("\0app\0")
+        })
+        .expect("app's resolver runs");
+    let pid: i32 = resolver.file_name().to_string_lossy().parse().unwrap();
+    // SAFETY: kill(2) of the resolver this test's store started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    while resolver.path().join("stat").exists()
+        && !std::fs::read_to_string(resolver.path().join("stat")).unwrap_or_default().contains(") Z")
+    {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    h.ok(&["network", "reload"]);
+    assert_eq!(lookup(&h, "app", &[], "web"), [ip.as_str()], "after the resolver was killed");
+
+    // Several networks from the start, and a connect while stopped that the next
+    // start honours.
+    let both = h.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "app",
+        "--network",
+        "other",
+        "busybox",
+        "busybox",
+        "ip",
+        "-o",
+        "-4",
+        "addr",
+    ]);
+    assert!(
+        both.contains("eth0") && both.contains("10.124.0.") && both.contains("eth1") && both.contains("10.125.0."),
+        "{both}"
+    );
+    h.ok(&["create", "--name", "later", "--network", "app", "busybox", "busybox", "ip", "-o", "-4", "addr"]);
+    h.ok(&["network", "connect", "other", "later"]);
+    let later = h.ok(&["start", "-a", "later"]);
+    assert!(later.contains("10.124.0.") && later.contains("10.125.0."), "{later}");
+    assert!(h.fails(&["network", "connect", "other", "nosuch"]).contains("No such container"));
+    h.ok(&["create", "--name", "alone", "--network", "none", "busybox", "true"]);
+    assert!(h.fails(&["network", "connect", "other", "alone"]).contains("network mode is none"));
+    assert!(h.fails(&["run", "--rm", "--network-alias", "x", "busybox", "true"]).contains("user defined networks"));
+
+    // Gone with its container: its names, and the resolver once the network is unused.
+    h.ok(&["rm", "-f", "web", "later", "alone"]);
+    assert!(lookup(&h, "app", &["--dns", "192.0.2.1"], "web").is_empty());
+    assert_eq!(store_leftovers(&h), Vec::<String>::new());
+    h.ok(&["network", "rm", "app", "other"]);
+    let files = h.entries("networks");
+    assert!(!files.iter().any(|f| f.starts_with("app.") || f.starts_with("other.")), "{files:?}");
 }

@@ -24,6 +24,13 @@ pub struct AttachOptions {
     pub mac: Option<[u8; 6]>,
     /// The interface's name inside the container (`eth0`, `eth1`, …).
     pub ifname: String,
+    /// The names it answers to on the network's resolver (none on the default network,
+    /// which has no resolver, as Docker's).
+    pub names: Vec<String>,
+    /// Its `--dns` servers, for the resolver's look-ups of other names.
+    pub dns: Vec<std::net::IpAddr>,
+    /// Whether the container's default route goes through this network (its first).
+    pub default_route: bool,
 }
 
 /// A container's place on a network (Docker's `NetworkSettings.Networks[NAME]`).
@@ -59,7 +66,8 @@ impl Networks {
         let mut host = Handle::new()?;
         let (bridge, bridge_mtu) = self.ensure_bridge(&mut host, n)?;
         let ipam = self.ipam(n);
-        let holder = Lease { container: container.to_owned(), pid, pid_start };
+        let holder =
+            Lease { container: container.to_owned(), pid, pid_start, names: opts.names.clone(), dns: opts.dns.clone() };
         let ip = ipam.allocate(&holder, opts.ip, alive)?;
         let veth = host_veth_name(container, n);
         let r = (|| {
@@ -84,7 +92,9 @@ impl Networks {
             inside.add_address(eth, ip, n.subnet.prefix)?;
             // (Loopback is up already: the runtime brings it up in a new namespace.)
             inside.set_up(eth, None)?;
-            inside.add_default_route(n.gateway)?;
+            if opts.default_route {
+                inside.add_default_route(n.gateway)?;
+            }
             Ok(mac)
         })();
         match r {
@@ -117,6 +127,13 @@ impl Networks {
     pub fn detach(&self, n: &Network, container: &str) -> Result<()> {
         self.unpublish(container)?;
         self.ipam(n).release(container)
+    }
+
+    /// Takes a running container off network `n` (`network disconnect`): as
+    /// [`Networks::detach`], and its veth pair removed, since its namespace stays.
+    pub fn detach_live(&self, n: &Network, container: &str, host_veth: &str) -> Result<()> {
+        Handle::new()?.del_link(host_veth)?;
+        self.detach(n, container)
     }
 
     /// The bridge of `n`, made if missing; returns its index and MTU.

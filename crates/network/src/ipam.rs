@@ -22,6 +22,14 @@ pub struct Lease {
     pub pid: i32,
     #[serde(default)]
     pub pid_start: u64,
+    /// The names its container answers to on the network (user-defined networks: its
+    /// name, short id and aliases), for the network's resolver.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
+    /// The upstream servers its container asked for (`--dns`): where the resolver sends
+    /// its other look-ups instead of the host's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -158,6 +166,31 @@ impl Ipam {
         Ok(())
     }
 
+    /// The leases as last saved, read without the lock (the file is replaced whole by
+    /// a rename): what the resolver answers from.
+    pub fn read(&self) -> Result<Vec<(Ipv4Addr, Lease)>> {
+        match std::fs::read(&self.path) {
+            Ok(b) => serde_json::from_slice::<Leases>(&b)
+                .map(|l| l.leases.into_iter().collect())
+                .map_err(|e| Error::Invalid(format!("{}: {e}", self.path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(Error::io(format!("read {}", self.path.display()), e)),
+        }
+    }
+
+    /// What identifies the leases file's current version (inode and change time).
+    pub fn stamp(&self) -> Option<(u64, i64, i64)> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(&self.path).ok().map(|m| (m.ino(), m.mtime(), m.mtime_nsec()))
+    }
+
+    /// The IPAM lock, if no lease has a live holder (`alive`); while it is held no
+    /// address can be taken.
+    pub fn lock_if_unused(&self, alive: &dyn Fn(&Lease) -> bool) -> Result<Option<File>> {
+        let l = self.lock()?;
+        Ok((!l.leases.leases.values().any(alive)).then_some(l._lock))
+    }
+
     /// Every lease (address, holder), as it stands.
     pub fn leases(&self) -> Result<Vec<(Ipv4Addr, Lease)>> {
         Ok(self.lock()?.leases.leases.into_iter().collect())
@@ -174,7 +207,7 @@ mod tests {
     }
 
     fn holder(c: &str) -> Lease {
-        Lease { container: c.into(), pid: 0, pid_start: 0 }
+        Lease { container: c.into(), pid: 0, pid_start: 0, names: vec![], dns: vec![] }
     }
 
     fn tmp(name: &str) -> PathBuf {

@@ -6,12 +6,14 @@
 //!
 //! Modules: [`subnet`] (CIDR arithmetic, the default subnet's choice), [`ipam`] (leases
 //! under a lock), [`netlink`] (links, addresses, routes through rtnetlink), [`firewall`]
-//! (the `inet hull` table), [`attach`] (a container joined to a network and left).
+//! (the `inet hull` table), [`attach`] (a container joined to a network and left),
+//! [`dns`] (a user-defined network's resolver).
 //! State lives in the engine's store under `networks/`: `NAME.json` (the network),
 //! `NAME.leases` (its IPAM). Nothing here forks or keeps a thread: the engine's monitor
 //! calls [`Networks::attach`] between the runtime's create and start.
 
 pub mod attach;
+pub mod dns;
 pub mod error;
 pub mod firewall;
 pub mod ipam;
@@ -246,9 +248,12 @@ impl Networks {
         let n = self.get(name)?;
         let _l = self.lock()?;
         netlink::Handle::new()?.del_link(&n.bridge)?;
-        for p in
-            [self.path(name), self.dir.join(format!("{name}.leases")), self.dir.join(format!("{name}.leases.lock"))]
-        {
+        for p in [
+            self.path(name),
+            self.dir.join(format!("{name}.leases")),
+            self.dir.join(format!("{name}.leases.lock")),
+            dns::lock_path(&self.dir, &n),
+        ] {
             match std::fs::remove_file(&p) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -265,6 +270,11 @@ impl Networks {
         std::fs::write(&tmp, serde_json::to_vec_pretty(n).expect("a network serialises"))
             .map_err(Error::at(format!("write {}", tmp.display())))?;
         std::fs::rename(&tmp, &p).map_err(Error::at(format!("rename {}", p.display())))
+    }
+
+    /// Where the networks' files are (`ROOT/networks`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The IPAM of network `n`.

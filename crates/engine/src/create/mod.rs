@@ -9,7 +9,7 @@ pub mod settings;
 
 use crate::error::{Error, Result};
 use crate::health::{self, Healthcheck};
-use crate::record::{Config, HostConfig, MountPoint, Record};
+use crate::record::{Config, Endpoint, HostConfig, MountPoint, Record};
 use crate::runtime_config as rc;
 use crate::Engine;
 use body::CreateBody;
@@ -48,9 +48,19 @@ impl Engine {
             }
         }
         let mut warnings = Vec::new();
-        let s = Settings::of(body, &mut warnings)?;
+        let mut s = Settings::of(body, &mut warnings)?;
         let h = &body.host_config;
+        // --network container:NAME: its namespace, hostname, /etc/hosts and resolv.conf.
+        let net_of = match s.network.strip_prefix("container:") {
+            Some(other) => {
+                let id = self.resolve(other)?;
+                s.network = format!("container:{id}");
+                Some((self.record(&id)?, self.namespace("net", &s.network, &[])?))
+            }
+            None => None,
+        };
         let sharing = rc::Sharing {
+            net: net_of.as_ref().map(|(_, ns)| ns.clone()).unwrap_or_default(),
             ipc: self.namespace("ipc", &h.ipc_mode, &["private", "shareable"])?,
             pid: self.namespace("pid", &h.pid_mode, &["private"])?,
             uts: self.namespace("uts", &h.uts_mode, &["private"])?,
@@ -68,7 +78,7 @@ impl Engine {
         if let Some(sig) = &stop_signal {
             hull_container::signal::parse(sig)?;
         }
-        let (ip, mac) = self.endpoint(body, &s.network)?;
+        let endpoints = self.endpoints(body, &s.network)?;
         let store = &self.images;
         // Held until the record names the image: GC keeps what containers use.
         let _content = store.content_lock(false)?;
@@ -106,7 +116,9 @@ impl Engine {
                 run.additional_gids.push(gid);
             }
         }
-        let hostname = if !c.hostname.is_empty() {
+        let hostname = if let Some((other, _)) = &net_of {
+            other.config.hostname.clone()
+        } else if !c.hostname.is_empty() {
             c.hostname.clone()
         } else if s.network == "host" || sharing.uts == rc::Ns::Host {
             nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_default()
@@ -119,7 +131,18 @@ impl Engine {
             let name = if hull_network::is_network(&s.network) { s.network.as_str() } else { hull_network::DEFAULT };
             *addr = self.networks.get(name)?.gateway.to_string();
         }
-        rc::write_etc_files(&dir, &hostname, &s.network, &etc)?;
+        // A user-defined network's resolver answers on its gateway (Docker's 127.0.0.11).
+        let resolver = match endpoints.first() {
+            Some(e) if e.network != hull_network::DEFAULT => Some(self.networks.get(&e.network)?.gateway),
+            _ => None,
+        };
+        rc::write_etc_files(&dir, &hostname, &s.network, &etc, resolver)?;
+        if let Some((other, _)) = &net_of {
+            for f in ["hosts", "resolv.conf"] {
+                let from = self.dir(&other.id).join(f);
+                std::fs::copy(&from, dir.join(f)).map_err(Error::at(format!("copy {}", from.display())))?;
+            }
+        }
         let init = h.init.unwrap_or(false).then(|| self.exe().to_owned());
         let stop_signal = stop_signal.or(run.stop_signal.clone()).unwrap_or_else(|| "SIGTERM".into());
         hull_container::signal::parse(&stop_signal)?;
@@ -206,8 +229,10 @@ impl Engine {
                     Default::default()
                 },
                 publish_all: hull_network::is_network(&s.network) && h.publish_all_ports,
-                ip,
-                mac,
+                ip: None,
+                mac: None,
+                endpoints: Some(endpoints),
+                dns: s.etc.dns.iter().filter_map(|d| d.parse().ok()).collect(),
             },
             rootfs: match rootfs.kind {
                 hull_image::container_root::Kind::Overlay => "overlay",
@@ -224,29 +249,61 @@ impl Engine {
         Ok(Created { id, warnings })
     }
 
-    /// The container's network checked, and the address and MAC it asks for there
-    /// (`NetworkingConfig`, or `Config.MacAddress`), as Docker checks them.
-    fn endpoint(&self, body: &body::CreateBody, network: &str) -> Result<(Option<std::net::Ipv4Addr>, Option<String>)> {
-        let ep = body.networking_config.endpoints_config.get(network);
-        let ip = ep.and_then(|e| e.ipam_config.as_ref()).map(|c| c.ipv4_address.as_str()).filter(|a| !a.is_empty());
-        let mac = ep.map(|e| e.mac_address.as_str()).filter(|m| !m.is_empty());
-        let mac = mac.or(Some(body.config.mac_address.as_str()).filter(|m| !m.is_empty()));
+    /// The container's networks checked (its first, `network`, and any more the body's
+    /// `NetworkingConfig` names), and what it asks of each: address, MAC (or
+    /// `Config.MacAddress` on the first), aliases; as Docker checks them.
+    fn endpoints(&self, body: &body::CreateBody, network: &str) -> Result<Vec<Endpoint>> {
+        let configs = &body.networking_config.endpoints_config;
+        let first = configs.get(network).or_else(|| configs.get(&body.host_config.network_mode));
         if !hull_network::is_network(network) {
-            if ip.is_some() || mac.is_some() {
+            let asks = first.is_some_and(|e| {
+                e.ipam_config.as_ref().is_some_and(|c| !c.ipv4_address.is_empty())
+                    || !e.mac_address.is_empty()
+                    || e.aliases.as_ref().is_some_and(|a| !a.is_empty())
+            });
+            if asks || !body.config.mac_address.is_empty() {
                 return Err(Error::Invalid(format!(
-                    "--ip and --mac-address need a network (this container's is {network})"
+                    "--ip, --mac-address and --network-alias need a network (this container's is {network})"
                 )));
             }
-            return Ok((None, None));
+            if let Some(other) = configs.keys().find(|k| *k != network && **k != body.host_config.network_mode) {
+                return Err(Error::Invalid(format!(
+                    "a container on network {network} cannot also join network {other}"
+                )));
+            }
+            return Ok(Vec::new());
         }
+        let mut out = vec![self.endpoint(network, first, &body.config.mac_address)?];
+        for (name, e) in configs {
+            if name == network || *name == body.host_config.network_mode {
+                continue;
+            }
+            if !hull_network::is_network(name) {
+                return Err(Error::Invalid(format!("a container on network {network} cannot also join {name}")));
+            }
+            out.push(self.endpoint(name, Some(e), "")?);
+        }
+        Ok(out)
+    }
+
+    /// What a container asks of network `network` (which must exist): `e`'s address,
+    /// MAC (or `mac`) and aliases, checked.
+    pub(crate) fn endpoint(&self, network: &str, e: Option<&body::EndpointConfig>, mac: &str) -> Result<Endpoint> {
+        let ip = e.and_then(|e| e.ipam_config.as_ref()).map(|c| c.ipv4_address.as_str()).filter(|a| !a.is_empty());
+        let mac = e.map(|e| e.mac_address.as_str()).filter(|m| !m.is_empty()).or(Some(mac).filter(|m| !m.is_empty()));
+        let aliases: Vec<String> = e.and_then(|e| e.aliases.clone()).unwrap_or_default();
         let n = self.networks.get(network)?;
+        let is_default = n.name == hull_network::DEFAULT;
+        if is_default && ip.is_some() {
+            return Err(Error::Invalid("user specified IP address is supported on user defined networks only".into()));
+        }
+        if is_default && !aliases.is_empty() {
+            return Err(Error::Invalid(
+                "network-scoped alias is supported only for containers in user defined networks".into(),
+            ));
+        }
         let ip = match ip {
             None => None,
-            Some(_) if n.name == hull_network::DEFAULT => {
-                return Err(Error::Invalid(
-                    "user specified IP address is supported on user defined networks only".into(),
-                ))
-            }
             Some(a) => {
                 let ip: std::net::Ipv4Addr =
                     a.parse().map_err(|_| Error::Invalid(format!("invalid IPv4 address: {a}")))?;
@@ -259,7 +316,12 @@ impl Engine {
         if let Some(m) = mac {
             hull_network::attach::parse_mac(m)?;
         }
-        Ok((ip, mac.map(str::to_owned)))
+        for a in &aliases {
+            if a.is_empty() || a.len() > 253 || a.contains(char::is_whitespace) {
+                return Err(Error::Invalid(format!("invalid network alias {a:?}")));
+            }
+        }
+        Ok(Endpoint { network: n.name, aliases, ip, mac: mac.map(str::to_owned) })
     }
 
     /// Claims `name` for `id`, or a generated name when None.

@@ -140,8 +140,21 @@ impl Settings {
             "" | "default" | "bridge" | "private" => "private",
             "none" => "none",
             "host" => "host",
+            // Another container's namespace: the engine finds it (it must run).
             n if n.starts_with("container:") => {
-                return Err(Error::Invalid("--network container:NAME is not supported yet".into()))
+                let conflicts = [
+                    ("hostname", !c.hostname.is_empty()),
+                    ("dns", !h.dns.is_empty() || !h.dns_search.is_empty() || !h.dns_options.is_empty()),
+                    ("add-host", !h.extra_hosts.is_empty()),
+                    ("mac-address", !c.mac_address.is_empty()),
+                    ("publish", !h.port_bindings.is_empty() || h.publish_all_ports),
+                ];
+                if let Some((flag, _)) = conflicts.iter().find(|(_, set)| *set) {
+                    return Err(Error::Invalid(format!(
+                        "conflicting options: --{flag} and the network mode ({n} shares that container's)"
+                    )));
+                }
+                n
             }
             // A user-defined network: the engine checks that it exists.
             n if nix::unistd::geteuid().is_root() => n,

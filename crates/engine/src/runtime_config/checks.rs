@@ -32,6 +32,11 @@ pub fn check_sysctl(key: &str, network: &str, ipc: &Ns) -> Result<()> {
     if key.starts_with("net.") && network == "host" {
         return Err(Error::Invalid(format!("sysctl {key:?} is not allowed with the host's network namespace")));
     }
+    if key.starts_with("net.") && network.starts_with("container:") {
+        return Err(Error::Invalid(format!(
+            "sysctl {key:?} is not allowed with another container's network namespace"
+        )));
+    }
     if !ipc_key && !key.starts_with("net.") {
         return Err(Error::Invalid(format!("sysctl {key:?} is not allowed: it is not namespaced")));
     }

@@ -12,8 +12,16 @@ pub struct EtcOptions {
     pub dns_options: Vec<String>,
 }
 
-/// Writes `hosts`, `hostname` and `resolv.conf` into the container's directory.
-pub fn write_etc_files(dir: &Path, hostname: &str, network: &str, etc: &EtcOptions) -> Result<()> {
+/// Writes `hosts`, `hostname` and `resolv.conf` into the container's directory. With
+/// a `resolver` (a user-defined network's), resolv.conf names only it, and `--dns`
+/// servers are where it forwards (as Docker's embedded server).
+pub fn write_etc_files(
+    dir: &Path,
+    hostname: &str,
+    network: &str,
+    etc: &EtcOptions,
+    resolver: Option<std::net::Ipv4Addr>,
+) -> Result<()> {
     let (mut hosts, mut resolv) = if network == "host" {
         (
             std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
@@ -23,20 +31,7 @@ pub fn write_etc_files(dir: &Path, hostname: &str, network: &str, etc: &EtcOptio
         let hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n\
                      ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
             .to_string();
-        // The host's resolvers without loopback ones, which the container cannot reach;
-        // when those were all it had (systemd-resolved's stub, 127.0.0.53), the
-        // upstream servers systemd-resolved lists, as Docker does.
-        let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        let mut resolv = without_loopback(&host);
-        if !resolv.lines().any(|l| l.starts_with("nameserver")) {
-            if let Ok(upstream) = std::fs::read_to_string("/run/systemd/resolve/resolv.conf") {
-                let upstream = without_loopback(&upstream);
-                if upstream.lines().any(|l| l.starts_with("nameserver")) {
-                    resolv = upstream;
-                }
-            }
-        }
-        (hosts, resolv)
+        (hosts, hull_network::dns::host_resolv_conf())
     };
     for (host, addr) in &etc.hosts {
         hosts.push_str(&format!("{addr}\t{host}\n"));
@@ -45,7 +40,15 @@ pub fn write_etc_files(dir: &Path, hostname: &str, network: &str, etc: &EtcOptio
     let keep = |resolv: &str, key: &str| -> String {
         resolv.lines().filter(|l| l.split_whitespace().next() != Some(key)).map(|l| format!("{l}\n")).collect()
     };
-    if !etc.dns.is_empty() {
+    if let Some(r) = resolver {
+        resolv = keep(&resolv, "nameserver");
+        resolv.push_str(&format!("nameserver {r}\n"));
+        if etc.dns_options.is_empty() {
+            // Names of the network are single labels: asked as they are first.
+            resolv = keep(&resolv, "options");
+            resolv.push_str("options ndots:0\n");
+        }
+    } else if !etc.dns.is_empty() {
         resolv = keep(&resolv, "nameserver");
         resolv.extend(etc.dns.iter().map(|d| format!("nameserver {d}\n")));
     }
@@ -62,24 +65,4 @@ pub fn write_etc_files(dir: &Path, hostname: &str, network: &str, etc: &EtcOptio
         std::fs::write(&p, text).map_err(Error::at(format!("write {}", p.display())))?;
     }
     Ok(())
-}
-
-/// A resolv.conf without its loopback nameservers.
-fn without_loopback(text: &str) -> String {
-    text.lines()
-        .filter(|l| {
-            let mut w = l.split_whitespace();
-            !(w.next() == Some("nameserver") && w.next().is_some_and(|a| a.starts_with("127.") || a == "::1"))
-        })
-        .map(|l| format!("{l}\n"))
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn loopback_nameservers_are_dropped() {
-        let text = "nameserver 127.0.0.53\noptions edns0\nnameserver 192.0.2.53\nnameserver ::1\nsearch lan\n";
-        assert_eq!(super::without_loopback(text), "options edns0\nnameserver 192.0.2.53\nsearch lan\n");
-    }
 }

@@ -98,6 +98,8 @@ pub enum Ns {
 /// `--ipc`, `--pid`, `--uts`.
 #[derive(Debug, Clone, Default)]
 pub struct Sharing {
+    /// `--network container:NAME`: that container's network namespace.
+    pub net: Ns,
     pub ipc: Ns,
     pub pid: Ns,
     pub uts: Ns,

@@ -438,8 +438,10 @@ pub fn build(i: &Input<'_>) -> Result<Spec> {
             Ns::Path(p) => namespaces.push(namespace(kind, Some(p))?),
         }
     }
-    if i.network != "host" {
-        namespaces.push(namespace(LinuxNamespaceType::Network, None)?);
+    match &i.sharing.net {
+        Ns::Path(p) => namespaces.push(namespace(LinuxNamespaceType::Network, Some(p))?),
+        _ if i.network == "host" => {}
+        _ => namespaces.push(namespace(LinuxNamespaceType::Network, None)?),
     }
     // Docker's default on cgroup v2: a private cgroup namespace (v1: the host's).
     if i.cgroupns.unwrap_or_else(|| hull_container::cgroups::hierarchies().iter().all(|h| h.unified)) {

@@ -102,9 +102,13 @@ pub struct CreateArgs {
     /// Set meta data on a container
     #[arg(short, long)]
     pub label: Vec<String>,
-    /// Connect a container to a network: bridge (the default network), none or host
-    #[arg(long, alias = "net", default_value = "bridge")]
-    pub network: String,
+    /// Connect a container to a network: bridge (the default network), none, host or a
+    /// network's name (repeat it for several networks)
+    #[arg(long, alias = "net")]
+    pub network: Vec<String>,
+    /// Add a network-scoped alias for the container (on its first network)
+    #[arg(long, alias = "net-alias")]
+    pub network_alias: Vec<String>,
     /// IPv4 address on the container's (user-defined) network
     #[arg(long)]
     pub ip: Option<String>,

@@ -206,8 +206,13 @@ pub enum NetworkCommand {
     Rm(NetworkNamesArgs),
     /// Remove all unused networks
     Prune(NetworkPruneArgs),
-    /// Rewrite hull's firewall rules (after a firewall reload wiped them)
+    /// Rewrite hull's firewall rules (after a firewall reload wiped them) and restart
+    /// networks' resolvers
     Reload(NetworkReloadArgs),
+    /// Connect a container to a network
+    Connect(NetworkConnectArgs),
+    /// Disconnect a container from a network
+    Disconnect(NetworkDisconnectArgs),
 }
 
 #[cfg(test)]

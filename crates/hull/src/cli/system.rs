@@ -106,6 +106,30 @@ pub struct NetworkCreateArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct NetworkConnectArgs {
+    /// Add a network-scoped alias for the container
+    #[arg(long)]
+    pub alias: Vec<String>,
+    /// IPv4 address
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// MAC address
+    #[arg(long)]
+    pub mac_address: Option<String>,
+    pub network: String,
+    pub container: String,
+}
+
+#[derive(Args, Debug)]
+pub struct NetworkDisconnectArgs {
+    /// Force the container to disconnect from a network
+    #[arg(short, long)]
+    pub force: bool,
+    pub network: String,
+    pub container: String,
+}
+
+#[derive(Args, Debug)]
 pub struct NetworkLsArgs {
     /// Only display network IDs
     #[arg(short, long)]

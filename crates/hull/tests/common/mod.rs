@@ -473,13 +473,27 @@ pub fn store_leftovers(h: &Hull) -> Vec<String> {
         }
     }
     let me = std::process::id().to_string();
-    for p in std::fs::read_dir("/proc").unwrap().flatten() {
-        let cmd = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
-        let pid = p.file_name().to_string_lossy().into_owned();
-        if pid != me && String::from_utf8_lossy(&cmd).contains(&root) && !zombie(&p.path()) {
-            found.push(format!("process {pid}: {}", String::from_utf8_lossy(&cmd).replace('\0', " ")));
+    let processes = || {
+        let mut out = Vec::new();
+        for p in std::fs::read_dir("/proc").unwrap().flatten() {
+            let cmd = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+            let pid = p.file_name().to_string_lossy().into_owned();
+            if pid != me && String::from_utf8_lossy(&cmd).contains(&root) && !zombie(&p.path()) {
+                out.push(format!("process {pid}: {}", String::from_utf8_lossy(&cmd).replace('\0', " ")));
+            }
         }
+        out
+    };
+    // A network's resolver leaves within seconds of its last container.
+    let mut left = processes();
+    for _ in 0..100 {
+        if left.is_empty() || !left.iter().all(|p| p.contains(" __dns ")) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        left = processes();
     }
+    found.extend(left);
     found
 }
 
