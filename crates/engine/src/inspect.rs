@@ -134,7 +134,7 @@ impl NetworkSettings {
         for p in &c.record.config.exposed_ports {
             s.ports.insert(p.clone(), None);
         }
-        for m in c.run.networks.iter().flat_map(|a| &a.ports) {
+        for m in c.run.published() {
             s.ports
                 .entry(m.key())
                 .or_default()
@@ -545,7 +545,7 @@ pub fn matches(c: &Container, filter: &str) -> Result<bool> {
 fn ports(c: &Container) -> Vec<Port> {
     let mut out: Vec<Port> = Vec::new();
     if c.status.is_live() {
-        for m in c.run.networks.iter().flat_map(|a| &a.ports) {
+        for m in c.run.published() {
             out.push(Port {
                 ip: m.host_ip.to_string(),
                 private_port: m.container_port,

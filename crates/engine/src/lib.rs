@@ -281,6 +281,10 @@ impl Engine {
     /// Takes container `id` off its networks (its lease, its veth); what is already
     /// gone is no error.
     pub(crate) fn leave_networks(&self, id: &str, r: &record::Record) {
+        // Rootless: its pasta, if the monitor that started it did not end it.
+        if let Some(p) = self.run_state(id).pasta {
+            let _ = hull_container::pid::signal(p.pid, p.pid_start, libc::SIGKILL);
+        }
         for ep in r.host.endpoints() {
             if let Ok(n) = self.networks.get(&ep.network) {
                 let _ = self.networks.detach(&n, id);

@@ -279,6 +279,15 @@ impl Monitor {
             Some(s) => Some(hull_container::foreground::recv_fd(s)?),
             None => None,
         };
+        if self.record.host.network == "pasta" {
+            match self.start_pasta(created.user_net_ns.as_ref()) {
+                Ok(p) => self.state.pasta = Some(p),
+                Err(e) => {
+                    let _ = container::delete(&self.engine.runtime, &self.id, true);
+                    return Err(e);
+                }
+            }
+        }
         match self.join_networks(created.pid) {
             Ok(n) => self.state.networks = n,
             Err(e) => {
@@ -434,9 +443,32 @@ impl Monitor {
         Ok(())
     }
 
-    /// Reserves the host ports of the container's `-p`/`-P` (sockets this monitor holds
-    /// while the container runs) and sends them to it through hull's table.
-    fn publish(&mut self, a: &mut hull_network::Attachment, bridge: &str) -> Result<()> {
+    /// Rootless: pasta for the container whose namespaces are `ns`, with its published ports
+    /// (host ports chosen here when not given, then left for pasta to bind).
+    fn start_pasta(&mut self, ns: Option<&(OwnedFd, OwnedFd)>) -> Result<hull_network::pasta::Pasta> {
+        use std::os::fd::AsFd;
+        self.stop_pasta();
+        let ns = ns.ok_or_else(|| {
+            Error::Invalid("pasta needs the container in user and network namespaces of its own".into())
+        })?;
+        let requests = self.port_requests()?;
+        let (ports, held) = hull_network::ports::reserve(&requests, std::net::Ipv4Addr::UNSPECIFIED, "")?;
+        drop(held);
+        let pid_file = self.engine.dir(&self.id).join("pasta.pid");
+        let pasta = hull_network::pasta::start((ns.0.as_fd(), ns.1.as_fd()), &ports, &pid_file)?;
+        let pid_start = hull_container::pid::start_time(pasta).unwrap_or(0);
+        Ok(hull_network::pasta::Pasta { pid: pasta, pid_start, ports })
+    }
+
+    /// Ends the container's pasta, if it has one.
+    fn stop_pasta(&mut self) {
+        if let Some(p) = self.state.pasta.take() {
+            let _ = hull_container::pid::signal(p.pid, p.pid_start, libc::SIGTERM);
+        }
+    }
+
+    /// The container's `-p`/`-P`, as requests.
+    fn port_requests(&self) -> Result<Vec<hull_network::ports::PortRequest>> {
         let h = &self.record.host;
         let mut requests = Vec::new();
         for (key, bindings) in &h.port_bindings {
@@ -454,6 +486,13 @@ impl Monitor {
                 }
             }
         }
+        Ok(requests)
+    }
+
+    /// Reserves the host ports of the container's `-p`/`-P` (sockets this monitor holds
+    /// while the container runs) and sends them to it through hull's table.
+    fn publish(&mut self, a: &mut hull_network::Attachment, bridge: &str) -> Result<()> {
+        let requests = self.port_requests()?;
         if requests.is_empty() {
             return Ok(());
         }
@@ -634,6 +673,7 @@ impl Monitor {
         crate::fault::point("monitor-exited");
         let code = if libc::WIFSIGNALED(status) { 128 + libc::WTERMSIG(status) } else { libc::WEXITSTATUS(status) };
         self.state.pid = 0;
+        self.stop_pasta();
         self.engine.leave_networks(&self.id, &self.record);
         // Those it joined whatever the record says now (a disconnect that failed).
         for a in std::mem::take(&mut self.state.networks) {

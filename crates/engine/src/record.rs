@@ -208,6 +208,16 @@ pub struct RunState {
     /// Its places on networks while it runs (the monitor joins them before the start).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub networks: Vec<hull_network::Attachment>,
+    /// Rootless: its pasta process while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pasta: Option<hull_network::pasta::Pasta>,
+}
+
+impl RunState {
+    /// Its published ports: on its networks, or through pasta.
+    pub fn published(&self) -> impl Iterator<Item = &hull_network::ports::PortMap> {
+        self.networks.iter().flat_map(|a| &a.ports).chain(self.pasta.iter().flat_map(|p| &p.ports))
+    }
 }
 
 /// A container's status, Docker's words.

@@ -153,8 +153,7 @@ fn print_stats(out: &mut dyn Write, rows: &[Value], format: Option<&str>) {
 pub fn port(engine: &Engine, a: &PortArgs) -> Result<i32> {
     let id = engine.resolve(&a.container)?;
     let c = engine.container(&id)?;
-    let maps: Vec<_> =
-        if c.status.is_live() { c.run.networks.iter().flat_map(|n| n.ports.clone()).collect() } else { Vec::new() };
+    let maps: Vec<_> = if c.status.is_live() { c.run.published().cloned().collect() } else { Vec::new() };
     match &a.port {
         Some(p) => {
             let p = if p.contains('/') { p.clone() } else { format!("{p}/tcp") };

@@ -15,57 +15,12 @@
 mod common;
 
 use common::*;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 fn run_ok(c: &mut Command) -> String {
     let o = c.output().unwrap();
     assert!(o.status.success(), "{c:?}: {}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// "The internet": a namespace at 192.0.2.1 behind a veth pair from the store's
-/// namespace (192.0.2.2, its default route), serving `hello from the internet` on
-/// port 8080. Its processes end with it.
-struct Internet {
-    ns: NetNs,
-    server: Child,
-}
-
-impl Internet {
-    fn new(h: &Hull) -> Internet {
-        let ns = NetNs::new();
-        // Beside the store, in the test's own directory (removed with it).
-        let www = h.root.with_file_name("www");
-        std::fs::create_dir_all(&www).unwrap();
-        std::fs::write(www.join("hello"), "hello from the internet\n").unwrap();
-        // A process of the namespace names it for `ip link … netns`.
-        let mut holder = ns.cmd("sleep").arg("600").spawn().expect("sleep");
-        let pid = holder.id().to_string();
-        run_ok(h.net.cmd("ip").args(["link", "add", "up0", "type", "veth", "peer", "name", "up1", "netns", &pid]));
-        let _ = holder.kill();
-        let _ = holder.wait();
-        run_ok(ns.cmd("ip").args(["addr", "add", "192.0.2.1/24", "dev", "up1"]));
-        run_ok(ns.cmd("ip").args(["link", "set", "up1", "up"]));
-        let server = ns
-            .cmd(busybox())
-            .args(["httpd", "-f", "-p", "192.0.2.1:8080", "-h"])
-            .arg(&www)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("busybox httpd");
-        run_ok(h.net.cmd("ip").args(["addr", "add", "192.0.2.2/24", "dev", "up0"]));
-        run_ok(h.net.cmd("ip").args(["link", "set", "up0", "up"]));
-        run_ok(h.net.cmd("ip").args(["route", "add", "default", "via", "192.0.2.1"]));
-        Internet { ns, server }
-    }
-}
-
-impl Drop for Internet {
-    fn drop(&mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-    }
 }
 
 /// Waits until the server in container `name` listens on TCP `port` (`run -d` returns
@@ -89,7 +44,7 @@ fn inspect(h: &Hull, name: &str, format: &str) -> String {
 #[test]
 fn the_default_network_gives_egress_addresses_and_a_way_between_containers() {
     let h = busybox_store("net-default");
-    let _internet = Internet::new(&h);
+    let _internet = Internet::new(&h.net, &h.root.with_file_name("www"));
 
     // Egress through masquerade: the internet has no route back to the containers'
     // subnet, so a reply means the source was rewritten.
@@ -189,7 +144,7 @@ fn wget(c: &mut Command) -> String {
 #[test]
 fn published_ports_answer_other_hosts_the_host_and_containers() {
     let h = busybox_store("net-ports");
-    let internet = Internet::new(&h);
+    let internet = Internet::new(&h.net, &h.root.with_file_name("www"));
     let web = ["busybox", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"];
     let mut args = vec!["run", "-d", "--name", "web", "--hostname", "webhost", "-p", "8080:80", "-p", "127.0.0.1::80"];
     args.extend(web);
@@ -242,7 +197,7 @@ fn published_ports_answer_other_hosts_the_host_and_containers() {
 #[test]
 fn user_defined_networks_are_isolated_and_go_when_unused() {
     let h = busybox_store("net-user");
-    let _internet = Internet::new(&h);
+    let _internet = Internet::new(&h.net, &h.root.with_file_name("www"));
     let id = h.ok(&["network", "create", "--subnet", "10.123.0.0/24", "--label", "tier=front", "front"]);
     assert_eq!(id.trim().len(), 64, "{id}");
     h.ok(&["network", "create", "--internal", "back"]);
@@ -436,7 +391,7 @@ fn lookup(h: &Hull, net: &str, extra: &[&str], name: &str) -> Vec<String> {
 #[test]
 fn names_resolve_on_user_networks_and_connect_disconnect_are_live() {
     let h = busybox_store("net-dns");
-    let internet = Internet::new(&h);
+    let internet = Internet::new(&h.net, &h.root.with_file_name("www"));
     let _upstream = Upstream::new(&internet);
     h.ok(&["network", "create", "--subnet", "10.124.0.0/24", "app"]);
     h.ok(&["network", "create", "--subnet", "10.125.0.0/24", "other"]);

@@ -7,6 +7,8 @@
 //!   container user made;
 //! - cgroup limits without a delegated cgroup are refused with one line and leave
 //!   nothing; --network host and none work;
+//! - the default network through pasta: egress to a fake internet, -p on the host's
+//!   loopback and address, pasta ended with the container;
 //! - a uid with no passwd entry and no subordinate ids runs containers as their root
 //!   only, and a user that does not exist there is refused.
 
@@ -29,8 +31,11 @@ struct CreatedUser {
 
 impl CreatedUser {
     fn new() -> CreatedUser {
-        let name = format!("hullen{}", std::process::id());
-        let sub = 400_000_000 + (std::process::id() % 1000) * 65536;
+        // Tests run in parallel: each user its own name and subordinate range.
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 4;
+        let name = format!("hullen{}x{n}", std::process::id());
+        let sub = 400_000_000 + ((std::process::id() % 1000) * 4 + n) * 65536;
         let st = Command::new("useradd")
             .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--gid", "users", &name])
             .status()
@@ -293,4 +298,108 @@ fn a_uid_without_subordinate_ids_has_root_only() {
     assert_eq!(h.ok(&["exec", "one", "id", "-u"]).trim(), "0");
     h.ok(&["rm", "-f", "one"]);
     assert_eq!(h.ok(&["ps", "-aq"]), "");
+}
+
+impl UserHull {
+    /// `hull ARGS` as the user inside network namespace `net`, with `/dev/net/tun` open
+    /// to it: on this machine the device is root's alone (0600; udev makes it 0666 on a
+    /// stock Debian), so a private mount namespace binds a 0666 node of the same device
+    /// over it for the user's hull, its monitors and their pasta.
+    fn run_net(&self, net: &NetNs, args: &[&str]) -> Output {
+        let tun = self.t.path().join("tun");
+        if !tun.exists() {
+            let st = Command::new("mknod").arg(&tun).args(["c", "10", "200"]).status().unwrap();
+            assert!(st.success(), "mknod {}", tun.display());
+            std::fs::set_permissions(&tun, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+        }
+        let script = "mount --bind \"$1\" /dev/net/tun && shift && exec setpriv --reuid=\"$1\" --regid=\"$2\" \
+                      --clear-groups -- \"$3\" \"${@:4}\"";
+        net.cmd("unshare")
+            .args(["-m", "--propagation", "private", "bash", "-c", script, "bash"])
+            .arg(&tun)
+            .args([self.uid.to_string(), self.gid.to_string()])
+            .arg(&self.bin)
+            .args(args)
+            .env_clear()
+            .env("HOME", &self.home)
+            .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
+            .current_dir(&self.home)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn ok_net(&self, net: &NetNs, args: &[&str]) -> String {
+        let o = self.run_net(net, args);
+        assert!(o.status.success(), "hull {args:?} as uid {}: {}", self.uid, String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    }
+}
+
+/// The user's pasta processes.
+fn pastas(uid: u32) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|p| {
+            let status = std::fs::read_to_string(p.path().join("status")).unwrap_or_default();
+            let cmd = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+            status.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some(&uid.to_string()))
+                && cmd.split(|b| *b == 0).next().is_some_and(|a| a.ends_with(b"pasta"))
+        })
+        .map(|p| p.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn a_user_gets_egress_and_published_ports_through_pasta() {
+    need("pasta", "passt");
+    let user = CreatedUser::new();
+    let h = UserHull::new("rootless-net", user.uid, user.gid);
+    h.import_busybox();
+    let net = NetNs::new();
+    let _internet = Internet::new(&net, &h.t.path().join("www"));
+    // Egress: the container reaches what the host reaches.
+    let got =
+        h.ok_net(&net, &["run", "--rm", "busybox", "busybox", "wget", "-q", "-O-", "http://192.0.2.1:8080/hello"]);
+    assert_eq!(got, "hello from the internet\n");
+    // A published port, on the host's loopback and its address.
+    let args = ["run", "-d", "--name", "web", "--hostname", "webhost", "-p", "8088:80", "-p", "80", "busybox"];
+    let id =
+        h.ok_net(&net, &[&args[..], &["busybox", "httpd", "-f", "-p", "80", "-h", "/etc"]].concat()).trim().to_string();
+    assert_eq!(h.ok_net(&net, &["inspect", "-f", "{{.HostConfig.NetworkMode}}", &id]).trim(), "pasta");
+    let ports = h.ok_net(&net, &["port", "web"]);
+    assert!(ports.contains("80/tcp -> 0.0.0.0:8088"), "{ports}");
+    let other = ports.lines().find(|l| !l.contains(":8088")).expect("-p 80 took a host port");
+    let other = other.rsplit(':').next().unwrap().to_string();
+    for url in [
+        "http://127.0.0.1:8088/hostname",
+        "http://192.0.2.2:8088/hostname",
+        &format!("http://127.0.0.1:{other}/hostname"),
+    ] {
+        let mut got = String::new();
+        for _ in 0..50 {
+            let o = net.cmd(busybox()).args(["wget", "-q", "-O-", url]).output().unwrap();
+            got = String::from_utf8_lossy(&o.stdout).into_owned();
+            if o.status.success() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert_eq!(got, "webhost\n", "{url}");
+    }
+    assert_eq!(pastas(user.uid).len(), 1, "one pasta for the running container");
+    h.ok_net(&net, &["rm", "-f", "web"]);
+    let mut left = pastas(user.uid);
+    for _ in 0..50 {
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        left = pastas(user.uid);
+    }
+    assert!(left.is_empty(), "pasta left behind: {left:?}");
+    // --network none has no pasta; -p then is refused with one line.
+    let o = h.run_net(&net, &["run", "--rm", "--network", "none", "-p", "80", "busybox", "true"]);
+    assert_eq!(o.status.code(), Some(125), "{}", String::from_utf8_lossy(&o.stderr));
 }

@@ -7,7 +7,7 @@
 //! Modules: [`subnet`] (CIDR arithmetic, the default subnet's choice), [`ipam`] (leases
 //! under a lock), [`netlink`] (links, addresses, routes through rtnetlink), [`firewall`]
 //! (the `inet hull` table), [`attach`] (a container joined to a network and left),
-//! [`dns`] (a user-defined network's resolver).
+//! [`dns`] (a user-defined network's resolver), [`pasta`] (rootless networking).
 //! State lives in the engine's store under `networks/`: `NAME.json` (the network),
 //! `NAME.leases` (its IPAM). Nothing here forks or keeps a thread: the engine's monitor
 //! calls [`Networks::attach`] between the runtime's create and start.
@@ -18,6 +18,7 @@ pub mod error;
 pub mod firewall;
 pub mod ipam;
 pub mod netlink;
+pub mod pasta;
 pub mod ports;
 pub mod subnet;
 
@@ -94,9 +95,10 @@ pub struct CreateNetwork {
 }
 
 /// Whether `mode` (a container's network setting) names a network of this crate's
-/// rather than `none`, `host` or a namespace with loopback only (`private`).
+/// rather than `none`, `host`, a namespace with loopback only (`private`), a rootless
+/// one through pasta (`pasta`) or another container's.
 pub fn is_network(mode: &str) -> bool {
-    !matches!(mode, "none" | "host" | "private" | "") && !mode.starts_with("container:")
+    !matches!(mode, "none" | "host" | "private" | "pasta" | "") && !mode.starts_with("container:")
 }
 
 /// Docker's rule for network names: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.

@@ -37,6 +37,11 @@ pub struct Created {
     pub pid: i32,
     pub pidfd: OwnedFd,
     pub warnings: Vec<String>,
+    /// A new user namespace's init's user and network namespaces (when it has a new
+    /// one of each), opened while the init was still dumpable: once it is not, only
+    /// root may open them by `/proc/PID/ns`, and an unprivileged caller needs them to
+    /// give the container a network (pasta).
+    pub user_net_ns: Option<(OwnedFd, OwnedFd)>,
 }
 
 /// Undoes a partial create when dropped, unless disarmed.
@@ -205,8 +210,17 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
     drop(fifo);
     undo.pid = Some(pid);
 
+    let mut user_net_ns = None;
     if ns.new_user {
         namespaces::write_id_maps(pid, spec)?;
+        if ns.clone_flags & libc::CLONE_NEWNET as u64 != 0 {
+            let open = |kind: &str| {
+                std::fs::File::open(format!("/proc/{pid}/ns/{kind}"))
+                    .map(OwnedFd::from)
+                    .ctx(|| format!("open the {kind} namespace of the container's init"))
+            };
+            user_net_ns = Some((open("user")?, open("net")?));
+        }
     }
     let pid_start = crate::process::start_time(pid)
         .ok_or_else(|| Error::Init("the container's init exited before setup".into()))?;
@@ -309,7 +323,7 @@ pub fn create(store: &StateStore, opts: CreateOptions<'_>) -> Result<Created> {
     undo.cgroups.clear();
     undo.dir = None;
     notices.extend(spec::unenforced(spec));
-    Ok(Created { pid, pidfd, warnings: notices })
+    Ok(Created { pid, pidfd, warnings: notices, user_net_ns })
 }
 
 /// Enables v2 controllers, then writes `linux.resources` (limits, then device rules) into

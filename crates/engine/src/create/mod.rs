@@ -79,6 +79,8 @@ impl Engine {
             hull_container::signal::parse(sig)?;
         }
         let endpoints = self.endpoints(body, &s.network)?;
+        // Ports are published on a network of hull's, or by pasta (rootless).
+        let publishes = hull_network::is_network(&s.network) || s.network == "pasta";
         let store = &self.images;
         // Held until the record names the image: GC keeps what containers use.
         let _content = store.content_lock(false)?;
@@ -223,12 +225,8 @@ impl Engine {
                 privileged: h.privileged,
                 read_only: h.readonly_rootfs,
                 init: h.init.unwrap_or(false),
-                port_bindings: if hull_network::is_network(&s.network) {
-                    h.port_bindings.clone()
-                } else {
-                    Default::default()
-                },
-                publish_all: hull_network::is_network(&s.network) && h.publish_all_ports,
+                port_bindings: if publishes { h.port_bindings.clone() } else { Default::default() },
+                publish_all: publishes && h.publish_all_ports,
                 ip: None,
                 mac: None,
                 endpoints: Some(endpoints),

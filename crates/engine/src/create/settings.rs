@@ -134,9 +134,20 @@ impl Settings {
         }
         let network = match h.network_mode.as_str() {
             _ if c.network_disabled => "none",
-            // The default network (rootless: a namespace with loopback, until hull has
-            // rootless networking).
+            // The default network; rootless, pasta's (Podman's default) where it can
+            // work, a namespace with loopback only otherwise.
             "" | "default" | "bridge" if nix::unistd::geteuid().is_root() => "bridge",
+            "pasta" if nix::unistd::geteuid().is_root() => {
+                return Err(Error::Invalid("--network pasta is for rootless containers (root has bridge)".into()))
+            }
+            "" | "default" | "bridge" | "pasta" if hull_network::pasta::usable() => "pasta",
+            "pasta" => {
+                return Err(Error::Invalid(
+                    "--network pasta: pasta is not installed (apt-get install passt) or /dev/net/tun is not open \
+                     to you"
+                        .into(),
+                ))
+            }
             "" | "default" | "bridge" | "private" => "private",
             "none" => "none",
             "host" => "host",
@@ -174,7 +185,7 @@ impl Settings {
         if !h.port_bindings.is_empty() || h.publish_all_ports {
             match network.as_str() {
                 "host" => warnings.push("Published ports are discarded when using host network mode".into()),
-                n if hull_network::is_network(n) => {
+                n if hull_network::is_network(n) || n == "pasta" => {
                     for (key, bindings) in &h.port_bindings {
                         for b in bindings {
                             port_request(key, b)?;
@@ -189,7 +200,8 @@ impl Settings {
                         "publishing ports (-p, -P) needs the bridge network (this container's is {}); \
                          --network host shares the host's ports",
                         if network == "private" {
-                            "loopback only: rootless networking is not there yet"
+                            "loopback only: pasta (apt-get install passt) and /dev/net/tun open to you give rootless \
+                             containers a network"
                         } else {
                             "none"
                         }

@@ -84,6 +84,57 @@ impl NetNs {
     }
 }
 
+/// "The internet": a namespace at 192.0.2.1 behind a veth pair from the store's
+/// namespace (192.0.2.2, its default route), serving `hello from the internet` on
+/// port 8080. Its processes end with it.
+pub struct Internet {
+    pub ns: NetNs,
+    server: std::process::Child,
+}
+
+impl Internet {
+    /// Joined to namespace `net`; its web root is `www` (in the test's own directory,
+    /// removed with it).
+    pub fn new(net: &NetNs, www: &Path) -> Internet {
+        let ns = NetNs::new();
+        std::fs::create_dir_all(www).unwrap();
+        std::fs::write(www.join("hello"), "hello from the internet\n").unwrap();
+        // A process of the namespace names it for `ip link … netns`.
+        let mut holder = ns.cmd("sleep").arg("600").spawn().expect("sleep");
+        let pid = holder.id().to_string();
+        ok_in(net.cmd("ip").args(["link", "add", "up0", "type", "veth", "peer", "name", "up1", "netns", &pid]));
+        let _ = holder.kill();
+        let _ = holder.wait();
+        ok_in(ns.cmd("ip").args(["addr", "add", "192.0.2.1/24", "dev", "up1"]));
+        ok_in(ns.cmd("ip").args(["link", "set", "up1", "up"]));
+        let server = ns
+            .cmd(busybox())
+            .args(["httpd", "-f", "-p", "192.0.2.1:8080", "-h"])
+            .arg(www)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("busybox httpd");
+        ok_in(net.cmd("ip").args(["addr", "add", "192.0.2.2/24", "dev", "up0"]));
+        ok_in(net.cmd("ip").args(["link", "set", "up0", "up"]));
+        ok_in(net.cmd("ip").args(["route", "add", "default", "via", "192.0.2.1"]));
+        Internet { ns, server }
+    }
+}
+
+impl Drop for Internet {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+fn ok_in(c: &mut Command) -> String {
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{c:?}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// `hull --root ROOT …`, run inside a network namespace of the store's own.
 pub struct Hull {
     pub root: PathBuf,
