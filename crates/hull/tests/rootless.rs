@@ -306,17 +306,16 @@ impl UserHull {
     /// stock Debian), so a private mount namespace binds a 0666 node of the same device
     /// over it for the user's hull, its monitors and their pasta.
     fn run_net(&self, net: &NetNs, args: &[&str]) -> Output {
-        let tun = self.t.path().join("tun");
-        if !tun.exists() {
-            let st = Command::new("mknod").arg(&tun).args(["c", "10", "200"]).status().unwrap();
-            assert!(st.success(), "mknod {}", tun.display());
-            std::fs::set_permissions(&tun, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
-        }
-        let script = "mount --bind \"$1\" /dev/net/tun && shift && exec setpriv --reuid=\"$1\" --regid=\"$2\" \
-                      --clear-groups -- \"$3\" \"${@:4}\"";
+        // The node on a tmpfs of the mount namespace's own (the test's directory may be
+        // on a filesystem mounted nodev, as in the test VM).
+        let dir = self.t.path().join("tunfs");
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = "mount -t tmpfs -o mode=0755 tunfs \"$1\" && mknod -m 0666 \"$1/tun\" c 10 200 && \
+                      mount --bind \"$1/tun\" /dev/net/tun && shift && \
+                      exec setpriv --reuid=\"$1\" --regid=\"$2\" --clear-groups -- \"$3\" \"${@:4}\"";
         net.cmd("unshare")
             .args(["-m", "--propagation", "private", "bash", "-c", script, "bash"])
-            .arg(&tun)
+            .arg(&dir)
             .args([self.uid.to_string(), self.gid.to_string()])
             .arg(&self.bin)
             .args(args)
