@@ -14,9 +14,9 @@ The image is busybox-static imported with `hull import`, saved with `hull save` 
 loaded by Podman, so both run the same layer. Both stores live under a temporary
 directory, removed at the end; containers are removed by the engines themselves.
 """
-import os, random, shutil, statistics, subprocess, sys, tempfile, time
+import os, shutil, subprocess, sys, tempfile, time
 
-from stores import busybox_stores, sh
+from stores import busybox_stores, sh, time_runs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HULL = os.environ.get("HULL", f"{ROOT}/target/x86_64-unknown-linux-gnu/release/hull")
@@ -49,21 +49,7 @@ def main():
             hull_b = [HULL_B, "--root", f"{work}/hull-b"]
             sh(*hull_b, "import", rootfs, "busybox")
             cmds["hull-b"] = hull_b + ["run", "--rm", "--network", "none", "busybox", "true"]
-        for name, c in cmds.items():  # warm-up, and each must work
-            for _ in range(3):
-                subprocess.run(c, check=True, stdout=subprocess.DEVNULL)
-        times = {n: [] for n in cmds}
-        for _ in range(ROUNDS):
-            order = list(cmds)
-            random.shuffle(order)
-            for n in order:
-                t = time.perf_counter()
-                subprocess.run(cmds[n], check=True, stdout=subprocess.DEVNULL)
-                times[n].append((time.perf_counter() - t) * 1000)
-        med = {n: statistics.median(v) for n, v in times.items()}
-        print(f"run --rm busybox true, {ROUNDS} rounds (median wall ms):")
-        for n, v in med.items():
-            print(f"  {n:7} {v:8.1f}   (min {min(times[n]):.1f}, max {max(times[n]):.1f})")
+        med = time_runs(cmds, ROUNDS, 3)
         print(f"  podman/hull: {med['podman'] / med['hull']:.2f}x")
         if HULL_B:
             print(f"  hull-b/hull: {med['hull-b'] / med['hull']:.3f} (hull-b is {HULL_B})")

@@ -12,9 +12,9 @@ Everything runs inside a network namespace the script makes (it re-executes itse
 under `unshare -n`): bridges, veths and firewall rules of both engines live and die
 with it, never on the machine's own network. Stores live under a temporary directory.
 """
-import os, random, shutil, statistics, subprocess, sys, tempfile, time
+import os, shutil, subprocess, sys, tempfile, time
 
-from stores import busybox_stores, sh
+from stores import busybox_stores, sh, time_runs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HULL = os.environ.get("HULL", f"{ROOT}/target/x86_64-unknown-linux-gnu/release/hull")
@@ -43,21 +43,7 @@ def main():
             "podman none": pod + ["run", "--rm", "--pull", "never", "--network", "none", image_id, "true"],
             "podman bridge": pod + ["run", "--rm", "--pull", "never", image_id, "true"],
         }
-        for c in cmds.values():  # warm-up (makes the bridges), and each must work
-            for _ in range(2):
-                subprocess.run(c, check=True, stdout=subprocess.DEVNULL)
-        times = {n: [] for n in cmds}
-        for _ in range(ROUNDS):
-            order = list(cmds)
-            random.shuffle(order)
-            for n in order:
-                t = time.perf_counter()
-                subprocess.run(cmds[n], check=True, stdout=subprocess.DEVNULL)
-                times[n].append((time.perf_counter() - t) * 1000)
-        med = {n: statistics.median(v) for n, v in times.items()}
-        print(f"run --rm busybox true, {ROUNDS} rounds (median wall ms):")
-        for n, v in med.items():
-            print(f"  {n:14} {v:8.1f}   (min {min(times[n]):.1f}, max {max(times[n]):.1f})")
+        med = time_runs(cmds, ROUNDS, 2)  # the warm-up makes the bridges
         print(f"  hull bridge - none: {med['hull bridge'] - med['hull none']:+.1f} ms; "
               f"-p - none: {med['hull -p'] - med['hull none']:+.1f} ms")
         print(f"  podman bridge / hull bridge: {med['podman bridge'] / med['hull bridge']:.2f}x")

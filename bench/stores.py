@@ -1,8 +1,8 @@
 """Shared by engine.py and network.py: a hull store and a Podman store under `work`
 holding the same busybox-static image (imported by hull, saved, loaded by Podman 4.3
 with vfs, cgroupfs, runc and nofile/nproc limits within the host's: root here lacks
-CAP_SYS_RESOURCE to raise them)."""
-import os, resource, shutil, subprocess
+CAP_SYS_RESOURCE to raise them), and the timing of commands side by side."""
+import os, random, resource, shutil, statistics, subprocess, time
 
 
 def sh(*cmd, **kw):
@@ -30,3 +30,25 @@ def busybox_stores(work, hull_bin, podman):
     sh(*pod, "load", "-q", "-i", f"{work}/busybox.tar")
     image_id = sh(*hull, "image", "inspect", "busybox").split('"Id": "')[1].split('"')[0]
     return hull, pod, image_id
+
+
+def time_runs(cmds, rounds, warmups):
+    """Runs each command `warmups` times (each must work), then `rounds` rounds in a
+    shuffled order; prints and returns the median wall time of each, in ms."""
+    for c in cmds.values():
+        for _ in range(warmups):
+            subprocess.run(c, check=True, stdout=subprocess.DEVNULL)
+    times = {n: [] for n in cmds}
+    for _ in range(rounds):
+        order = list(cmds)
+        random.shuffle(order)
+        for n in order:
+            t = time.perf_counter()
+            subprocess.run(cmds[n], check=True, stdout=subprocess.DEVNULL)
+            times[n].append((time.perf_counter() - t) * 1000)
+    med = {n: statistics.median(v) for n, v in times.items()}
+    width = max(len(n) for n in cmds)
+    print(f"run --rm busybox true, {rounds} rounds (median wall ms):")
+    for n, v in med.items():
+        print(f"  {n:{width}} {v:8.1f}   (min {min(times[n]):.1f}, max {max(times[n]):.1f})")
+    return med
