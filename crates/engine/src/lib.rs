@@ -263,7 +263,11 @@ impl Engine {
     /// anonymous volumes (when `volumes`), its directory and its name. The caller holds its lock.
     pub fn remove_container_files(&self, r: &record::Record, volumes: bool) -> Result<()> {
         let dir = self.dir(&r.id);
-        // Its address and veth, whoever was to release them (a monitor killed).
+        // Its address and veth, whoever was to release them (a monitor killed), and
+        // its pasta (rootless), which such a monitor did not end.
+        if let Some(p) = self.run_state(&r.id).pasta {
+            let _ = hull_container::pid::signal(p.pid, p.pid_start, libc::SIGKILL);
+        }
         self.leave_networks(&r.id, r);
         self.remove_tree(&dir.join("rootfs"))?;
         crate::fault::point("remove-rootfs");
@@ -281,10 +285,6 @@ impl Engine {
     /// Takes container `id` off its networks (its lease, its veth); what is already
     /// gone is no error.
     pub(crate) fn leave_networks(&self, id: &str, r: &record::Record) {
-        // Rootless: its pasta, if the monitor that started it did not end it.
-        if let Some(p) = self.run_state(id).pasta {
-            let _ = hull_container::pid::signal(p.pid, p.pid_start, libc::SIGKILL);
-        }
         for ep in r.host.endpoints() {
             if let Ok(n) = self.networks.get(&ep.network) {
                 let _ = self.networks.detach(&n, id);

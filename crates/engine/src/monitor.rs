@@ -144,7 +144,9 @@ impl Monitor {
                     self.serve(pid, &pidfd, stdio, master, clients)
                 }
                 Err(e) => {
-                    // An init that died before its start took the veth; the lease goes.
+                    // An init that died before its start took the veth; the lease goes,
+                    // and its pasta.
+                    self.stop_pasta();
                     self.engine.leave_networks(&self.id, &self.record);
                     self.state.networks.clear();
                     self.ports_held.clear();
@@ -281,7 +283,11 @@ impl Monitor {
         };
         if self.record.host.network == "pasta" {
             match self.start_pasta(created.user_net_ns.as_ref()) {
-                Ok(p) => self.state.pasta = Some(p),
+                Ok(p) => {
+                    self.state.pasta = Some(p);
+                    // Recorded before anything else can fail or kill us: `rm -f` ends it.
+                    self.save();
+                }
                 Err(e) => {
                     let _ = container::delete(&self.engine.runtime, &self.id, true);
                     return Err(e);

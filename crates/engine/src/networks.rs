@@ -312,21 +312,32 @@ impl Engine {
 
 /// The resolver's entry point (`hull __dns ROOT NETWORK`): forks, and the child, in a
 /// session of its own, serves network `name`'s names until it has no running
-/// container. Returns the exit status.
+/// container. The parent exits once the child listens (or has failed), so a container
+/// started after [`Engine::ensure_resolver`] returns finds it answering. Returns the
+/// exit status.
 pub fn dns_main(root: &std::path::Path, name: &str) -> i32 {
+    let Ok((ready_r, ready_w)) = nix::unistd::pipe() else { return 1 };
     // SAFETY: fork in a single-threaded process (nothing has started a thread yet).
     match unsafe { libc::fork() } {
         -1 => return 1,
-        0 => {}
-        _ => return 0,
+        0 => drop(ready_r),
+        _ => {
+            drop(ready_w);
+            // One byte once it listens; end of file if it died first.
+            let mut b = [0u8; 1];
+            return if nix::unistd::read(&ready_r, &mut b) == Ok(1) { 0 } else { 1 };
+        }
     }
     // SAFETY: setsid in our own new process.
     unsafe { libc::setsid() };
-    let run = || -> Result<()> {
+    let run = move || -> Result<()> {
         let engine = Engine::open(root)?;
         let n = engine.networks.get(name)?;
         let alive = |l: &hull_network::ipam::Lease| hull_container::pid::is_alive(l.pid, l.pid_start);
-        hull_network::dns::serve(engine.networks.dir(), &n, &engine.networks.ipam(&n), &alive)?;
+        let ready = move || {
+            let _ = nix::unistd::write(&ready_w, b"r");
+        };
+        hull_network::dns::serve(engine.networks.dir(), &n, &engine.networks.ipam(&n), &alive, ready)?;
         Ok(())
     };
     match run() {

@@ -395,6 +395,22 @@ fn names_resolve_on_user_networks_and_connect_disconnect_are_live() {
     let _upstream = Upstream::new(&internet);
     h.ok(&["network", "create", "--subnet", "10.124.0.0/24", "app"]);
     h.ok(&["network", "create", "--subnet", "10.125.0.0/24", "other"]);
+    // The network's first container finds its resolver answering from its first
+    // instant (the resolver is up before the container starts).
+    let me = h.ok(&[
+        "run",
+        "--rm",
+        "--name",
+        "first",
+        "--network",
+        "app",
+        "busybox",
+        "busybox",
+        "nslookup",
+        "-type=a",
+        "first",
+    ]);
+    assert!(me.split_once("Name:").is_some_and(|(_, a)| a.contains("Address: 10.124.0.")), "{me}");
     let mut args = vec!["run", "-d", "--name", "web", "--hostname", "webhost", "--network", "app"];
     args.extend(["--network-alias", "front", "--network-alias", "www"]);
     args.extend(["busybox", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"]);

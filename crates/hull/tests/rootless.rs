@@ -306,6 +306,10 @@ impl UserHull {
     /// stock Debian), so a private mount namespace binds a 0666 node of the same device
     /// over it for the user's hull, its monitors and their pasta.
     fn run_net(&self, net: &NetNs, args: &[&str]) -> Output {
+        self.run_net_env(net, &[], args)
+    }
+
+    fn run_net_env(&self, net: &NetNs, env: &[(&str, &str)], args: &[&str]) -> Output {
         // The node on a tmpfs of the mount namespace's own (the test's directory may be
         // on a filesystem mounted nodev, as in the test VM).
         let dir = self.t.path().join("tunfs");
@@ -322,6 +326,7 @@ impl UserHull {
             .env_clear()
             .env("HOME", &self.home)
             .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
+            .envs(env.iter().copied())
             .current_dir(&self.home)
             .stdin(Stdio::null())
             .output()
@@ -398,6 +403,34 @@ fn a_user_gets_egress_and_published_ports_through_pasta() {
         left = pastas(user.uid);
     }
     assert!(left.is_empty(), "pasta left behind: {left:?}");
+    // A start that fails (no such command) leaves no pasta either.
+    let o = h.run_net(&net, &["run", "--rm", "--network", "pasta", "busybox", "/nosuch"]);
+    assert_eq!(o.status.code(), Some(127), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut left = pastas(user.uid);
+    for _ in 0..50 {
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        left = pastas(user.uid);
+    }
+    assert!(left.is_empty(), "pasta left by a failed start: {left:?}");
+    // A monitor killed (kill -9) after pasta started and before the container's start:
+    // `rm -f` ends that pasta too.
+    let env = [("HULL_FAULT", "monitor-created")];
+    let o =
+        h.run_net_env(&net, &env, &["run", "-d", "--name", "crash", "--network", "pasta", "busybox", "sleep", "30"]);
+    assert!(!o.status.success(), "the fault point did not fire");
+    h.ok_net(&net, &["rm", "-f", "crash"]);
+    let mut left = pastas(user.uid);
+    for _ in 0..50 {
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        left = pastas(user.uid);
+    }
+    assert!(left.is_empty(), "pasta left by a killed monitor: {left:?}");
     // --network none has no pasta; -p then is refused with one line.
     let o = h.run_net(&net, &["run", "--rm", "--network", "none", "-p", "80", "busybox", "true"]);
     assert_eq!(o.status.code(), Some(125), "{}", String::from_utf8_lossy(&o.stderr));

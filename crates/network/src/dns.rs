@@ -21,7 +21,6 @@ use crate::Network;
 use simple_dns::rdata::{RData, A, PTR};
 use simple_dns::{Name, Packet, PacketFlag, ResourceRecord, CLASS, QTYPE, RCODE, TYPE};
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
@@ -197,27 +196,9 @@ pub fn lock_path(dir: &Path, n: &Network) -> PathBuf {
     dir.join(format!("{}.dns.lock", n.name))
 }
 
-/// Takes `path`'s lock if nobody holds it.
-fn try_lock(path: &Path) -> Result<Option<File>> {
-    let f = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(Error::at(format!("open {}", path.display())))?;
-    // SAFETY: flock on a descriptor we own.
-    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-        return Ok(Some(f));
-    }
-    match std::io::Error::last_os_error() {
-        e if e.raw_os_error() == Some(libc::EWOULDBLOCK) => Ok(None),
-        e => Err(Error::io(format!("lock {}", path.display()), e)),
-    }
-}
-
 /// Whether network `n`'s resolver is running.
 pub fn is_running(dir: &Path, n: &Network) -> Result<bool> {
-    Ok(try_lock(&lock_path(dir, n))?.is_none())
+    Ok(crate::try_lock_file(&lock_path(dir, n))?.is_none())
 }
 
 /// A query sent upstream, waiting for its answer.
@@ -267,14 +248,19 @@ fn send_to_next(servers: &[IpAddr], next: &mut usize, query: &[u8]) -> Option<Ud
 }
 
 /// Serves network `n`'s names (its leases: `ipam`) on its gateway until it has no
-/// running container. Returns at once if another resolver serves it.
-pub fn serve(dir: &Path, n: &Network, ipam: &Ipam, alive: &dyn Fn(&Lease) -> bool) -> Result<()> {
-    let Some(lock) = try_lock(&lock_path(dir, n))? else { return Ok(()) };
+/// running container; `ready` is called once its sockets listen. Returns at once (ready)
+/// if another resolver serves it.
+pub fn serve(dir: &Path, n: &Network, ipam: &Ipam, alive: &dyn Fn(&Lease) -> bool, ready: impl FnOnce()) -> Result<()> {
+    let Some(lock) = crate::try_lock_file(&lock_path(dir, n))? else {
+        ready();
+        return Ok(());
+    };
     let at = SocketAddr::new(IpAddr::V4(n.gateway), 53);
     let udp = UdpSocket::bind(at).map_err(Error::at(format!("listen on {at}/udp")))?;
     udp.set_nonblocking(true).map_err(Error::at("set the DNS socket non-blocking"))?;
     let tcp = TcpListener::bind(at).map_err(Error::at(format!("listen on {at}/tcp")))?;
     tcp.set_nonblocking(true).map_err(Error::at("set the DNS socket non-blocking"))?;
+    ready();
     let host_upstreams = nameservers(&host_resolv_conf());
     let mut names = Names::default();
     let mut seen: Option<(u64, i64, i64)> = None;

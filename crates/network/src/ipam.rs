@@ -9,7 +9,6 @@ use crate::error::{Error, Result};
 use crate::subnet::Subnet;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
@@ -53,7 +52,7 @@ pub struct Ipam {
 
 /// The leases file, locked for as long as it is held.
 struct Locked {
-    _lock: File,
+    _lock: crate::Locked,
     leases: Leases,
 }
 
@@ -186,7 +185,7 @@ impl Ipam {
 
     /// The IPAM lock, if no lease has a live holder (`alive`); while it is held no
     /// address can be taken.
-    pub fn lock_if_unused(&self, alive: &dyn Fn(&Lease) -> bool) -> Result<Option<File>> {
+    pub fn lock_if_unused(&self, alive: &dyn Fn(&Lease) -> bool) -> Result<Option<crate::Locked>> {
         let l = self.lock()?;
         Ok((!l.leases.leases.values().any(alive)).then_some(l._lock))
     }

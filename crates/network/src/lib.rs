@@ -26,11 +26,11 @@ pub use attach::Attachment;
 pub use error::{Error, Result};
 pub use subnet::Subnet;
 
+use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::net::Ipv4Addr;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// The default network's name (Docker's) and its bridge.
@@ -125,7 +125,7 @@ impl Networks {
     }
 
     /// Holds the store's network lock (creation, removal, the firewall's rewrite).
-    fn lock(&self) -> Result<File> {
+    fn lock(&self) -> Result<Locked> {
         std::fs::create_dir_all(&self.dir).map_err(Error::at(format!("create {}", self.dir.display())))?;
         lock_file(&self.dir.join("networks.lock"))
     }
@@ -342,19 +342,27 @@ impl Networks {
     }
 }
 
-/// Opens (creating) `p` and holds an exclusive `flock` on it while the file is open.
-pub(crate) fn lock_file(p: &Path) -> Result<File> {
-    let f = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(p)
-        .map_err(Error::at(format!("open {}", p.display())))?;
-    // SAFETY: flock on a descriptor we own.
-    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(Error::io(format!("lock {}", p.display()), std::io::Error::last_os_error()));
+/// A lock file held (an exclusive `flock`) for as long as this lives.
+pub struct Locked(#[allow(dead_code)] Flock<File>);
+
+fn open_lock(p: &Path) -> Result<File> {
+    File::options().create(true).truncate(false).write(true).open(p).map_err(Error::at(format!("open {}", p.display())))
+}
+
+/// Opens (creating) `p` and waits for its exclusive lock.
+pub(crate) fn lock_file(p: &Path) -> Result<Locked> {
+    Flock::lock(open_lock(p)?, FlockArg::LockExclusive)
+        .map(Locked)
+        .map_err(|(_, e)| Error::io(format!("lock {}", p.display()), e.into()))
+}
+
+/// Opens (creating) `p` and takes its exclusive lock if nobody holds it.
+pub(crate) fn try_lock_file(p: &Path) -> Result<Option<Locked>> {
+    match Flock::lock(open_lock(p)?, FlockArg::LockExclusiveNonblock) {
+        Ok(l) => Ok(Some(Locked(l))),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+        Err((_, e)) => Err(Error::io(format!("lock {}", p.display()), e.into())),
     }
-    Ok(f)
 }
 
 /// 32 random bytes as 64 hex digits (Docker's shape for container and network ids).
