@@ -23,5 +23,5 @@ for t in $tests; do
     # loop and ext4: the idmapped-mount test's filesystem (tmpfs lacks idmap before 6.3);
     # nf_tables and its nat, masquerade, conntrack and fib parts: hull's firewall table.
     # The crash soaks run fewer rounds under the VM's emulated CPU (200 and 100 here).
-    "$vm/run-in-vm.sh" -q -t 900 --modules brd,loop,ext4,tun,nf_tables,nft_chain_nat,nft_nat,nft_masq,nft_ct,nft_fib,nft_fib_ipv4,nft_fib_inet -e HULL_SOAK_ITERATIONS=40 . -- "$t" --test-threads=2
+    "$vm/run-in-vm.sh" -q -t 900 --modules brd,loop,ext4,tun,nf_tables,nft_chain_nat,nft_nat,nft_masq,nft_ct,nft_fib,nft_fib_ipv4,nft_fib_ipv6,nft_fib_inet -e HULL_SOAK_ITERATIONS=40 . -- "$t" --test-threads=2
 done

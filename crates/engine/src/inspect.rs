@@ -100,6 +100,12 @@ pub struct NetworkSettings {
     pub ip_prefix_len: u8,
     pub gateway: String,
     pub mac_address: String,
+    #[serde(rename = "GlobalIPv6Address")]
+    pub global_ipv6_address: String,
+    #[serde(rename = "GlobalIPv6PrefixLen")]
+    pub global_ipv6_prefix_len: u8,
+    #[serde(rename = "IPv6Gateway")]
+    pub ipv6_gateway: String,
     pub networks: BTreeMap<String, EndpointSettings>,
 }
 
@@ -116,6 +122,12 @@ pub struct EndpointSettings {
     pub ip_address: String,
     #[serde(rename = "IPPrefixLen")]
     pub ip_prefix_len: u8,
+    #[serde(rename = "IPv6Gateway")]
+    pub ipv6_gateway: String,
+    #[serde(rename = "GlobalIPv6Address")]
+    pub global_ipv6_address: String,
+    #[serde(rename = "GlobalIPv6PrefixLen")]
+    pub global_ipv6_prefix_len: u8,
     pub mac_address: String,
     /// `--network-alias` (null when none, as Docker's).
     pub aliases: Option<Vec<String>>,
@@ -123,7 +135,7 @@ pub struct EndpointSettings {
     /// (none on the default network).
     #[serde(rename = "DNSNames")]
     pub dns_names: Option<Vec<String>>,
-    /// The address asked for (`--ip`).
+    /// The addresses asked for (`--ip`, `--ip6`).
     #[serde(rename = "IPAMConfig")]
     pub ipam_config: Option<crate::create::body::EndpointIpamConfig>,
 }
@@ -153,9 +165,10 @@ impl NetworkSettings {
                         .chain(ep.aliases.clone())
                         .collect()
                 }),
-                ipam_config: ep
-                    .ip
-                    .map(|ip| body::EndpointIpamConfig { ipv4_address: ip.to_string(), ..Default::default() }),
+                ipam_config: (ep.ip.is_some() || ep.ip6.is_some()).then(|| body::EndpointIpamConfig {
+                    ipv4_address: ep.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+                    ipv6_address: ep.ip6.map(|ip| ip.to_string()).unwrap_or_default(),
+                }),
                 mac_address: ep.mac.clone().unwrap_or_default(),
                 ..Default::default()
             };
@@ -166,12 +179,18 @@ impl NetworkSettings {
                 e.ip_address = a.ip.to_string();
                 e.ip_prefix_len = a.prefix;
                 e.mac_address = a.mac.clone();
+                e.global_ipv6_address = a.ip6.map(|ip| ip.to_string()).unwrap_or_default();
+                e.global_ipv6_prefix_len = a.prefix6;
+                e.ipv6_gateway = a.gateway6.map(|ip| ip.to_string()).unwrap_or_default();
             }
             if ep.network == hull_network::DEFAULT {
                 s.ip_address = e.ip_address.clone();
                 s.ip_prefix_len = e.ip_prefix_len;
                 s.gateway = e.gateway.clone();
                 s.mac_address = e.mac_address.clone();
+                s.global_ipv6_address = e.global_ipv6_address.clone();
+                s.global_ipv6_prefix_len = e.global_ipv6_prefix_len;
+                s.ipv6_gateway = e.ipv6_gateway.clone();
             }
             s.networks.insert(ep.network.clone(), e);
         }

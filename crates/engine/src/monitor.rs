@@ -371,6 +371,7 @@ impl Monitor {
         let opts = hull_network::attach::AttachOptions {
             ifname,
             ip: ep.ip,
+            ip6: ep.ip6,
             mac: ep.mac.as_deref().map(hull_network::attach::parse_mac).transpose()?,
             names,
             dns: if user { self.record.host.dns.clone() } else { Vec::new() },
@@ -401,13 +402,16 @@ impl Monitor {
             .lines()
             .filter(|l| {
                 let mut f = l.split_whitespace();
-                let ip = f.next().and_then(|ip| ip.parse::<std::net::Ipv4Addr>().ok());
+                let ip = f.next().and_then(|ip| ip.parse::<std::net::IpAddr>().ok());
                 !(ip.is_some_and(|ip| !ip.is_loopback()) && f.next() == Some(hostname.as_str()) && f.next().is_none())
             })
             .map(|l| format!("{l}\n"))
             .collect();
         for a in joined {
             text.push_str(&format!("{}\t{hostname}\n", a.ip));
+            if let Some(ip6) = a.ip6 {
+                text.push_str(&format!("{ip6}\t{hostname}\n"));
+            }
         }
         // Written in place: the container's /etc/hosts is a bind mount of this file.
         std::fs::write(&hosts, text).map_err(Error::at(format!("write {}", hosts.display())))
@@ -458,7 +462,7 @@ impl Monitor {
             Error::Invalid("pasta needs the container in user and network namespaces of its own".into())
         })?;
         let requests = self.port_requests()?;
-        let (ports, held) = hull_network::ports::reserve(&requests, std::net::Ipv4Addr::UNSPECIFIED, "")?;
+        let (ports, held) = hull_network::ports::reserve(&requests, std::net::Ipv4Addr::UNSPECIFIED, None, "")?;
         drop(held);
         let pid_file = self.engine.dir(&self.id).join("pasta.pid");
         let pasta = hull_network::pasta::start((ns.0.as_fd(), ns.1.as_fd()), &ports, &pid_file)?;
@@ -502,7 +506,7 @@ impl Monitor {
         if requests.is_empty() {
             return Ok(());
         }
-        let (maps, held) = hull_network::ports::reserve(&requests, a.ip, bridge)?;
+        let (maps, held) = hull_network::ports::reserve(&requests, a.ip, a.ip6, bridge)?;
         self.engine.networks.publish(&self.id, &maps)?;
         self.ports_held = held;
         a.ports = maps;

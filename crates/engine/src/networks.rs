@@ -121,7 +121,7 @@ impl Engine {
                         endpoint_id: a.host_veth.clone(),
                         mac_address: a.mac.clone(),
                         ipv4_address: format!("{}/{}", a.ip, a.prefix),
-                        ipv6_address: String::new(),
+                        ipv6_address: a.ip6.map(|ip| format!("{ip}/{}", a.prefix6)).unwrap_or_default(),
                     },
                 );
             }
@@ -132,14 +132,20 @@ impl Engine {
             created: n.created.clone(),
             scope: "local".into(),
             driver: n.driver.clone(),
-            enable_ipv6: false,
+            enable_ipv6: n.ipv6().is_some(),
             ipam: Ipam {
                 driver: "default".into(),
-                config: vec![IpamConfig {
+                config: std::iter::once(IpamConfig {
                     subnet: n.subnet.to_string(),
                     gateway: n.gateway.to_string(),
                     ip_range: n.ip_range.map(|r| r.to_string()).unwrap_or_default(),
-                }],
+                })
+                .chain(n.ipv6().map(|(s6, g6)| IpamConfig {
+                    subnet: s6.to_string(),
+                    gateway: g6.to_string(),
+                    ip_range: String::new(),
+                }))
+                .collect(),
             },
             internal: n.internal,
             attachable: false,

@@ -115,6 +115,9 @@ pub struct Endpoint {
     /// `--ip`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<std::net::Ipv4Addr>,
+    /// `--ip6`, on a dual-stack network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<std::net::Ipv6Addr>,
     /// `--mac-address`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac: Option<String>,
@@ -130,6 +133,7 @@ impl HostConfig {
                     network: self.network.clone(),
                     aliases: Vec::new(),
                     ip: self.ip,
+                    ip6: None,
                     mac: self.mac.clone(),
                 }]
             }

@@ -195,15 +195,18 @@ pub fn create_options(a: &CreateArgs) -> Result<CreateOptions> {
         annotations,
         resources,
     };
-    // --ip, --mac-address and --network-alias: the endpoint on the container's first
+    // --ip, --ip6, --mac-address and --network-alias: the endpoint on the container's first
     // network, and one for each further --network, as Docker's command line sends them.
     let mut networking_config = body::NetworkingConfig::default();
     let first = host_config.network_mode.clone();
-    if a.ip.is_some() || a.mac_address.is_some() || !a.network_alias.is_empty() {
+    if a.ip.is_some() || a.ip6.is_some() || a.mac_address.is_some() || !a.network_alias.is_empty() {
         networking_config.endpoints_config.insert(
             first.clone(),
             body::EndpointConfig {
-                ipam_config: a.ip.clone().map(|ip| body::EndpointIpamConfig { ipv4_address: ip, ..Default::default() }),
+                ipam_config: (a.ip.is_some() || a.ip6.is_some()).then(|| body::EndpointIpamConfig {
+                    ipv4_address: a.ip.clone().unwrap_or_default(),
+                    ipv6_address: a.ip6.clone().unwrap_or_default(),
+                }),
                 mac_address: a.mac_address.clone().unwrap_or_default(),
                 aliases: Some(a.network_alias.clone()).filter(|v| !v.is_empty()),
             },

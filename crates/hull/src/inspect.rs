@@ -31,6 +31,7 @@ fn ps_fields(s: &ContainerSummary, no_trunc: bool) -> Value {
             .ports
             .iter()
             .map(|p| match p.public_port {
+                Some(public) if p.ip.contains(':') => format!("[{}]:{public}->{}/{}", p.ip, p.private_port, p.kind),
                 Some(public) => format!("{}:{public}->{}/{}", p.ip, p.private_port, p.kind),
                 None => format!("{}/{}", p.private_port, p.kind),
             })

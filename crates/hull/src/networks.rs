@@ -17,11 +17,6 @@ pub fn network(engine: &Engine, cmd: &NetworkCommand) -> Result<i32> {
                     .map(|s| s.parse().map_err(|e: hull_network::Error| Error::Invalid(e.to_string())))
                     .transpose()
             };
-            let gateway = a
-                .gateway
-                .as_deref()
-                .map(|g| g.parse().map_err(|_| Error::Invalid(format!("invalid gateway {g:?}: an IPv4 address"))))
-                .transpose()?;
             let mut mtu = None;
             for o in &a.opt {
                 match o.split_once('=') {
@@ -31,10 +26,8 @@ pub fn network(engine: &Engine, cmd: &NetworkCommand) -> Result<i32> {
                     _ => return Err(Error::Invalid(format!("unsupported network option {o:?} (mtu=N)"))),
                 }
             }
-            let n = engine.create_network(&hull_network::CreateNetwork {
+            let mut c = hull_network::CreateNetwork {
                 name: a.name.clone(),
-                subnet: parse_subnet(&a.subnet)?,
-                gateway,
                 ip_range: parse_subnet(&a.ip_range)?,
                 internal: a.internal,
                 labels: a
@@ -43,7 +36,16 @@ pub fn network(engine: &Engine, cmd: &NetworkCommand) -> Result<i32> {
                     .map(|l| l.split_once('=').map_or((l.clone(), String::new()), |(k, v)| (k.into(), v.into())))
                     .collect(),
                 mtu,
-            })?;
+                ipv6: a.ipv6,
+                ..Default::default()
+            };
+            for s in &a.subnet {
+                c.add_subnet(s)?;
+            }
+            for g in &a.gateway {
+                c.add_gateway(g)?;
+            }
+            let n = engine.create_network(&c)?;
             println!("{}", n.id);
             Ok(0)
         }
@@ -64,7 +66,14 @@ pub fn network(engine: &Engine, cmd: &NetworkCommand) -> Result<i32> {
         }
         NetworkCommand::Inspect(a) => {
             let out = a.names.iter().map(|n| engine.inspect_network(n)).collect::<Result<Vec<_>>>()?;
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            match &a.format {
+                Some(t) => {
+                    for n in &out {
+                        println!("{}", crate::format::template(t, &serde_json::to_value(n)?));
+                    }
+                }
+                None => println!("{}", serde_json::to_string_pretty(&out)?),
+            }
             Ok(0)
         }
         NetworkCommand::Rm(a) => {
@@ -89,10 +98,12 @@ pub fn network(engine: &Engine, cmd: &NetworkCommand) -> Result<i32> {
         }
         NetworkCommand::Connect(a) => {
             let e = hull_engine::create::body::EndpointConfig {
-                ipam_config: a
-                    .ip
-                    .clone()
-                    .map(|ip| hull_engine::create::body::EndpointIpamConfig { ipv4_address: ip, ..Default::default() }),
+                ipam_config: (a.ip.is_some() || a.ip6.is_some()).then(|| {
+                    hull_engine::create::body::EndpointIpamConfig {
+                        ipv4_address: a.ip.clone().unwrap_or_default(),
+                        ipv6_address: a.ip6.clone().unwrap_or_default(),
+                    }
+                }),
                 aliases: Some(a.alias.clone()).filter(|v| !v.is_empty()),
                 mac_address: a.mac_address.clone().unwrap_or_default(),
             };

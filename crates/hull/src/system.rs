@@ -162,12 +162,12 @@ pub fn port(engine: &Engine, a: &PortArgs) -> Result<i32> {
                 return Err(Error::Conflict(format!("No public port '{p}' published for {}", c.record.name)));
             }
             for m in found {
-                println!("{}:{}", m.host_ip, m.host_port);
+                println!("{}", m.host());
             }
         }
         None => {
             for m in &maps {
-                println!("{} -> {}:{}", m.key(), m.host_ip, m.host_port);
+                println!("{} -> {}", m.key(), m.host());
             }
         }
     }

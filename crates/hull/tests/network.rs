@@ -9,8 +9,9 @@
 //! hairpin from a container, -P, a port already taken, `hull port`), concurrent runs
 //! (no address twice), cleanup after rm -f and after the monitor is killed, DNS by name,
 //! id and alias on user networks (and its absence elsewhere; other names relayed to a
-//! fake upstream), network connect/disconnect live, several networks, and
-//! `--network container:NAME`.
+//! fake upstream), network connect/disconnect live, several networks,
+//! `--network container:NAME`, and dual-stack networks (IPv6 addresses, AAAA, NAT66
+//! egress to the internet's 2001:db8::1, ports on `::`).
 
 mod common;
 
@@ -532,4 +533,92 @@ fn names_resolve_on_user_networks_and_connect_disconnect_are_live() {
     h.ok(&["network", "rm", "app", "other"]);
     let files = h.entries("networks");
     assert!(!files.iter().any(|f| f.starts_with("app.") || f.starts_with("other.")), "{files:?}");
+}
+
+/// The AAAA addresses `nslookup -type=aaaa NAME` prints, from a container on `net`.
+fn lookup6(h: &Hull, net: &str, name: &str) -> Vec<String> {
+    let o = h.run(&["run", "--rm", "--network", net, "busybox", "busybox", "nslookup", "-type=aaaa", name]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    out.split_once("Name:")
+        .map(|(_, a)| {
+            a.lines().filter_map(|l| l.trim().strip_prefix("Address:")).map(|a| a.trim().to_string()).collect()
+        })
+        .unwrap_or_default()
+}
+
+// (busybox 1.35's static wget crashes when given -T where the namespace has an IPv6
+// address: the dual-stack checks below do without it.)
+#[test]
+fn dual_stack_networks_give_ipv6_addresses_names_nat66_egress_and_published_ports() {
+    let h = busybox_store("net-v6");
+    let mut internet = Internet::new(&h.net, &h.root.with_file_name("www"));
+    internet.add_ipv6(&h.net);
+    h.ok(&["network", "create", "--ipv6", "--subnet", "10.126.0.0/24", "--subnet", "fd00:126::/64", "dual"]);
+    let n = h.ok(&["network", "inspect", "dual"]);
+    assert!(n.contains(r#""EnableIPv6": true"#) && n.contains(r#""Gateway": "fd00:126::1""#), "{n}");
+    // --ipv6 alone: a unique local /64 of the network's own.
+    h.ok(&["network", "create", "--ipv6", "ula"]);
+    let ula = h.ok(&["network", "inspect", "--format", "{{json .IPAM.Config}}", "ula"]);
+    assert!(ula.contains(r#""Subnet":"fd"#) && ula.contains("::/64"), "{ula}");
+    // An overlapping IPv6 subnet, and an IPv6 address on a network without IPv6, are refused.
+    let o = h.run(&["network", "create", "--subnet", "fd00:126:0:0:1::/80", "over"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("overlaps"));
+    let o = h.run(&["run", "--rm", "--network", "bridge", "--ip6", "fd00:126::9", "busybox", "true"]);
+    assert!(!o.status.success(), "--ip6 on the default network");
+
+    let web = ["busybox", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"];
+    let mut args = vec!["run", "-d", "--name", "web", "--hostname", "webhost", "--network", "dual"];
+    args.extend(["--network-alias", "front", "--ip6", "fd00:126::80", "-p", "8080:80"]);
+    args.extend(web);
+    h.ok(&args);
+    listening(&h, "web", 80);
+    assert_eq!(inspect(&h, "web", "{{.NetworkSettings.Networks.dual.GlobalIPv6Address}}"), "fd00:126::80");
+    assert_eq!(inspect(&h, "web", "{{.NetworkSettings.Networks.dual.IPv6Gateway}}"), "fd00:126::1");
+    assert_eq!(inspect(&h, "web", "{{.NetworkSettings.Networks.dual.GlobalIPv6PrefixLen}}"), "64");
+    let hosts = h.ok(&["exec", "web", "cat", "/etc/hosts"]);
+    assert!(hosts.contains("fd00:126::80\twebhost\n"), "{hosts}");
+    // AAAA by name and alias; A still answers.
+    assert_eq!(lookup6(&h, "dual", "front"), ["fd00:126::80"]);
+    assert_eq!(lookup6(&h, "dual", "web"), ["fd00:126::80"]);
+    assert_eq!(lookup(&h, "dual", &[], "web").len(), 1);
+    // Container to container over IPv6.
+    let url6 = "http://[fd00:126::80]/hostname";
+    assert_eq!(
+        h.ok(&["run", "--rm", "--network", "dual", "busybox", "busybox", "wget", "-q", "-O-", url6]),
+        "webhost\n"
+    );
+    // Egress through NAT66: the internet has no route back to fd00:126::/64.
+    let out6 = "http://[2001:db8::1]:8080/hello";
+    let got = h.ok(&["run", "--rm", "--network", "dual", "busybox", "busybox", "wget", "-q", "-O-", out6]);
+    assert_eq!(got, "hello from the internet\n");
+    // Published on 0.0.0.0 and on :: with one port: from another host over both
+    // families, and from a container through the host's IPv6 address (hairpin).
+    let ports = h.ok(&["port", "web"]);
+    assert!(ports.contains("80/tcp -> 0.0.0.0:8080\n") && ports.contains("80/tcp -> [::]:8080\n"), "{ports}");
+    assert!(h.ok(&["ps"]).contains("[::]:8080->80/tcp"), "{}", h.ok(&["ps"]));
+    for u in ["http://[2001:db8::2]:8080/hostname", "http://192.0.2.2:8080/hostname"] {
+        assert_eq!(wget(internet.ns.cmd(busybox()).args(["wget", "-q", "-O-", u])), "webhost\n", "{u}");
+    }
+    let hairpin = "http://[2001:db8::2]:8080/hostname";
+    assert_eq!(
+        h.ok(&["run", "--rm", "--network", "dual", "busybox", "busybox", "wget", "-q", "-O-", hairpin]),
+        "webhost\n"
+    );
+    // ::1 cannot be sent on to a container (IPv6 has no route_localnet): refused at
+    // once rather than left to time out.
+    let t = std::time::Instant::now();
+    let o = h.net.cmd(busybox()).args(["wget", "-q", "-O-", "http://[::1]:8080/hostname"]).output().unwrap();
+    assert!(!o.status.success() && t.elapsed() < std::time::Duration::from_secs(5));
+    let table = run_ok(h.net.cmd("nft").args(["list", "table", "inet", "hull"]));
+    assert!(
+        table.contains("ip6 saddr fd00:126::/64 oifname != ") && table.contains("dnat ip6 to [fd00:126::80]:80"),
+        "{table}"
+    );
+    // A second container gets the next address; the asked one is refused while held.
+    let o = h.run(&["run", "--rm", "--network", "dual", "--ip6", "fd00:126::80", "busybox", "true"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Address already in use"), "{o:?}");
+    h.ok(&["rm", "-f", "web"]);
+    h.ok(&["network", "rm", "dual", "ula"]);
+    let left = store_leftovers(&h);
+    assert!(left.is_empty(), "{left:?}");
 }

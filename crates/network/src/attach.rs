@@ -1,18 +1,20 @@
 //! A container joined to a network and left: its address leased, a veth pair made
 //! (the host end on the network's bridge, the peer straight inside the container's
 //! network namespace as `eth0`), the peer addressed, up, and routed through the
-//! bridge's address. Leaving releases the lease and the published ports; the pair goes
-//! with the container's namespace.
+//! bridge's address; on a dual-stack network an IPv6 address and default route too.
+//! Leaving releases the lease and the published ports; the pair goes with the
+//! container's namespace.
 //!
 //! The bridge is made on first use: a fixed MAC, the gateway's address, up,
-//! `net.ipv4.ip_forward` set, and hull's nftables table rewritten to hold its rules.
+//! `net.ipv4.ip_forward` (and on a dual-stack network IPv6 forwarding) set, and hull's
+//! nftables table rewritten to hold its rules.
 
 use crate::error::{Error, Result};
 use crate::ipam::Lease;
 use crate::netlink::Handle;
 use crate::{Network, Networks};
 use serde::{Deserialize, Serialize};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// How a container joins a network.
@@ -20,6 +22,8 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 pub struct AttachOptions {
     /// The address asked for (`--ip`), or the next free one.
     pub ip: Option<Ipv4Addr>,
+    /// The IPv6 address asked for (`--ip6`) on a dual-stack network.
+    pub ip6: Option<Ipv6Addr>,
     /// The MAC asked for (`--mac-address`), or one derived from the address.
     pub mac: Option<[u8; 6]>,
     /// The interface's name inside the container (`eth0`, `eth1`, …).
@@ -48,6 +52,17 @@ pub struct Attachment {
     /// Its published ports on this network.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<crate::ports::PortMap>,
+    /// Its IPv6 address, prefix length and gateway on a dual-stack network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub prefix6: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<Ipv6Addr>,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 impl Networks {
@@ -66,9 +81,16 @@ impl Networks {
         let mut host = Handle::new()?;
         let (bridge, bridge_mtu) = self.ensure_bridge(&mut host, n)?;
         let ipam = self.ipam(n);
-        let holder =
-            Lease { container: container.to_owned(), pid, pid_start, names: opts.names.clone(), dns: opts.dns.clone() };
-        let ip = ipam.allocate(&holder, opts.ip, alive)?;
+        let holder = Lease {
+            container: container.to_owned(),
+            pid,
+            pid_start,
+            names: opts.names.clone(),
+            dns: opts.dns.clone(),
+            ip6: None,
+        };
+        let (ip, ip6) = ipam.allocate(&holder, opts.ip, opts.ip6, alive)?;
+        let v6 = n.ipv6().zip(ip6);
         let veth = host_veth_name(container, n);
         let r = (|| {
             let mac = opts.mac.unwrap_or_else(|| mac_of(ip));
@@ -89,11 +111,22 @@ impl Networks {
             let eth = inside
                 .link_index(&opts.ifname)?
                 .ok_or_else(|| Error::Invalid(format!("{} is missing in the container", opts.ifname)))?;
-            inside.add_address(eth, ip, n.subnet.prefix)?;
+            inside.add_address(eth, IpAddr::V4(ip), n.subnet.prefix)?;
+            if let Some(((s6, _), ip6)) = v6 {
+                // No duplicate address detection on the container's link-local
+                // address either (as netavark): it would stay "tentative" for the
+                // first second or two, which breaks programs that look at their
+                // addresses then (a static glibc's getaddrinfo crashes on it).
+                crate::netlink::set_ipv6_conf(netns, &opts.ifname, "accept_dad", "0")?;
+                inside.add_address(eth, IpAddr::V6(ip6), s6.prefix)?;
+            }
             // (Loopback is up already: the runtime brings it up in a new namespace.)
             inside.set_up(eth, None)?;
             if opts.default_route {
-                inside.add_default_route(n.gateway)?;
+                inside.add_default_route(IpAddr::V4(n.gateway))?;
+                if let Some(((_, g6), _)) = v6 {
+                    inside.add_default_route(IpAddr::V6(g6))?;
+                }
             }
             Ok(mac)
         })();
@@ -108,6 +141,9 @@ impl Networks {
                 host_veth: veth,
                 ifname: opts.ifname.clone(),
                 ports: Vec::new(),
+                ip6,
+                prefix6: v6.map_or(0, |((s6, _), _)| s6.prefix),
+                gateway6: v6.map(|((_, g6), _)| g6),
             }),
             Err(e) => {
                 let _ = host.del_link(&veth);
@@ -151,7 +187,10 @@ impl Networks {
             r => r?,
         }
         let index = h.link_index(&n.bridge)?.ok_or_else(|| Error::Invalid(format!("bridge {} vanished", n.bridge)))?;
-        h.add_address(index, n.gateway, n.subnet.prefix)?;
+        h.add_address(index, IpAddr::V4(n.gateway), n.subnet.prefix)?;
+        if let Some((s6, g6)) = n.ipv6() {
+            h.add_address(index, IpAddr::V6(g6), s6.prefix)?;
+        }
         h.set_up(index, None)?;
         // Published ports answer on 127.0.0.1 too: the bridge must route loopback
         // sources (hull's table drops what containers send to 127.0.0.0/8).
@@ -160,6 +199,10 @@ impl Networks {
         if !n.internal {
             std::fs::write("/proc/sys/net/ipv4/ip_forward", b"1")
                 .map_err(Error::at("set net.ipv4.ip_forward (containers' egress)"))?;
+            if n.ipv6().is_some() {
+                std::fs::write("/proc/sys/net/ipv6/conf/all/forwarding", b"1")
+                    .map_err(Error::at("set net.ipv6.conf.all.forwarding (containers' IPv6 egress)"))?;
+            }
         }
         self.reload_firewall()?;
         Ok((index, mtu))

@@ -18,11 +18,11 @@
 use crate::error::{Error, Result};
 use crate::ipam::{Ipam, Lease};
 use crate::Network;
-use simple_dns::rdata::{RData, A, PTR};
+use simple_dns::rdata::{RData, A, AAAA, PTR};
 use simple_dns::{Name, Packet, PacketFlag, ResourceRecord, CLASS, QTYPE, RCODE, TYPE};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -39,10 +39,11 @@ const IDLE_CHECK: Duration = Duration::from_secs(2);
 /// The names a resolver answers, from its network's leases.
 #[derive(Debug, Default, PartialEq)]
 pub struct Names {
-    /// Name (lowercase) → its addresses (an alias several containers share has several).
-    by_name: BTreeMap<String, Vec<Ipv4Addr>>,
+    /// Name (lowercase) → its addresses, IPv4 and (dual stack) IPv6 (an alias several
+    /// containers share has several).
+    by_name: BTreeMap<String, Vec<IpAddr>>,
     /// Address → its first name and the upstream servers its container asked for.
-    by_ip: BTreeMap<Ipv4Addr, (String, Vec<IpAddr>)>,
+    by_ip: BTreeMap<IpAddr, (String, Vec<IpAddr>)>,
 }
 
 impl Names {
@@ -50,13 +51,16 @@ impl Names {
     pub fn from_leases(leases: &[(Ipv4Addr, Lease)], alive: &dyn Fn(&Lease) -> bool) -> Names {
         let mut n = Names::default();
         for (ip, l) in leases.iter().filter(|(_, l)| alive(l)) {
-            for name in &l.names {
-                let ips = n.by_name.entry(name.to_ascii_lowercase()).or_default();
-                if !ips.contains(ip) {
-                    ips.push(*ip);
+            let ips = std::iter::once(IpAddr::V4(*ip)).chain(l.ip6.map(IpAddr::V6));
+            for ip in ips {
+                for name in &l.names {
+                    let known = n.by_name.entry(name.to_ascii_lowercase()).or_default();
+                    if !known.contains(&ip) {
+                        known.push(ip);
+                    }
                 }
+                n.by_ip.insert(ip, (l.names.first().cloned().unwrap_or_default(), l.dns.clone()));
             }
-            n.by_ip.insert(*ip, (l.names.first().cloned().unwrap_or_default(), l.dns.clone()));
         }
         n
     }
@@ -67,10 +71,7 @@ impl Names {
 
     /// The upstream servers of the container at `ip` (its `--dns`), if it asked for any.
     pub fn upstreams_of(&self, ip: IpAddr) -> Option<&[IpAddr]> {
-        match ip {
-            IpAddr::V4(v4) => self.by_ip.get(&v4).map(|(_, d)| d.as_slice()).filter(|d| !d.is_empty()),
-            IpAddr::V6(_) => None,
-        }
+        self.by_ip.get(&ip).map(|(_, d)| d.as_slice()).filter(|d| !d.is_empty())
     }
 }
 
@@ -102,13 +103,15 @@ pub fn answer(query: &[u8], names: &Names) -> Reply {
     reply.questions.push(question.clone());
     let ptr_name;
     if let Some(ips) = names.by_name.get(&name) {
-        // A known name: its addresses for A (and ANY); no other records (no IPv6 yet),
-        // which is NOERROR with no answer, not NXDOMAIN.
-        if wants(TYPE::A) {
-            for ip in ips {
-                let rr = RData::A(A { address: u32::from(*ip) });
-                reply.answers.push(ResourceRecord::new(question.qname.clone(), CLASS::IN, TTL, rr));
-            }
+        // A known name: its addresses for A and AAAA (and ANY); for other types, or
+        // AAAA of a name without IPv6, NOERROR with no answer, not NXDOMAIN.
+        for ip in ips {
+            let rr = match ip {
+                IpAddr::V4(v4) if wants(TYPE::A) => RData::A(A { address: u32::from(*v4) }),
+                IpAddr::V6(v6) if wants(TYPE::AAAA) => RData::AAAA(AAAA { address: u128::from(*v6) }),
+                _ => continue,
+            };
+            reply.answers.push(ResourceRecord::new(question.qname.clone(), CLASS::IN, TTL, rr));
         }
     } else if let Some((_, (first, _))) = reverse(&name).and_then(|ip| names.by_ip.get_key_value(&ip)) {
         if first.is_empty() {
@@ -142,15 +145,26 @@ pub fn error_reply(query: &[u8], rcode: RCODE) -> Option<Vec<u8>> {
     reply.build_bytes_vec_compressed().ok()
 }
 
-/// The address a `d.c.b.a.in-addr.arpa` name stands for.
-fn reverse(name: &str) -> Option<Ipv4Addr> {
+/// The address a `d.c.b.a.in-addr.arpa` or (32 nibbles) `….ip6.arpa` name stands for.
+fn reverse(name: &str) -> Option<IpAddr> {
+    if let Some(rest) = name.strip_suffix(".ip6.arpa") {
+        let nibbles: Vec<u32> = rest
+            .split('.')
+            .map(|p| (p.len() == 1).then(|| p.chars().next()?.to_digit(16)).flatten())
+            .collect::<Option<_>>()?;
+        if nibbles.len() != 32 {
+            return None;
+        }
+        let bits = nibbles.iter().rev().fold(0u128, |acc, n| (acc << 4) | u128::from(*n));
+        return Some(IpAddr::V6(Ipv6Addr::from(bits)));
+    }
     let rest = name.strip_suffix(".in-addr.arpa")?;
     let mut o: Vec<u8> = rest.split('.').map(|p| p.parse().ok()).collect::<Option<_>>()?;
     if o.len() != 4 {
         return None;
     }
     o.reverse();
-    Some(Ipv4Addr::new(o[0], o[1], o[2], o[3]))
+    Some(IpAddr::V4(Ipv4Addr::new(o[0], o[1], o[2], o[3])))
 }
 
 /// The host's resolv.conf as a container sees it: without loopback nameservers, which
@@ -430,12 +444,16 @@ mod tests {
             pid_start: 0,
             names: names.iter().map(|s| s.to_string()).collect(),
             dns: vec![],
+            ip6: None,
         }
     }
 
     fn names() -> Names {
         let leases = vec![
-            (Ipv4Addr::new(10, 5, 0, 2), lease("a", &["web", "0123456789ab", "front"])),
+            (
+                Ipv4Addr::new(10, 5, 0, 2),
+                Lease { ip6: "fd00:5::2".parse().ok(), ..lease("a", &["web", "0123456789ab", "front"]) },
+            ),
             (Ipv4Addr::new(10, 5, 0, 3), lease("b", &["db", "front"])),
             (Ipv4Addr::new(10, 5, 0, 4), lease("dead", &["gone"])),
         ];
@@ -452,6 +470,7 @@ mod tests {
             .iter()
             .map(|rr| match &rr.rdata {
                 RData::A(a) => Ipv4Addr::from(a.address).to_string(),
+                RData::AAAA(a) => Ipv6Addr::from(a.address).to_string(),
                 RData::PTR(n) => n.0.to_string(),
                 o => format!("{o:?}"),
             })
@@ -469,6 +488,12 @@ mod tests {
         // No IPv6 address: NOERROR, nothing (not NXDOMAIN, which would stop the A look-up).
         assert_eq!(answers(answer(&query("db", TYPE::AAAA), &n)), (RCODE::NoError, vec![]));
         assert_eq!(answers(answer(&query("3.0.5.10.in-addr.arpa", TYPE::PTR), &n)).1, ["db"]);
+        // Dual stack: AAAA and its reverse name.
+        assert_eq!(answers(answer(&query("web", TYPE::AAAA), &n)).1, ["fd00:5::2"]);
+        assert_eq!(answers(answer(&query("front", TYPE::AAAA), &n)).1, ["fd00:5::2"]);
+        assert_eq!(answers(answer(&query("web", TYPE::A), &n)).1, ["10.5.0.2"]);
+        let arpa = "2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.5.0.0.0.0.0.d.f.ip6.arpa";
+        assert_eq!(answers(answer(&query(arpa, TYPE::PTR), &n)).1, ["web"]);
     }
 
     #[test]
@@ -488,7 +513,8 @@ mod tests {
         let text = "nameserver 127.0.0.53\noptions edns0\nnameserver 192.0.2.53\nnameserver ::1\nsearch lan\n";
         assert_eq!(without_loopback(text), "options edns0\nnameserver 192.0.2.53\nsearch lan\n");
         assert_eq!(nameservers(text).len(), 3);
-        assert_eq!(reverse("4.3.2.1.in-addr.arpa"), Some(Ipv4Addr::new(1, 2, 3, 4)));
+        assert_eq!(reverse("4.3.2.1.in-addr.arpa"), Some(IpAddr::V4(Ipv4Addr::new(1, 2, 3, 4))));
+        assert_eq!(reverse("1.0.ip6.arpa"), None);
         assert_eq!(reverse("3.2.1.in-addr.arpa"), None);
     }
 }

@@ -69,19 +69,20 @@ pub fn batch(networks: &[Network], ports: &[PortMap]) -> String {
     // (prerouting) or from the host itself (output), sent on to the container.
     if !ports.is_empty() {
         rule("prerouting", "fib daddr type local jump ports".into());
+        // IPv6 has no route_localnet: traffic to ::1 cannot be sent on to a
+        // container, so it is left to find the port's reserving socket, which refuses
+        // it at once (sent on, it would hang until its timeout).
+        rule("output", "ip6 daddr ::1 return".into());
         rule("output", "fib daddr type local jump ports".into());
     }
     for p in ports {
-        let daddr = if p.host_ip.is_unspecified() { String::new() } else { format!("ip daddr {} ", p.host_ip) };
+        // Each rule names its family: a port published on 0.0.0.0 is not one on `::`.
+        let (family, ip) = if p.host_ip.is_ipv4() { ("ipv4", "ip") } else { ("ipv6", "ip6") };
+        let daddr = if p.host_ip.is_unspecified() { String::new() } else { format!("{ip} daddr {} ", p.host_ip) };
+        let to = std::net::SocketAddr::new(p.container_ip, p.container_port);
         rule(
             "ports",
-            format!(
-                "{daddr}{} dport {} dnat ip to {}:{}",
-                p.proto.name(),
-                p.host_port,
-                p.container_ip,
-                p.container_port
-            ),
+            format!("meta nfproto {family} {daddr}{} dport {} dnat {ip} to {to}", p.proto.name(), p.host_port),
         );
     }
     // Egress: the containers' addresses hidden behind the host's. With published
@@ -90,6 +91,11 @@ pub fn batch(networks: &[Network], ports: &[PortMap]) -> String {
     // through the host's address, which must come back through the host.
     for n in networks.iter().filter(|n| !n.internal) {
         rule("postrouting", format!("ip saddr {} oifname != \"{}\" masquerade", n.subnet, n.bridge));
+        // IPv6 egress hidden behind the host's address too (NAT66), as Docker does
+        // for a unique local subnet.
+        if let Some(s6) = n.subnet6 {
+            rule("postrouting", format!("ip6 saddr {s6} oifname != \"{}\" masquerade", n.bridge));
+        }
     }
     let mut bridges: Vec<&str> = ports.iter().map(|p| p.bridge.as_str()).collect();
     bridges.sort();
@@ -149,17 +155,38 @@ mod tests {
         let a = Network::for_test("bridge", "hull0", "10.89.0.0/16", false);
         let m = |host_ip: [u8; 4], proto| PortMap {
             proto,
-            host_ip: host_ip.into(),
+            host_ip: std::net::Ipv4Addr::from(host_ip).into(),
             host_port: 8080,
-            container_ip: [10, 89, 0, 2].into(),
+            container_ip: std::net::Ipv4Addr::new(10, 89, 0, 2).into(),
             container_port: 80,
             bridge: "hull0".into(),
         };
         let t = batch(&[a], &[m([0, 0, 0, 0], Proto::Tcp), m([127, 0, 0, 1], Proto::Udp)]);
         assert!(t.contains("fib daddr type local jump ports"), "{t}");
-        assert!(t.contains("add rule inet hull ports tcp dport 8080 dnat ip to 10.89.0.2:80\n"), "{t}");
+        assert!(
+            t.contains("add rule inet hull ports meta nfproto ipv4 tcp dport 8080 dnat ip to 10.89.0.2:80\n"),
+            "{t}"
+        );
         assert!(t.contains("ip daddr 127.0.0.1 udp dport 8080 dnat ip to 10.89.0.2:80"), "{t}");
         assert!(t.contains("ip saddr 127.0.0.0/8 oifname \"hull0\" masquerade"), "{t}");
         assert!(t.contains("iifname \"hull0\" oifname \"hull0\" ct status dnat masquerade"), "{t}");
+    }
+
+    #[test]
+    fn dual_stack_networks_get_nat66_and_ipv6_port_rules() {
+        let mut a = Network::for_test("v6", "hbr-v6", "10.91.0.0/16", false);
+        a.subnet6 = Some("fd00:91::/64".parse().unwrap());
+        a.gateway6 = Some("fd00:91::1".parse().unwrap());
+        let p = PortMap {
+            proto: Proto::Tcp,
+            host_ip: std::net::Ipv6Addr::UNSPECIFIED.into(),
+            host_port: 8080,
+            container_ip: "fd00:91::2".parse::<std::net::Ipv6Addr>().unwrap().into(),
+            container_port: 80,
+            bridge: "hbr-v6".into(),
+        };
+        let t = batch(&[a], &[p]);
+        assert!(t.contains("ip6 saddr fd00:91::/64 oifname != \"hbr-v6\" masquerade"), "{t}");
+        assert!(t.contains("meta nfproto ipv6 tcp dport 8080 dnat ip6 to [fd00:91::2]:80"), "{t}");
     }
 }

@@ -3,13 +3,14 @@
 //! `flock`, so concurrent `hull run`s never get one address twice. A lease names its
 //! holder (the container and its init by pid and start time); one whose holder is gone
 //! (a container that stopped without releasing it, a crash) is taken back by the next
-//! allocation, so the file is truthful after any kill -9.
+//! allocation, so the file is truthful after any kill -9. A dual-stack network's lease
+//! holds its IPv6 address too, given in the same locked step.
 
 use crate::error::{Error, Result};
-use crate::subnet::Subnet;
+use crate::subnet::{Subnet, Subnet6};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 /// Who holds an address.
@@ -29,6 +30,9 @@ pub struct Lease {
     /// its other look-ups instead of the host's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dns: Vec<std::net::IpAddr>,
+    /// Its IPv6 address on a dual-stack network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -39,6 +43,9 @@ struct Leases {
     /// so a freed one is not reused at once (as Docker's allocator).
     #[serde(default)]
     next: u32,
+    /// The same for IPv6 addresses (an index into the subnet).
+    #[serde(default)]
+    next6: u64,
 }
 
 /// The leases of one network.
@@ -48,6 +55,8 @@ pub struct Ipam {
     gateway: Ipv4Addr,
     /// Where container addresses are taken from (the whole subnet by default).
     range: Subnet,
+    /// A dual-stack network's IPv6 subnet and gateway.
+    v6: Option<(Subnet6, Ipv6Addr)>,
 }
 
 /// The leases file, locked for as long as it is held.
@@ -57,8 +66,14 @@ struct Locked {
 }
 
 impl Ipam {
-    pub fn new(path: &Path, subnet: Subnet, gateway: Ipv4Addr, range: Option<Subnet>) -> Ipam {
-        Ipam { path: path.to_owned(), subnet, gateway, range: range.unwrap_or(subnet) }
+    pub fn new(
+        path: &Path,
+        subnet: Subnet,
+        gateway: Ipv4Addr,
+        range: Option<Subnet>,
+        v6: Option<(Subnet6, Ipv6Addr)>,
+    ) -> Ipam {
+        Ipam { path: path.to_owned(), subnet, gateway, range: range.unwrap_or(subnet), v6 }
     }
 
     fn lock(&self) -> Result<Locked> {
@@ -84,17 +99,32 @@ impl Ipam {
     }
 
     /// Gives `holder` an address: `want` if given (it must be free and in the subnet),
-    /// otherwise the next free one. Leases whose holder `alive` says is gone are taken
-    /// back first. A container that already holds one gets it again.
-    pub fn allocate(&self, holder: &Lease, want: Option<Ipv4Addr>, alive: &dyn Fn(&Lease) -> bool) -> Result<Ipv4Addr> {
+    /// otherwise the next free one; on a dual-stack network an IPv6 address too (`want6`
+    /// or the next free one). Leases whose holder `alive` says is gone are taken back
+    /// first. A container that already holds one gets it again.
+    pub fn allocate(
+        &self,
+        holder: &Lease,
+        want: Option<Ipv4Addr>,
+        want6: Option<Ipv6Addr>,
+        alive: &dyn Fn(&Lease) -> bool,
+    ) -> Result<(Ipv4Addr, Option<Ipv6Addr>)> {
+        if want6.is_some() && self.v6.is_none() {
+            return Err(Error::Invalid(format!(
+                "an IPv6 address was asked for on a network without IPv6 ({})",
+                self.subnet
+            )));
+        }
         let mut l = self.lock()?;
         l.leases.leases.retain(|_, h| h.container == holder.container || alive(h));
-        if let Some((ip, _)) = l.leases.leases.iter().find(|(_, h)| h.container == holder.container) {
-            let ip = *ip;
-            if want.is_none_or(|w| w == ip) {
-                l.leases.leases.insert(ip, holder.clone());
+        let mine = l.leases.leases.iter().find(|(_, h)| h.container == holder.container);
+        if let Some((ip, old)) = mine {
+            let (ip, ip6) = (*ip, old.ip6);
+            if want.is_none_or(|w| w == ip) && (want6.is_none() || want6 == ip6) && (ip6.is_some() == self.v6.is_some())
+            {
+                l.leases.leases.insert(ip, Lease { ip6, ..holder.clone() });
                 self.save(&l)?;
-                return Ok(ip);
+                return Ok((ip, ip6));
             }
         }
         l.leases.leases.retain(|_, h| h.container != holder.container);
@@ -133,25 +163,46 @@ impl Ipam {
                 found.ok_or_else(|| Error::Conflict(format!("no free address left in {}", self.range)))?
             }
         };
-        l.leases.leases.insert(ip, holder.clone());
+        let ip6 = match self.v6 {
+            None => None,
+            Some((s6, g6)) => Some(Self::allocate6(&mut l.leases, s6, g6, want6)?),
+        };
+        l.leases.leases.insert(ip, Lease { ip6, ..holder.clone() });
         self.save(&l)?;
-        Ok(ip)
+        Ok((ip, ip6))
     }
 
-    /// Records the holder's init (pid and start time) once it is known.
-    pub fn set_holder(&self, holder: &Lease) -> Result<()> {
-        let mut l = self.lock()?;
-        let mut changed = false;
-        for h in l.leases.leases.values_mut() {
-            if h.container == holder.container {
-                *h = holder.clone();
-                changed = true;
+    /// An IPv6 address of `s6` for a new lease: `want6` if free, else the next free one
+    /// round the subnet (index 0, the subnet-router anycast address, and the gateway are
+    /// never given).
+    fn allocate6(leases: &mut Leases, s6: Subnet6, g6: Ipv6Addr, want6: Option<Ipv6Addr>) -> Result<Ipv6Addr> {
+        let taken = |ip: Ipv6Addr| leases.leases.values().find(|h| h.ip6 == Some(ip));
+        if let Some(ip) = want6 {
+            if !s6.contains(ip) || ip == s6.addr {
+                return Err(Error::Invalid(format!("address {ip} is not a host address of subnet {s6}")));
+            }
+            if ip == g6 {
+                return Err(Error::Conflict(format!("address {ip} is the network's gateway")));
+            }
+            if let Some(h) = taken(ip) {
+                return Err(Error::Conflict(format!(
+                    "Address already in use: {ip} is held by container {}",
+                    &h.container[..h.container.len().min(12)]
+                )));
+            }
+            return Ok(ip);
+        }
+        let size = s6.size();
+        // Only as many candidates as there are leases, plus one, can all be taken.
+        for k in 0..=(leases.leases.len() as u64 + 2) {
+            let n = leases.next6.wrapping_add(k) % size;
+            let Some(ip) = s6.nth(n) else { continue };
+            if n != 0 && ip != g6 && taken(ip).is_none() {
+                leases.next6 = (n + 1) % size;
+                return Ok(ip);
             }
         }
-        if changed {
-            self.save(&l)?;
-        }
-        Ok(())
+        Err(Error::Conflict(format!("no free address left in {s6}")))
     }
 
     /// Frees whatever `container` holds.
@@ -202,11 +253,11 @@ mod tests {
 
     fn ipam(dir: &Path, range: Option<&str>) -> Ipam {
         let subnet: Subnet = "10.1.0.0/29".parse().unwrap();
-        Ipam::new(&dir.join("leases.json"), subnet, Ipv4Addr::new(10, 1, 0, 1), range.map(|r| r.parse().unwrap()))
+        Ipam::new(&dir.join("leases.json"), subnet, Ipv4Addr::new(10, 1, 0, 1), range.map(|r| r.parse().unwrap()), None)
     }
 
     fn holder(c: &str) -> Lease {
-        Lease { container: c.into(), pid: 0, pid_start: 0, names: vec![], dns: vec![] }
+        Lease { container: c.into(), pid: 0, pid_start: 0, names: vec![], dns: vec![], ip6: None }
     }
 
     fn tmp(name: &str) -> PathBuf {
@@ -223,13 +274,13 @@ mod tests {
         let alive = |_: &Lease| true;
         // .0 is the network, .1 the gateway, .7 the broadcast: .2 to .6 remain.
         let got: Vec<String> =
-            (0..5).map(|n| i.allocate(&holder(&format!("c{n}")), None, &alive).unwrap().to_string()).collect();
+            (0..5).map(|n| i.allocate(&holder(&format!("c{n}")), None, None, &alive).unwrap().0.to_string()).collect();
         assert_eq!(got, ["10.1.0.2", "10.1.0.3", "10.1.0.4", "10.1.0.5", "10.1.0.6"]);
-        assert!(matches!(i.allocate(&holder("c5"), None, &alive), Err(Error::Conflict(_))));
+        assert!(matches!(i.allocate(&holder("c5"), None, None, &alive).map(|r| r.0), Err(Error::Conflict(_))));
         // The same holder gets its own address back.
-        assert_eq!(i.allocate(&holder("c2"), None, &alive).unwrap().to_string(), "10.1.0.4");
+        assert_eq!(i.allocate(&holder("c2"), None, None, &alive).map(|r| r.0).unwrap().to_string(), "10.1.0.4");
         i.release("c1").unwrap();
-        assert_eq!(i.allocate(&holder("c9"), None, &alive).unwrap().to_string(), "10.1.0.3");
+        assert_eq!(i.allocate(&holder("c9"), None, None, &alive).map(|r| r.0).unwrap().to_string(), "10.1.0.3");
         let _ = std::fs::remove_dir_all(&d);
     }
 
@@ -238,15 +289,53 @@ mod tests {
         let d = tmp("dead");
         let i = ipam(&d, None);
         let all = |_: &Lease| true;
-        let a = i.allocate(&holder("a"), Some(Ipv4Addr::new(10, 1, 0, 5)), &all).unwrap();
+        let a = i.allocate(&holder("a"), Some(Ipv4Addr::new(10, 1, 0, 5)), None, &all).unwrap().0;
         assert_eq!(a.to_string(), "10.1.0.5");
-        assert!(matches!(i.allocate(&holder("b"), Some(a), &all), Err(Error::Conflict(_))));
-        assert!(matches!(i.allocate(&holder("b"), Some(Ipv4Addr::new(10, 1, 0, 1)), &all), Err(Error::Conflict(_))));
-        assert!(matches!(i.allocate(&holder("b"), Some(Ipv4Addr::new(10, 2, 0, 5)), &all), Err(Error::Invalid(_))));
+        assert!(matches!(i.allocate(&holder("b"), Some(a), None, &all).map(|r| r.0), Err(Error::Conflict(_))));
+        assert!(matches!(
+            i.allocate(&holder("b"), Some(Ipv4Addr::new(10, 1, 0, 1)), None, &all),
+            Err(Error::Conflict(_))
+        ));
+        assert!(matches!(
+            i.allocate(&holder("b"), Some(Ipv4Addr::new(10, 2, 0, 5)), None, &all),
+            Err(Error::Invalid(_))
+        ));
         // a's holder is gone: b may have its address.
         let only_b = |l: &Lease| l.container == "b";
-        assert_eq!(i.allocate(&holder("b"), Some(a), &only_b).unwrap(), a);
+        assert_eq!(i.allocate(&holder("b"), Some(a), None, &only_b).map(|r| r.0).unwrap(), a);
         assert_eq!(i.leases().unwrap().len(), 1);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn dual_stack_leases_hold_an_ipv6_address_too() {
+        let d = tmp("v6");
+        let s6: Subnet6 = "fd00:5::/120".parse().unwrap();
+        let g6: Ipv6Addr = "fd00:5::1".parse().unwrap();
+        let i = Ipam::new(
+            &d.join("leases.json"),
+            "10.1.0.0/24".parse().unwrap(),
+            Ipv4Addr::new(10, 1, 0, 1),
+            None,
+            Some((s6, g6)),
+        );
+        let all = |_: &Lease| true;
+        let (a4, a6) = i.allocate(&holder("a"), None, None, &all).unwrap();
+        assert_eq!((a4.to_string(), a6.unwrap().to_string()), ("10.1.0.2".into(), "fd00:5::2".into()));
+        let want: Ipv6Addr = "fd00:5::9".parse().unwrap();
+        assert_eq!(i.allocate(&holder("b"), None, Some(want), &all).unwrap().1, Some(want));
+        assert!(matches!(i.allocate(&holder("c"), None, Some(want), &all), Err(Error::Conflict(_))));
+        assert!(matches!(i.allocate(&holder("c"), None, Some(g6), &all), Err(Error::Conflict(_))));
+        assert!(matches!(
+            i.allocate(&holder("c"), None, Some("fd00:6::2".parse().unwrap()), &all),
+            Err(Error::Invalid(_))
+        ));
+        // Again for the same container: the same pair.
+        assert_eq!(i.allocate(&holder("a"), None, None, &all).unwrap(), (a4, a6));
+        assert_eq!(i.allocate(&holder("c"), None, None, &all).unwrap().1.unwrap().to_string(), "fd00:5::3");
+        // A network without IPv6 refuses an IPv6 address.
+        let v4 = ipam(&d, None);
+        assert!(matches!(v4.allocate(&holder("x"), None, Some(want), &all), Err(Error::Invalid(_))));
         let _ = std::fs::remove_dir_all(&d);
     }
 
@@ -260,9 +349,9 @@ mod tests {
                 .map(|t| {
                     let path = &path;
                     s.spawn(move || {
-                        let i = Ipam::new(path, subnet, Ipv4Addr::new(10, 2, 0, 1), None);
+                        let i = Ipam::new(path, subnet, Ipv4Addr::new(10, 2, 0, 1), None, None);
                         (0..10)
-                            .map(|n| i.allocate(&holder(&format!("t{t}-{n}")), None, &|_| true).unwrap())
+                            .map(|n| i.allocate(&holder(&format!("t{t}-{n}")), None, None, &|_| true).unwrap().0)
                             .collect::<Vec<_>>()
                     })
                 })

@@ -2,7 +2,8 @@
 //! is a Linux bridge with a subnet; each container on it gets a veth pair (the host end
 //! on the bridge, the other end made straight inside the container's network namespace
 //! as `eth0`), an address from the network's IPAM, a default route through the bridge's
-//! address, and egress through masquerade in hull's own nftables table.
+//! address, and egress through masquerade in hull's own nftables table. A network made
+//! with `--ipv6` is dual stack: an IPv6 subnet, address, route and NAT66 beside them.
 //!
 //! Modules: [`subnet`] (CIDR arithmetic, the default subnet's choice), [`ipam`] (leases
 //! under a lock), [`netlink`] (links, addresses, routes through rtnetlink), [`firewall`]
@@ -24,13 +25,13 @@ pub mod subnet;
 
 pub use attach::Attachment;
 pub use error::{Error, Result};
-pub use subnet::Subnet;
+pub use subnet::{Subnet, Subnet6};
 
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 /// The default network's name (Docker's) and its bridge.
@@ -60,6 +61,11 @@ pub struct Network {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u32>,
     pub created: String,
+    /// Dual stack (`--ipv6`): the IPv6 subnet beside the IPv4 one, and its gateway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<Subnet6>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<Ipv6Addr>,
 }
 
 impl Network {
@@ -78,7 +84,16 @@ impl Network {
             labels: BTreeMap::new(),
             mtu: None,
             created: String::new(),
+            subnet6: None,
+            gateway6: None,
         }
+    }
+}
+
+impl Network {
+    /// Its IPv6 subnet and gateway, when it is dual stack.
+    pub fn ipv6(&self) -> Option<(Subnet6, Ipv6Addr)> {
+        self.subnet6.zip(self.gateway6)
     }
 }
 
@@ -92,6 +107,35 @@ pub struct CreateNetwork {
     pub internal: bool,
     pub labels: BTreeMap<String, String>,
     pub mtu: Option<u32>,
+    /// Dual stack: an IPv6 subnet too (`subnet6`, or a unique local /64 of its own).
+    pub ipv6: bool,
+    pub subnet6: Option<Subnet6>,
+    pub gateway6: Option<Ipv6Addr>,
+}
+
+impl CreateNetwork {
+    /// Takes a `--subnet` (Docker's `IPAM.Config[].Subnet`) of either family: an IPv4
+    /// one is the network's subnet, an IPv6 one makes it dual stack.
+    pub fn add_subnet(&mut self, cidr: &str) -> Result<()> {
+        if cidr.contains(':') {
+            if self.subnet6.replace(cidr.parse()?).is_some() {
+                return Err(Error::Invalid("only one IPv6 --subnet is supported".into()));
+            }
+        } else if self.subnet.replace(cidr.parse()?).is_some() {
+            return Err(Error::Invalid("only one IPv4 --subnet is supported".into()));
+        }
+        Ok(())
+    }
+
+    /// Takes a `--gateway` of either family.
+    pub fn add_gateway(&mut self, ip: &str) -> Result<()> {
+        match ip.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(g)) if self.gateway.replace(g).is_none() => Ok(()),
+            Ok(std::net::IpAddr::V6(g)) if self.gateway6.replace(g).is_none() => Ok(()),
+            Ok(_) => Err(Error::Invalid(format!("only one gateway per address family: {ip}"))),
+            Err(_) => Err(Error::Invalid(format!("invalid gateway {ip:?}: an IP address"))),
+        }
+    }
 }
 
 /// Whether `mode` (a container's network setting) names a network of this crate's
@@ -178,6 +222,8 @@ impl Networks {
             labels: BTreeMap::new(),
             mtu: None,
             created: humantime_now(),
+            subnet6: None,
+            gateway6: None,
         };
         self.save(&n)?;
         Ok(n)
@@ -224,6 +270,21 @@ impl Networks {
             }
         }
         let id = new_id()?;
+        let (subnet6, gateway6) = if c.ipv6 || c.subnet6.is_some() || c.gateway6.is_some() {
+            let s6 = c.subnet6.unwrap_or_else(|| Subnet6::unique_local(&id));
+            if let Some(o) = self.list()?.iter().filter_map(|n| n.subnet6).find(|o| o.overlaps(&s6)) {
+                return Err(Error::Conflict(format!(
+                    "invalid pool request: Pool overlaps with other one on this address space ({s6} and {o})"
+                )));
+            }
+            let g6 = c.gateway6.unwrap_or_else(|| s6.nth(1).expect("a /126 or wider has hosts"));
+            if !s6.contains(g6) || g6 == s6.addr {
+                return Err(Error::Invalid(format!("gateway {g6} is not a host address of subnet {s6}")));
+            }
+            (Some(s6), Some(g6))
+        } else {
+            (None, None)
+        };
         let n = Network {
             name: c.name.clone(),
             bridge: format!("hbr-{}", &id[..10]),
@@ -236,6 +297,8 @@ impl Networks {
             labels: c.labels.clone(),
             mtu: c.mtu,
             created: humantime_now(),
+            subnet6,
+            gateway6,
         };
         self.save(&n)?;
         Ok(n)
@@ -281,7 +344,7 @@ impl Networks {
 
     /// The IPAM of network `n`.
     pub fn ipam(&self, n: &Network) -> ipam::Ipam {
-        ipam::Ipam::new(&self.dir.join(format!("{}.leases", n.name)), n.subnet, n.gateway, n.ip_range)
+        ipam::Ipam::new(&self.dir.join(format!("{}.leases", n.name)), n.subnet, n.gateway, n.ip_range, n.ipv6())
     }
 
     /// Rewrites hull's nftables table from the networks and published ports on disk.

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST,
 };
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage};
 use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
@@ -37,17 +37,7 @@ impl Handle {
     /// A socket inside the network namespace `netns` (an `nsfs` descriptor such as
     /// `/proc/PID/ns/net`). The calling thread enters it for the socket's creation only.
     pub fn in_netns(netns: BorrowedFd<'_>) -> Result<Handle> {
-        use nix::sched::{setns, CloneFlags};
-        let ours = std::fs::File::open("/proc/thread-self/ns/net").map_err(Error::at("open our network namespace"))?;
-        setns(netns, CloneFlags::CLONE_NEWNET).map_err(|e| nl("enter the container's network namespace", e.into()))?;
-        let h = Handle::new();
-        // Back where we were, whatever happened: the rest of this process must not
-        // find itself inside a container's namespace.
-        if let Err(e) = setns(ours.as_fd(), CloneFlags::CLONE_NEWNET) {
-            // No way to go on safely in this thread.
-            panic!("cannot return to our network namespace: {e}");
-        }
-        h
+        within(netns, Handle::new)?
     }
 
     /// Sends one request and reads until its ACK, returning the messages before it.
@@ -194,16 +184,28 @@ impl Handle {
         }
     }
 
-    /// Gives link `index` the address `ip/prefix` (already there: no error).
-    pub fn add_address(&mut self, index: u32, ip: Ipv4Addr, prefix: u8) -> Result<()> {
+    /// Gives link `index` the address `ip/prefix` (already there: no error). An IPv6
+    /// address skips duplicate address detection (`IFA_F_NODAD`): the subnet's leases
+    /// already make it unique, and DAD would keep it unusable ("tentative") for a second
+    /// or more after the container starts.
+    pub fn add_address(&mut self, index: u32, ip: IpAddr, prefix: u8) -> Result<()> {
         let mut m = AddressMessage::default();
-        m.header.family = AddressFamily::Inet;
         m.header.prefix_len = prefix;
         m.header.index = index;
-        m.attributes.push(AddressAttribute::Local(IpAddr::V4(ip)));
-        m.attributes.push(AddressAttribute::Address(IpAddr::V4(ip)));
-        let bits = u32::from(ip) | (u32::MAX.checked_shr(u32::from(prefix)).unwrap_or(0));
-        m.attributes.push(AddressAttribute::Broadcast(Ipv4Addr::from(bits)));
+        m.attributes.push(AddressAttribute::Local(ip));
+        m.attributes.push(AddressAttribute::Address(ip));
+        match ip {
+            IpAddr::V4(v4) => {
+                m.header.family = AddressFamily::Inet;
+                let bits = u32::from(v4) | (u32::MAX.checked_shr(u32::from(prefix)).unwrap_or(0));
+                m.attributes.push(AddressAttribute::Broadcast(Ipv4Addr::from(bits)));
+            }
+            IpAddr::V6(_) => {
+                m.header.family = AddressFamily::Inet6;
+                m.header.flags = AddressHeaderFlags::Nodad;
+                m.attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+            }
+        }
         match self.request(
             &format!("add address {ip}/{prefix}"),
             RouteNetlinkMessage::NewAddress(m),
@@ -214,18 +216,18 @@ impl Handle {
         }
     }
 
-    /// Adds the default route through `gateway`.
-    pub fn add_default_route(&mut self, gateway: Ipv4Addr) -> Result<()> {
+    /// Adds the default route (IPv4 or IPv6, as `gateway` is) through `gateway`.
+    pub fn add_default_route(&mut self, gateway: IpAddr) -> Result<()> {
         let mut m = RouteMessage::default();
         m.header = RouteHeader {
-            address_family: AddressFamily::Inet,
+            address_family: if gateway.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 },
             table: RouteHeader::RT_TABLE_MAIN,
             protocol: RouteProtocol::Boot,
             scope: RouteScope::Universe,
             kind: RouteType::Unicast,
             ..Default::default()
         };
-        m.attributes.push(RouteAttribute::Gateway(RouteAddress::Inet(gateway)));
+        m.attributes.push(RouteAttribute::Gateway(RouteAddress::from(gateway)));
         self.request(
             &format!("add the default route via {gateway}"),
             RouteNetlinkMessage::NewRoute(m),
@@ -255,6 +257,29 @@ impl Handle {
             None => Ok(None),
         }
     }
+}
+
+/// Runs `f` with the calling thread inside the network namespace `netns`, and returns
+/// it to its own namespace after.
+pub fn within<T>(netns: BorrowedFd<'_>, f: impl FnOnce() -> T) -> Result<T> {
+    use nix::sched::{setns, CloneFlags};
+    let ours = std::fs::File::open("/proc/thread-self/ns/net").map_err(Error::at("open our network namespace"))?;
+    setns(netns, CloneFlags::CLONE_NEWNET).map_err(|e| nl("enter the container's network namespace", e.into()))?;
+    let r = f();
+    // Back where we were, whatever happened: the rest of this process must not find
+    // itself inside a container's namespace.
+    if let Err(e) = setns(ours.as_fd(), CloneFlags::CLONE_NEWNET) {
+        // No way to go on safely in this thread.
+        panic!("cannot return to our network namespace: {e}");
+    }
+    Ok(r)
+}
+
+/// Writes `value` to the sysctl `net.ipv6.conf.IFACE.NAME` of the network namespace
+/// `netns` (`/proc/sys/net` shows the namespace of the process that opens it).
+pub fn set_ipv6_conf(netns: BorrowedFd<'_>, iface: &str, name: &str, value: &str) -> Result<()> {
+    let path = format!("/proc/sys/net/ipv6/conf/{iface}/{name}");
+    within(netns, || std::fs::write(&path, value))?.map_err(Error::at(format!("set {path} in the container")))
 }
 
 fn nl(what: &str, source: std::io::Error) -> Error {

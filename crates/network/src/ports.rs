@@ -4,14 +4,16 @@
 //! hull's table that send the host's traffic to the container: from other hosts
 //! (prerouting), from the host itself including 127.0.0.1 (output, with the bridge's
 //! `route_localnet` and a masquerade of loopback sources), and from another container
-//! through the host's address (hairpin: masqueraded back onto the bridge).
+//! through the host's address (hairpin: masqueraded back onto the bridge). A container
+//! with an IPv6 address (a dual-stack network) has a port published on every host
+//! address published on `::` too, with the same port number, as Docker's.
 //!
 //! Each container's maps are a file `networks/ports/ID.json`, written before the table
 //! is rewritten and removed when it leaves, so the table always follows the files.
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::OwnedFd;
 
 /// A port to publish, as asked (`[IP:][HOSTPORT[-LAST]:]PORT[/PROTO]`).
@@ -20,7 +22,7 @@ pub struct PortRequest {
     pub proto: Proto,
     pub container_port: u16,
     /// The host address to listen on (all of them when unset).
-    pub host_ip: Option<Ipv4Addr>,
+    pub host_ip: Option<IpAddr>,
     /// The host ports it may take, first to last; none: any free one.
     pub host_ports: Option<(u16, u16)>,
 }
@@ -56,10 +58,10 @@ impl Proto {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortMap {
     pub proto: Proto,
-    /// 0.0.0.0 for every host address.
-    pub host_ip: Ipv4Addr,
+    /// 0.0.0.0 (`::`) for every host IPv4 (IPv6) address.
+    pub host_ip: IpAddr,
     pub host_port: u16,
-    pub container_ip: Ipv4Addr,
+    pub container_ip: IpAddr,
     pub container_port: u16,
     /// The bridge the container is on (hairpin and loopback rules name it).
     pub bridge: String,
@@ -70,9 +72,15 @@ impl PortMap {
     pub fn key(&self) -> String {
         format!("{}/{}", self.container_port, self.proto.name())
     }
+
+    /// The host side as Docker prints it: `0.0.0.0:8080`, `[::]:8080`.
+    pub fn host(&self) -> String {
+        SocketAddr::new(self.host_ip, self.host_port).to_string()
+    }
 }
 
-/// Parses Docker's `-p` forms: `PORT`, `HOSTPORT:PORT`, `IP:HOSTPORT:PORT`, `IP::PORT`,
+/// Parses Docker's `-p` forms: `PORT`, `HOSTPORT:PORT`, `IP:HOSTPORT:PORT`, `IP::PORT`
+/// (an IPv6 address in brackets: `[::1]:8080:80`),
 /// ranges on either side (`8000-8001:80-81`; a host range for one port: any free one
 /// of it), each with `/tcp` (the default), `/udp` or `/sctp`.
 pub fn parse_publish(spec: &str) -> Result<Vec<PortRequest>> {
@@ -90,7 +98,15 @@ pub fn parse_publish(spec: &str) -> Result<Vec<PortRequest>> {
     };
     let host_ip = match host_ip {
         "" => None,
-        ip => Some(ip.parse::<Ipv4Addr>().map_err(|_| bad("the host address is not an IPv4 address"))?),
+        ip => {
+            let inner = ip.strip_prefix('[').and_then(|i| i.strip_suffix(']'));
+            Some(match inner {
+                Some(v6) => IpAddr::V6(v6.parse().map_err(|_| bad("the host address is not an IPv6 address"))?),
+                None => {
+                    IpAddr::V4(ip.parse().map_err(|_| bad("the host address is not an IP address ([v6] in brackets)"))?)
+                }
+            })
+        }
     };
     let range = |r: &str| -> Result<(u16, u16)> {
         let (a, b) = r.split_once('-').unwrap_or((r, r));
@@ -116,67 +132,126 @@ pub fn parse_publish(spec: &str) -> Result<Vec<PortRequest>> {
 }
 
 /// Reserves a host port for each request by binding a socket to it (the caller holds
-/// the sockets while the container runs). A taken port fails as Docker's does.
-pub fn reserve(requests: &[PortRequest], container_ip: Ipv4Addr, bridge: &str) -> Result<(Vec<PortMap>, Vec<OwnedFd>)> {
+/// the sockets while the container runs), for a container at `container_ip` (and
+/// `container_ip6` on a dual-stack network). A request for every host address gets an
+/// IPv6 map on `::` too when the container has an IPv6 address, on the same port. A
+/// taken port fails as Docker's does.
+pub fn reserve(
+    requests: &[PortRequest],
+    container_ip: Ipv4Addr,
+    container_ip6: Option<Ipv6Addr>,
+    bridge: &str,
+) -> Result<(Vec<PortMap>, Vec<OwnedFd>)> {
     let mut maps = Vec::new();
     let mut held = Vec::new();
     for r in requests {
-        let ip = r.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
-        let (fd, port) = match r.host_ports {
-            None => bind(r.proto, ip, 0)?,
-            Some((first, last)) => {
-                let mut got = None;
-                let mut last_err = None;
-                for p in first..=last {
-                    match bind(r.proto, ip, p) {
-                        Ok(x) => {
-                            got = Some(x);
-                            break;
-                        }
-                        Err(e) => last_err = Some(e),
-                    }
-                }
-                match got {
-                    Some(x) => x,
-                    None => return Err(last_err.expect("a range has a port")),
-                }
-            }
-        };
-        held.push(fd);
-        maps.push(PortMap {
+        let map = |host_ip: IpAddr, host_port: u16, container_ip: IpAddr| PortMap {
             proto: r.proto,
-            host_ip: ip,
-            host_port: port,
+            host_ip,
+            host_port,
             container_ip,
             container_port: r.container_port,
             bridge: bridge.to_owned(),
-        });
+        };
+        match r.host_ip {
+            Some(ip @ IpAddr::V4(_)) => {
+                let (fd, port) = bind_first(r, &[ip])?.remove(0);
+                held.push(fd);
+                maps.push(map(ip, port, IpAddr::V4(container_ip)));
+            }
+            Some(ip @ IpAddr::V6(_)) => {
+                let c6 = container_ip6.ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "cannot publish on {ip}: the container has no IPv6 address (its network is not --ipv6)"
+                    ))
+                })?;
+                let (fd, port) = bind_first(r, &[ip])?.remove(0);
+                held.push(fd);
+                maps.push(map(ip, port, IpAddr::V6(c6)));
+            }
+            None => {
+                let v4 = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+                let v6 = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+                let hosts: &[IpAddr] = if container_ip6.is_some() { &[v4, v6] } else { &[v4] };
+                let got = bind_first(r, hosts)?;
+                let port = got[0].1;
+                maps.push(map(v4, port, IpAddr::V4(container_ip)));
+                if let Some(c6) = container_ip6 {
+                    maps.push(map(v6, port, IpAddr::V6(c6)));
+                }
+                held.extend(got.into_iter().map(|(fd, _)| fd));
+            }
+        }
     }
     Ok((maps, held))
 }
 
+/// Binds `r`'s port (the first free one of its range, or one the kernel picks) on every
+/// address of `hosts`, one port number for all; returns the sockets and the port.
+fn bind_first(r: &PortRequest, hosts: &[IpAddr]) -> Result<Vec<(OwnedFd, u16)>> {
+    let all = |port: u16| -> Result<Vec<(OwnedFd, u16)>> {
+        let (fd, port) = bind(r.proto, hosts[0], port)?;
+        let mut out = vec![(fd, port)];
+        for h in &hosts[1..] {
+            out.push(bind(r.proto, *h, port)?);
+        }
+        Ok(out)
+    };
+    let mut last_err = None;
+    match r.host_ports {
+        // A port the kernel picks for the first address may be taken on another:
+        // a few tries.
+        None => {
+            for _ in 0..8 {
+                match all(0) {
+                    Ok(x) => return Ok(x),
+                    Err(e) => last_err = Some(e),
+                }
+            }
+        }
+        Some((first, last)) => {
+            for p in first..=last {
+                match all(p) {
+                    Ok(x) => return Ok(x),
+                    Err(e) => last_err = Some(e),
+                }
+            }
+        }
+    }
+    Err(last_err.expect("at least one try"))
+}
+
 /// A socket bound to `ip:port` of `proto` (port 0: one the kernel picks); returns it
-/// and the port it holds.
-fn bind(proto: Proto, ip: Ipv4Addr, port: u16) -> Result<(OwnedFd, u16)> {
-    use nix::sys::socket::{bind, getsockname, socket, AddressFamily, SockFlag, SockProtocol, SockType, SockaddrIn};
+/// and the port it holds. An IPv6 socket is IPv6-only (its IPv4 twin is separate).
+fn bind(proto: Proto, ip: IpAddr, port: u16) -> Result<(OwnedFd, u16)> {
+    use nix::sys::socket::{
+        bind, getsockname, setsockopt, socket, sockopt, AddressFamily, SockFlag, SockProtocol, SockType,
+        SockaddrStorage,
+    };
     let (ty, protocol) = match proto {
         Proto::Tcp => (SockType::Stream, SockProtocol::Tcp),
         Proto::Udp => (SockType::Datagram, SockProtocol::Udp),
         Proto::Sctp => (SockType::Stream, SockProtocol::Sctp),
     };
-    let fd = socket(AddressFamily::Inet, ty, SockFlag::SOCK_CLOEXEC, protocol)
+    let family = if ip.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
+    let fd = socket(family, ty, SockFlag::SOCK_CLOEXEC, protocol)
         .map_err(|e| Error::io(format!("a {} socket", proto.name()), e.into()))?;
-    let addr = SockaddrIn::from(SocketAddrV4::new(ip, port));
+    if ip.is_ipv6() {
+        setsockopt(&fd, sockopt::Ipv6V6Only, &true).map_err(|e| Error::io("set IPV6_V6ONLY", e.into()))?;
+    }
+    let want = SocketAddr::new(ip, port);
+    let addr = SockaddrStorage::from(want);
     if let Err(e) = bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &addr) {
         return Err(if e == nix::errno::Errno::EADDRINUSE {
-            Error::Conflict(format!("Bind for {ip}:{port} failed: port is already allocated"))
+            Error::Conflict(format!("Bind for {want} failed: port is already allocated"))
         } else {
-            Error::io(format!("bind {ip}:{port}/{}", proto.name()), e.into())
+            Error::io(format!("bind {want}/{}", proto.name()), e.into())
         });
     }
-    let got: SockaddrIn =
+    let got: SockaddrStorage =
         getsockname(std::os::fd::AsRawFd::as_raw_fd(&fd)).map_err(|e| Error::io("getsockname", e.into()))?;
-    Ok((fd, got.port()))
+    let port = got.as_sockaddr_in().map(|a| a.port()).or_else(|| got.as_sockaddr_in6().map(|a| a.port()));
+    Ok((fd, port.unwrap_or(0)))
 }
 
 #[cfg(test)]
@@ -196,9 +271,14 @@ mod tests {
         let r = one("8080:80/udp");
         assert_eq!((r.proto, r.container_port, r.host_ports), (Proto::Udp, 80, Some((8080, 8080))));
         let r = one("127.0.0.1:8080:80");
-        assert_eq!((r.host_ip, r.host_ports), (Some(Ipv4Addr::LOCALHOST), Some((8080, 8080))));
+        assert_eq!((r.host_ip, r.host_ports), (Some(IpAddr::V4(Ipv4Addr::LOCALHOST)), Some((8080, 8080))));
         let r = one("127.0.0.1::80");
-        assert_eq!((r.host_ip, r.host_ports), (Some(Ipv4Addr::LOCALHOST), None));
+        assert_eq!((r.host_ip, r.host_ports), (Some(IpAddr::V4(Ipv4Addr::LOCALHOST)), None));
+        let r = one("[::1]:8080:80/udp");
+        assert_eq!(
+            (r.host_ip, r.host_ports, r.proto),
+            (Some(IpAddr::V6(Ipv6Addr::LOCALHOST)), Some((8080, 8080)), Proto::Udp)
+        );
         let r = one("8000-8010:80");
         assert_eq!(r.host_ports, Some((8000, 8010)));
         let v = parse_publish("8000-8001:80-81/tcp").unwrap();
@@ -207,24 +287,58 @@ mod tests {
             [(8000, 80), (8001, 81)]
         );
         assert_eq!(parse_publish("80-82").unwrap().len(), 3);
-        for bad in ["", "x", "0", "80/icmp", "8000-8002:80-81", "1.2.3:80:80", "70000", "90-80", "a:b:c:d"] {
+        for bad in [
+            "",
+            "x",
+            "0",
+            "80/icmp",
+            "8000-8002:80-81",
+            "1.2.3:80:80",
+            "70000",
+            "90-80",
+            "a:b:c:d",
+            "::1:80:80",
+            "[1.2.3.4]:80:80",
+        ] {
             assert!(parse_publish(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn a_taken_port_is_refused_in_dockers_words() {
-        let (held, port) = bind(Proto::Tcp, Ipv4Addr::LOCALHOST, 0).unwrap();
+        let (held, port) = bind(Proto::Tcp, IpAddr::V4(Ipv4Addr::LOCALHOST), 0).unwrap();
         let req = PortRequest {
             proto: Proto::Tcp,
             container_port: 80,
-            host_ip: Some(Ipv4Addr::LOCALHOST),
+            host_ip: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
             host_ports: Some((port, port)),
         };
-        let e = reserve(std::slice::from_ref(&req), Ipv4Addr::new(10, 89, 0, 2), "hull0").unwrap_err();
+        let c = Ipv4Addr::new(10, 89, 0, 2);
+        let e = reserve(std::slice::from_ref(&req), c, None, "hull0").unwrap_err();
         assert!(e.to_string().contains("port is already allocated"), "{e}");
         drop(held);
-        let (maps, fds) = reserve(&[req], Ipv4Addr::new(10, 89, 0, 2), "hull0").unwrap();
+        let (maps, fds) = reserve(&[req], c, None, "hull0").unwrap();
         assert_eq!((maps[0].host_port, maps[0].key(), fds.len()), (port, "80/tcp".to_string(), 1));
+    }
+
+    #[test]
+    fn a_dual_stack_container_is_published_on_both_families_with_one_port() {
+        let c6: Ipv6Addr = "fd00::2".parse().unwrap();
+        let any = PortRequest { proto: Proto::Udp, container_port: 53, host_ip: None, host_ports: None };
+        let (maps, fds) = reserve(std::slice::from_ref(&any), Ipv4Addr::new(10, 89, 0, 2), Some(c6), "hbr").unwrap();
+        assert_eq!((maps.len(), fds.len()), (2, 2));
+        assert_eq!(maps[0].host_port, maps[1].host_port);
+        assert_eq!(maps[1].host(), format!("[::]:{}", maps[1].host_port));
+        assert_eq!(maps[1].container_ip, IpAddr::V6(c6));
+        // Without an IPv6 address: IPv4 only, and an IPv6 host address is refused.
+        let (maps, _) = reserve(&[any], Ipv4Addr::new(10, 89, 0, 2), None, "hull0").unwrap();
+        assert_eq!(maps.len(), 1);
+        let v6 = PortRequest {
+            proto: Proto::Tcp,
+            container_port: 80,
+            host_ip: Some(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+            host_ports: None,
+        };
+        assert!(reserve(&[v6], Ipv4Addr::new(10, 89, 0, 2), None, "hull0").is_err());
     }
 }

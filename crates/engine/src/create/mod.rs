@@ -255,13 +255,13 @@ impl Engine {
         let first = configs.get(network).or_else(|| configs.get(&body.host_config.network_mode));
         if !hull_network::is_network(network) {
             let asks = first.is_some_and(|e| {
-                e.ipam_config.as_ref().is_some_and(|c| !c.ipv4_address.is_empty())
+                e.ipam_config.as_ref().is_some_and(|c| !c.ipv4_address.is_empty() || !c.ipv6_address.is_empty())
                     || !e.mac_address.is_empty()
                     || e.aliases.as_ref().is_some_and(|a| !a.is_empty())
             });
             if asks || !body.config.mac_address.is_empty() {
                 return Err(Error::Invalid(format!(
-                    "--ip, --mac-address and --network-alias need a network (this container's is {network})"
+                    "--ip, --ip6, --mac-address and --network-alias need a network (this container's is {network})"
                 )));
             }
             if let Some(other) = configs.keys().find(|k| *k != network && **k != body.host_config.network_mode) {
@@ -287,12 +287,14 @@ impl Engine {
     /// What a container asks of network `network` (which must exist): `e`'s address,
     /// MAC (or `mac`) and aliases, checked.
     pub(crate) fn endpoint(&self, network: &str, e: Option<&body::EndpointConfig>, mac: &str) -> Result<Endpoint> {
-        let ip = e.and_then(|e| e.ipam_config.as_ref()).map(|c| c.ipv4_address.as_str()).filter(|a| !a.is_empty());
+        let ipam = e.and_then(|e| e.ipam_config.as_ref());
+        let ip = ipam.map(|c| c.ipv4_address.as_str()).filter(|a| !a.is_empty());
+        let ip6 = ipam.map(|c| c.ipv6_address.as_str()).filter(|a| !a.is_empty());
         let mac = e.map(|e| e.mac_address.as_str()).filter(|m| !m.is_empty()).or(Some(mac).filter(|m| !m.is_empty()));
         let aliases: Vec<String> = e.and_then(|e| e.aliases.clone()).unwrap_or_default();
         let n = self.networks.get(network)?;
         let is_default = n.name == hull_network::DEFAULT;
-        if is_default && ip.is_some() {
+        if is_default && (ip.is_some() || ip6.is_some()) {
             return Err(Error::Invalid("user specified IP address is supported on user defined networks only".into()));
         }
         if is_default && !aliases.is_empty() {
@@ -311,6 +313,17 @@ impl Engine {
                 Some(ip)
             }
         };
+        let ip6 = match ip6 {
+            None => None,
+            Some(a) => {
+                let ip6: std::net::Ipv6Addr =
+                    a.parse().map_err(|_| Error::Invalid(format!("invalid IPv6 address: {a}")))?;
+                if !n.subnet6.is_some_and(|s6| s6.contains(ip6)) {
+                    return Err(Error::Invalid(format!("no configured subnet contains IP address {ip6}")));
+                }
+                Some(ip6)
+            }
+        };
         if let Some(m) = mac {
             hull_network::attach::parse_mac(m)?;
         }
@@ -319,7 +332,7 @@ impl Engine {
                 return Err(Error::Invalid(format!("invalid network alias {a:?}")));
             }
         }
-        Ok(Endpoint { network: n.name, aliases, ip, mac: mac.map(str::to_owned) })
+        Ok(Endpoint { network: n.name, aliases, ip, ip6, mac: mac.map(str::to_owned) })
     }
 
     /// Claims `name` for `id`, or a generated name when None.

@@ -112,6 +112,9 @@ pub struct CreateArgs {
     /// IPv4 address on the container's (user-defined) network
     #[arg(long)]
     pub ip: Option<String>,
+    /// IPv6 address on the container's (dual-stack, user-defined) network
+    #[arg(long)]
+    pub ip6: Option<String>,
     /// Container MAC address (e.g. 92:d0:c6:0a:29:33)
     #[arg(long)]
     pub mac_address: Option<String>,

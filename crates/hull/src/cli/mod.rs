@@ -200,7 +200,7 @@ pub enum NetworkCommand {
     #[command(alias = "list")]
     Ls(NetworkLsArgs),
     /// Display detailed information on one or more networks
-    Inspect(NetworkNamesArgs),
+    Inspect(NetworkInspectArgs),
     /// Remove one or more networks
     #[command(alias = "remove")]
     Rm(NetworkNamesArgs),

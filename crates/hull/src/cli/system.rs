@@ -84,12 +84,16 @@ pub struct NetworkCreateArgs {
     /// Driver to manage the network (bridge, the only one)
     #[arg(short, long, default_value = "bridge")]
     pub driver: String,
-    /// Subnet in CIDR format (default: the next free /16 from 10.89.0.0/16)
+    /// Subnet in CIDR format, IPv4 or IPv6, once each (default: the next free /16 from
+    /// 10.89.0.0/16; with --ipv6 a unique local /64)
     #[arg(long)]
-    pub subnet: Option<String>,
-    /// IPv4 gateway for the subnet (default: its first address)
+    pub subnet: Vec<String>,
+    /// Gateway for a subnet, IPv4 or IPv6 (default: its first address)
     #[arg(long)]
-    pub gateway: Option<String>,
+    pub gateway: Vec<String>,
+    /// Enable IPv6 networking (dual stack)
+    #[arg(long)]
+    pub ipv6: bool,
     /// Allocate container addresses from a sub-range
     #[arg(long)]
     pub ip_range: Option<String>,
@@ -113,6 +117,9 @@ pub struct NetworkConnectArgs {
     /// IPv4 address
     #[arg(long)]
     pub ip: Option<String>,
+    /// IPv6 address
+    #[arg(long)]
+    pub ip6: Option<String>,
     /// MAC address
     #[arg(long)]
     pub mac_address: Option<String>,
@@ -137,6 +144,15 @@ pub struct NetworkLsArgs {
     /// Do not truncate the output
     #[arg(long)]
     pub no_trunc: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct NetworkInspectArgs {
+    /// Format the output using a Go-style template
+    #[arg(short, long)]
+    pub format: Option<String>,
+    #[arg(required = true)]
+    pub names: Vec<String>,
 }
 
 #[derive(Args, Debug)]

@@ -90,6 +90,8 @@ impl NetNs {
 pub struct Internet {
     pub ns: NetNs,
     server: std::process::Child,
+    www: PathBuf,
+    server6: Option<std::process::Child>,
 }
 
 impl Internet {
@@ -118,7 +120,26 @@ impl Internet {
         ok_in(net.cmd("ip").args(["addr", "add", "192.0.2.2/24", "dev", "up0"]));
         ok_in(net.cmd("ip").args(["link", "set", "up0", "up"]));
         ok_in(net.cmd("ip").args(["route", "add", "default", "via", "192.0.2.1"]));
-        Internet { ns, server }
+        Internet { ns, server, www: www.to_owned(), server6: None }
+    }
+
+    /// IPv6 too: 2001:db8::1 (its HTTP server on port 8080 there as well) and the host
+    /// 2001:db8::2, with a default route through it. (Addresses without duplicate
+    /// address detection, usable at once.)
+    pub fn add_ipv6(&mut self, net: &NetNs) {
+        ok_in(self.ns.cmd("ip").args(["addr", "add", "2001:db8::1/64", "dev", "up1", "nodad"]));
+        ok_in(net.cmd("ip").args(["addr", "add", "2001:db8::2/64", "dev", "up0", "nodad"]));
+        ok_in(net.cmd("ip").args(["-6", "route", "add", "default", "via", "2001:db8::1"]));
+        let server = self
+            .ns
+            .cmd(busybox())
+            .args(["httpd", "-f", "-p", "[2001:db8::1]:8080", "-h"])
+            .arg(&self.www)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("busybox httpd");
+        self.server6 = Some(server);
     }
 }
 
@@ -126,6 +147,10 @@ impl Drop for Internet {
     fn drop(&mut self) {
         let _ = self.server.kill();
         let _ = self.server.wait();
+        if let Some(mut s) = self.server6.take() {
+            let _ = s.kill();
+            let _ = s.wait();
+        }
     }
 }
 
