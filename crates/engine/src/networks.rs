@@ -304,7 +304,7 @@ impl Engine {
     /// Rewrites hull's firewall table and starts the resolvers of networks that have
     /// running containers and lost theirs (`network reload`).
     pub fn reload_networks(&self) -> Result<()> {
-        self.networks.reload_firewall()?;
+        self.networks.reload_all()?;
         for n in self.networks.list()? {
             let alive = |l: &hull_network::ipam::Lease| hull_container::pid::is_alive(l.pid, l.pid_start);
             let used = self.networks.ipam(&n).read().unwrap_or_default().iter().any(|(_, l)| alive(l));

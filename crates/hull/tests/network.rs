@@ -190,7 +190,7 @@ fn published_ports_answer_other_hosts_the_host_and_containers() {
     // Removal withdraws the rules.
     h.ok(&["rm", "-f", "web", "all"]);
     let table = run_ok(h.net.cmd("nft").args(["list", "table", "inet", "hull"]));
-    assert!(!table.contains("dnat"), "{table}");
+    assert!(!table.contains(" dnat ip"), "{table}");
     let left = store_leftovers(&h);
     assert!(left.is_empty(), "{left:?}");
 }
@@ -547,7 +547,7 @@ fn lookup6(h: &Hull, net: &str, name: &str) -> Vec<String> {
 }
 
 // (busybox 1.35's static wget crashes when given -T where the namespace has an IPv6
-// address: the dual-stack checks below do without it.)
+// address, even a link-local one: the checks here do without it.)
 #[test]
 fn dual_stack_networks_give_ipv6_addresses_names_nat66_egress_and_published_ports() {
     let h = busybox_store("net-v6");
@@ -621,4 +621,65 @@ fn dual_stack_networks_give_ipv6_addresses_names_nat66_egress_and_published_port
     h.ok(&["network", "rm", "dual", "ula"]);
     let left = store_leftovers(&h);
     assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_docker_forward_drop_policy_still_forwards_and_only_published_ports_are_reachable() {
+    let h = busybox_store("net-fwdrop");
+    let internet = Internet::new(&h.net, &h.root.with_file_name("www"));
+    // What dockerd leaves on a host: FORWARD's policy drop, DOCKER-USER first in it.
+    for args in [
+        &["-N", "DOCKER-USER"][..],
+        &["-A", "DOCKER-USER", "-j", "RETURN"],
+        &["-A", "FORWARD", "-j", "DOCKER-USER"],
+        &["-P", "FORWARD", "DROP"],
+    ] {
+        run_ok(h.net.cmd("iptables").args(args));
+    }
+    h.ok(&["network", "create", "--subnet", "10.127.0.0/24", "app"]);
+    let hello = "http://192.0.2.1:8080/hello";
+    for net in ["bridge", "app"] {
+        let got = h.ok(&["run", "--rm", "--network", net, "busybox", "busybox", "wget", "-q", "-O-", hello]);
+        assert_eq!(got, "hello from the internet\n", "{net}");
+    }
+    let rules = run_ok(h.net.cmd("iptables").args(["-S", "DOCKER-USER"]));
+    let app_bridge = inspect_network_bridge(&h, "app");
+    for br in ["hull0", app_bridge.as_str()] {
+        assert!(rules.contains(&format!("-A DOCKER-USER -i {br} -j ACCEPT")), "{rules}");
+        assert!(rules.contains(&format!("-A DOCKER-USER -o {br} -j ACCEPT")), "{rules}");
+    }
+    // Reached from another host: its published port through the host's address, but
+    // not its address routed straight to (an unpublished port, as Docker 28).
+    let web = ["busybox", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"];
+    let mut args = vec!["run", "-d", "--name", "web", "--hostname", "webhost", "--network", "app", "-p", "8080:80"];
+    args.extend(web);
+    h.ok(&args);
+    listening(&h, "web", 80);
+    let ip = inspect(&h, "web", "{{.NetworkSettings.Networks.app.IPAddress}}");
+    run_ok(internet.ns.cmd("ip").args(["route", "add", "10.127.0.0/24", "via", "192.0.2.2"]));
+    // (busybox's wget -T crashes where the namespace has any IPv6 address: timeout(1).)
+    let page =
+        |u: &str| internet.ns.cmd("timeout").arg("3").arg(busybox()).args(["wget", "-q", "-O-", u]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&page("http://192.0.2.2:8080/hostname").stdout), "webhost\n");
+    assert!(!page(&format!("http://{ip}:80/hostname")).status.success(), "reached {ip} straight");
+    // A reload puts missing rules back; the network's removal takes its rules away.
+    run_ok(h.net.cmd("iptables").args(["-F", "DOCKER-USER"]));
+    h.ok(&["network", "reload"]);
+    let rules = run_ok(h.net.cmd("iptables").args(["-S", "DOCKER-USER"]));
+    assert!(rules.contains(&format!("-A DOCKER-USER -i {app_bridge} -j ACCEPT")), "{rules}");
+    h.ok(&["rm", "-f", "web"]);
+    h.ok(&["network", "rm", "app"]);
+    let rules = run_ok(h.net.cmd("iptables").args(["-S", "DOCKER-USER"]));
+    assert!(!rules.contains(&app_bridge) && rules.contains("-i hull0"), "{rules}");
+    let left = store_leftovers(&h);
+    assert!(left.is_empty(), "{left:?}");
+}
+
+fn inspect_network_bridge(h: &Hull, net: &str) -> String {
+    h.ok(&["network", "inspect", "--format", "{{json .Options}}", net])
+        .split("\"com.docker.network.bridge.name\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the bridge's name")
+        .to_string()
 }

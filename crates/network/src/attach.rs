@@ -205,6 +205,7 @@ impl Networks {
             }
         }
         self.reload_firewall()?;
+        crate::firewall::docker_user(&n.bridge, n.ipv6().is_some(), true)?;
         Ok((index, mtu))
     }
 }

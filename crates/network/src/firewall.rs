@@ -8,6 +8,13 @@
 //! The `nft` command (Debian's nftables package) is used rather than a netlink client
 //! of nf_tables: its batch language is the stable interface, and a change happens only
 //! when a network is made, removed or reloaded, not per container.
+//!
+//! One exception to "never another table's rules", the one Docker documents: a packet
+//! must be accepted by every table's forward hook, and Docker sets iptables' `FORWARD`
+//! policy to drop. Where Docker's `DOCKER-USER` chain exists, [`docker_user`] puts two
+//! accept rules for each of hull's bridges at its top (through `iptables`, the
+//! interface of that table), so hull's own table alone decides their traffic; they go
+//! with the network.
 
 use crate::error::{Error, Result};
 use crate::ports::PortMap;
@@ -59,6 +66,10 @@ pub fn batch(networks: &[Network], ports: &[PortMap]) -> String {
         }
         rule("forward", format!("iifname \"{br}\" accept"));
         rule("forward", format!("oifname \"{br}\" ct state established,related accept"));
+        // From elsewhere, only published ports (DNAT) reach the containers: an address
+        // routed straight to a container's is dropped, as Docker 28 does.
+        rule("forward", format!("oifname \"{br}\" ct status dnat accept"));
+        rule("forward", format!("oifname \"{br}\" drop"));
         // The bridges route loopback addresses (route_localnet, for published ports seen
         // on 127.0.0.1): nothing a container starts may reach the host's loopback
         // services. Replies to the host's own connections to 127.0.0.1 (un-masqueraded
@@ -131,6 +142,40 @@ pub fn apply(batch: &str) -> Result<()> {
     Ok(())
 }
 
+/// The rules [`docker_user`] keeps in `DOCKER-USER` for a bridge.
+fn docker_user_rules(bridge: &str) -> [[&str; 4]; 2] {
+    [["-i", bridge, "-j", "ACCEPT"], ["-o", bridge, "-j", "ACCEPT"]]
+}
+
+/// Adds (`add`) or removes the accept rules for `bridge` in Docker's `DOCKER-USER`
+/// chain, of iptables and (`ipv6`) ip6tables, where the chain exists; nothing where it
+/// does not or iptables is not installed.
+pub fn docker_user(bridge: &str, ipv6: bool, add: bool) -> Result<()> {
+    let tools: &[&str] = if ipv6 { &["iptables", "ip6tables"] } else { &["iptables"] };
+    for tool in tools {
+        let run = |args: &[&str]| {
+            Command::new(tool).arg("-w").args(args).stdout(Stdio::null()).stderr(Stdio::null()).status()
+        };
+        match run(&["-n", "-L", "DOCKER-USER"]) {
+            Ok(s) if s.success() => {}
+            _ => continue,
+        }
+        for r in docker_user_rules(bridge).iter().rev() {
+            let present = run(&[&["-C", "DOCKER-USER"], &r[..]].concat()).is_ok_and(|s| s.success());
+            let change: &[&str] = match (add, present) {
+                (true, false) => &["-I", "DOCKER-USER", "1"],
+                (false, true) => &["-D", "DOCKER-USER"],
+                _ => continue,
+            };
+            let st = run(&[change, &r[..]].concat()).map_err(Error::at(format!("run {tool}")))?;
+            if !st.success() {
+                return Err(Error::Firewall(format!("{tool} {} DOCKER-USER {} failed", change[0], r.join(" "))));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,11 +188,14 @@ mod tests {
         let a = Network::for_test("bridge", "hull0", "10.89.0.0/16", false);
         let b = Network::for_test("back", "hbr-back", "10.90.0.0/16", true);
         let t = batch(&[a.clone(), b], &[]);
-        assert!(!t.contains("dnat"), "{t}");
+        assert!(!t.contains(" dnat ip"), "{t}");
         assert!(t.contains("ip saddr 10.89.0.0/16 oifname != \"hull0\" masquerade"), "{t}");
         assert!(!t.contains("10.90.0.0/16 oifname"), "internal: no egress\n{t}");
         assert!(t.contains("iifname \"hull0\" oifname \"hbr-back\" drop"), "{t}");
         assert!(t.contains("iifname \"hbr-back\" oifname != \"hbr-back\" drop"), "{t}");
+        // Only published ports from elsewhere: DNAT accepted, the rest to the bridge dropped.
+        let dnat = t.find("oifname \"hull0\" ct status dnat accept").expect("dnat accept");
+        assert!(t[dnat..].contains("oifname \"hull0\" drop"), "{t}");
     }
 
     #[test]

@@ -313,6 +313,7 @@ impl Networks {
         let n = self.get(name)?;
         let _l = self.lock()?;
         netlink::Handle::new()?.del_link(&n.bridge)?;
+        firewall::docker_user(&n.bridge, n.ipv6().is_some(), false)?;
         for p in [
             self.path(name),
             self.dir.join(format!("{name}.leases")),
@@ -351,6 +352,19 @@ impl Networks {
     pub fn reload_firewall(&self) -> Result<()> {
         let _l = self.lock()?;
         self.reload_locked()
+    }
+
+    /// [`Networks::reload_firewall`], and each bridge's rules in Docker's `DOCKER-USER`
+    /// chain put back (`network reload`).
+    pub fn reload_all(&self) -> Result<()> {
+        self.reload_firewall()?;
+        let mut h = netlink::Handle::new()?;
+        for n in self.list()? {
+            if h.link_index(&n.bridge)?.is_some() {
+                firewall::docker_user(&n.bridge, n.ipv6().is_some(), true)?;
+            }
+        }
+        Ok(())
     }
 
     fn reload_locked(&self) -> Result<()> {
