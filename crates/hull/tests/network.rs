@@ -87,6 +87,14 @@ fn the_default_network_gives_egress_addresses_and_a_way_between_containers() {
     let table = run_ok(h.net.cmd("nft").args(["list", "table", "inet", "hull"]));
     assert!(table.contains("ip saddr 10.89.0.0/16 oifname != \"hull0\" masquerade"), "{table}");
 
+    // A firewall reload that flushed the whole ruleset: the next run finds the table
+    // gone and makes it again, and its egress works.
+    run_ok(h.net.cmd("nft").args(["flush", "ruleset"]));
+    let got = h.ok(&["run", "--rm", "busybox", "busybox", "wget", "-q", "-O-", "http://192.0.2.1:8080/hello"]);
+    assert_eq!(got, "hello from the internet\n");
+    let again = run_ok(h.net.cmd("nft").args(["list", "table", "inet", "hull"]));
+    assert_eq!(again, table);
+
     // --add-host NAME:host-gateway: the network's gateway.
     let gw = h.ok(&["run", "--rm", "--add-host", "gw:host-gateway", "busybox", "busybox", "grep", "gw", "/etc/hosts"]);
     assert_eq!(gw, "10.89.0.1\tgw\n");

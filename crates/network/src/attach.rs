@@ -175,6 +175,10 @@ impl Networks {
     /// The bridge of `n`, made if missing; returns its index and MTU.
     fn ensure_bridge(&self, h: &mut Handle, n: &Network) -> Result<(u32, Option<u32>)> {
         if let Some(found) = h.link(&n.bridge)? {
+            // Each join checks hull's table (a firewall reload may have wiped it).
+            if !crate::firewall::table_complete()? {
+                self.reload_all()?;
+            }
             return Ok(found);
         }
         let mtu = match n.mtu {

@@ -142,6 +142,84 @@ pub fn apply(batch: &str) -> Result<()> {
     Ok(())
 }
 
+/// How many chains hull's table holds, None when it is missing: asked of nf_tables
+/// through netlink (`NFT_MSG_GETTABLE`, about 0.1 ms) rather than `nft` (about 4 ms),
+/// so each container's join can check the table a firewall reload may have wiped.
+/// The message is small enough to build by hand: a netlink header, the nfnetlink
+/// header, and the table's name.
+pub fn table_chains() -> Result<Option<u32>> {
+    use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
+    const NFNL_SUBSYS_NFTABLES: u16 = 10;
+    const NFT_MSG_NEWTABLE: u16 = 0;
+    const NFT_MSG_GETTABLE: u16 = 1;
+    const NFTA_TABLE_NAME: u16 = 1;
+    const NFTA_TABLE_USE: u16 = 3;
+    const NFPROTO_INET: u8 = 1;
+    let err = |e: std::io::Error| Error::Netlink { what: "look up nftables table inet hull".into(), source: e };
+    let mut sock = Socket::new(NETLINK_NETFILTER).map_err(err)?;
+    sock.bind_auto().map_err(err)?;
+    sock.connect(&SocketAddr::new(0, 0)).map_err(err)?;
+    let name = format!("{TABLE}\0");
+    let attr_len = 4 + name.len();
+    let len = 16 + 4 + attr_len.next_multiple_of(4);
+    let mut m = Vec::with_capacity(len);
+    m.extend_from_slice(&(len as u32).to_ne_bytes());
+    m.extend_from_slice(&((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE).to_ne_bytes());
+    m.extend_from_slice(&((libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16).to_ne_bytes());
+    m.extend_from_slice(&1u32.to_ne_bytes()); // sequence
+    m.extend_from_slice(&0u32.to_ne_bytes()); // port: the kernel's
+    m.extend_from_slice(&[NFPROTO_INET, 0, 0, 0]); // nfgenmsg: family, version, res_id
+    m.extend_from_slice(&(attr_len as u16).to_ne_bytes());
+    m.extend_from_slice(&NFTA_TABLE_NAME.to_ne_bytes());
+    m.extend_from_slice(name.as_bytes());
+    m.resize(len, 0);
+    sock.send(&m, 0).map_err(err)?;
+    let mut chains = None;
+    loop {
+        let (data, _) = sock.recv_from_full().map_err(err)?;
+        let mut off = 0;
+        while off + 16 <= data.len() {
+            let mlen = u32::from_ne_bytes(data[off..off + 4].try_into().expect("4 bytes")) as usize;
+            let kind = u16::from_ne_bytes(data[off + 4..off + 6].try_into().expect("2 bytes"));
+            if mlen < 16 || off + mlen > data.len() {
+                return Err(err(std::io::Error::other("a short netlink message")));
+            }
+            let body = &data[off + 16..off + mlen];
+            if kind == libc::NLMSG_ERROR as u16 {
+                let code = i32::from_ne_bytes(body.get(..4).and_then(|b| b.try_into().ok()).unwrap_or([0; 4]));
+                return match -code {
+                    0 => Ok(chains),
+                    libc::ENOENT => Ok(None),
+                    e => Err(err(std::io::Error::from_raw_os_error(e))),
+                };
+            }
+            if kind == (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE {
+                // The table; its attributes follow the nfgenmsg.
+                let mut a = 4;
+                while a + 4 <= body.len() {
+                    let alen = u16::from_ne_bytes([body[a], body[a + 1]]) as usize;
+                    let atype = u16::from_ne_bytes([body[a + 2], body[a + 3]]) & 0x3fff;
+                    if alen < 4 || a + alen > body.len() {
+                        break;
+                    }
+                    if atype == NFTA_TABLE_USE && alen >= 8 {
+                        chains = Some(u32::from_be_bytes(body[a + 4..a + 8].try_into().expect("4 bytes")));
+                    }
+                    a += alen.next_multiple_of(4);
+                }
+                chains.get_or_insert(0);
+            }
+            off += mlen.next_multiple_of(4);
+        }
+    }
+}
+
+/// Whether the table holds every chain [`batch`] makes (a firewall reload that
+/// flushed the ruleset took it all).
+pub fn table_complete() -> Result<bool> {
+    Ok(table_chains()? >= Some(BASE.len() as u32 + 1))
+}
+
 /// The rules [`docker_user`] keeps in `DOCKER-USER` for a bridge.
 fn docker_user_rules(bridge: &str) -> [[&str; 4]; 2] {
     [["-i", bridge, "-j", "ACCEPT"], ["-o", bridge, "-j", "ACCEPT"]]
