@@ -377,8 +377,16 @@ impl Networks {
 
     /// Every container's published ports.
     fn all_ports(&self) -> Result<Vec<ports::PortMap>> {
+        self.ports_except("")
+    }
+
+    /// Every container's published ports but `container`'s.
+    fn ports_except(&self, container: &str) -> Result<Vec<ports::PortMap>> {
         let mut out = Vec::new();
         for e in std::fs::read_dir(self.dir.join("ports")).into_iter().flatten().flatten() {
+            if e.file_name().to_str() == Some(&format!("{container}.json")) {
+                continue;
+            }
             let b = std::fs::read(e.path()).map_err(Error::at(format!("read {}", e.path().display())))?;
             // A file half written by a killed process was never renamed into place.
             let maps: Vec<ports::PortMap> =
@@ -394,6 +402,9 @@ impl Networks {
             return Ok(());
         }
         let _l = self.lock()?;
+        if let Some(m) = ports::clash(&self.ports_except(container)?, maps) {
+            return Err(Error::Conflict(format!("Bind for {} failed: port is already allocated", m.host())));
+        }
         let p = self.ports_path(container);
         let dir = self.dir.join("ports");
         std::fs::create_dir_all(&dir).map_err(Error::at(format!("create {}", dir.display())))?;

@@ -239,6 +239,12 @@ fn bind(proto: Proto, ip: IpAddr, port: u16) -> Result<(OwnedFd, u16)> {
     if ip.is_ipv6() {
         setsockopt(&fd, sockopt::Ipv6V6Only, &true).map_err(|e| Error::io("set IPV6_V6ONLY", e.into()))?;
     }
+    // A TCP port a stopped server of the host left in TIME_WAIT is free (as Docker's
+    // proxy binds it). A listening socket still refuses the bind; two hull containers
+    // asking for one port are told apart by [`clash`] under the networks' lock.
+    if proto != Proto::Udp {
+        setsockopt(&fd, sockopt::ReuseAddr, &true).map_err(|e| Error::io("set SO_REUSEADDR", e.into()))?;
+    }
     let want = SocketAddr::new(ip, port);
     let addr = SockaddrStorage::from(want);
     if let Err(e) = bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &addr) {
@@ -252,6 +258,20 @@ fn bind(proto: Proto, ip: IpAddr, port: u16) -> Result<(OwnedFd, u16)> {
         getsockname(std::os::fd::AsRawFd::as_raw_fd(&fd)).map_err(|e| Error::io("getsockname", e.into()))?;
     let port = got.as_sockaddr_in().map(|a| a.port()).or_else(|| got.as_sockaddr_in6().map(|a| a.port()));
     Ok((fd, port.unwrap_or(0)))
+}
+
+/// The first of `new` that another container's published port in `others` already
+/// takes: one protocol and port, on one address or either on every address of the
+/// family.
+pub fn clash<'a>(others: &[PortMap], new: &'a [PortMap]) -> Option<&'a PortMap> {
+    new.iter().find(|n| {
+        others.iter().any(|o| {
+            o.proto == n.proto
+                && o.host_port == n.host_port
+                && o.host_ip.is_ipv4() == n.host_ip.is_ipv4()
+                && (o.host_ip == n.host_ip || o.host_ip.is_unspecified() || n.host_ip.is_unspecified())
+        })
+    })
 }
 
 #[cfg(test)]
@@ -306,7 +326,9 @@ mod tests {
 
     #[test]
     fn a_taken_port_is_refused_in_dockers_words() {
-        let (held, port) = bind(Proto::Tcp, IpAddr::V4(Ipv4Addr::LOCALHOST), 0).unwrap();
+        // A server of the host listens on it.
+        let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = held.local_addr().unwrap().port();
         let req = PortRequest {
             proto: Proto::Tcp,
             container_port: 80,
@@ -319,6 +341,46 @@ mod tests {
         drop(held);
         let (maps, fds) = reserve(&[req], c, None, "hull0").unwrap();
         assert_eq!((maps[0].host_port, maps[0].key(), fds.len()), (port, "80/tcp".to_string(), 1));
+    }
+
+    #[test]
+    fn a_port_in_time_wait_is_free_and_clashes_between_containers_are_found() {
+        use std::io::Read;
+        // A server of the host that closed first leaves its port in TIME_WAIT.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (s, _) = l.accept().unwrap();
+        drop(s);
+        drop(l);
+        let _ = c.read(&mut [0u8; 1]);
+        drop(c);
+        let req = PortRequest {
+            proto: Proto::Tcp,
+            container_port: 80,
+            host_ip: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            host_ports: Some((port, port)),
+        };
+        let (maps, _held) = reserve(&[req], Ipv4Addr::new(10, 89, 0, 2), None, "hull0").unwrap();
+        // A listening socket still refuses it.
+        let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let bport = busy.local_addr().unwrap().port();
+        let req = PortRequest {
+            proto: Proto::Tcp,
+            container_port: 80,
+            host_ip: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            host_ports: Some((bport, bport)),
+        };
+        assert!(reserve(&[req], Ipv4Addr::new(10, 89, 0, 2), None, "hull0").is_err());
+        // Another container's map of the same port: on 0.0.0.0 it takes every address
+        // of its family, not the other family's, nor the other protocol's.
+        let any = PortMap { host_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED), ..maps[0].clone() };
+        assert!(clash(std::slice::from_ref(&any), &maps).is_some());
+        assert!(clash(&maps, &maps).is_some());
+        let v6 = PortMap { host_ip: IpAddr::V6(Ipv6Addr::UNSPECIFIED), ..maps[0].clone() };
+        assert!(clash(&[v6], &maps).is_none());
+        let udp = PortMap { proto: Proto::Udp, ..maps[0].clone() };
+        assert!(clash(&[udp], &maps).is_none());
     }
 
     #[test]
