@@ -141,12 +141,15 @@ pub struct EndpointSettings {
 }
 
 impl NetworkSettings {
+    /// The container's networks; addresses and ports while it runs (a stopped one
+    /// keeps its endpoints with empty addresses, as Docker's).
     fn of(c: &Container) -> NetworkSettings {
         let mut s = NetworkSettings::default();
-        for p in &c.record.config.exposed_ports {
+        let live = c.status.is_live();
+        for p in c.record.config.exposed_ports.iter().filter(|_| live) {
             s.ports.insert(p.clone(), None);
         }
-        for m in c.run.published() {
+        for m in c.run.published().filter(|_| live) {
             s.ports
                 .entry(m.key())
                 .or_default()
@@ -154,17 +157,11 @@ impl NetworkSettings {
                 .push(body::PortBinding { host_ip: m.host_ip.to_string(), host_port: m.host_port.to_string() });
         }
         // Every network the container is on, with its address while it runs.
-        let live = c.status.is_live();
         for ep in c.record.host.endpoints() {
             let user = ep.network != hull_network::DEFAULT;
             let mut e = EndpointSettings {
                 aliases: Some(ep.aliases.clone()).filter(|a| !a.is_empty()),
-                dns_names: user.then(|| {
-                    [c.record.name.clone(), c.record.id[..12].to_owned()]
-                        .into_iter()
-                        .chain(ep.aliases.clone())
-                        .collect()
-                }),
+                dns_names: user.then(|| c.record.dns_names(&ep)),
                 ipam_config: (ep.ip.is_some() || ep.ip6.is_some()).then(|| body::EndpointIpamConfig {
                     ipv4_address: ep.ip.map(|ip| ip.to_string()).unwrap_or_default(),
                     ipv6_address: ep.ip6.map(|ip| ip.to_string()).unwrap_or_default(),
@@ -375,7 +372,14 @@ impl Engine {
             },
             mounts: mounts(c),
             config,
-            network_settings: if c.status.is_live() { NetworkSettings::of(c) } else { NetworkSettings::default() },
+            network_settings: {
+                let mut n = NetworkSettings::of(c);
+                // A stopped container's endpoints still name their networks.
+                for (name, e) in n.networks.iter_mut().filter(|(_, e)| e.network_id.is_empty()) {
+                    e.network_id = self.networks.get(name).map(|n| n.id).unwrap_or_default();
+                }
+                n
+            },
         }
     }
 

@@ -360,14 +360,8 @@ impl Monitor {
             .map(|k| format!("eth{k}"))
             .find(|i| !others.iter().any(|a| &a.ifname == i))
             .expect("a free interface name");
-        // Names on a user-defined network's resolver (the default network has none,
-        // as Docker's): the container's name, short id and aliases.
         let user = n.name != hull_network::DEFAULT;
-        let names = if user {
-            [self.record.name.clone(), self.id[..12].to_owned()].into_iter().chain(ep.aliases.iter().cloned()).collect()
-        } else {
-            Vec::new()
-        };
+        let names = self.record.dns_names(ep);
         let opts = hull_network::attach::AttachOptions {
             ifname,
             ip: ep.ip,

@@ -123,6 +123,18 @@ pub struct Endpoint {
     pub mac: Option<String>,
 }
 
+impl Record {
+    /// The names the container answers to on the resolver of `ep`'s network: its name,
+    /// short id and aliases on a user-defined network; none on the default network
+    /// (which has no resolver, as Docker's).
+    pub fn dns_names(&self, ep: &Endpoint) -> Vec<String> {
+        if ep.network == hull_network::DEFAULT {
+            return Vec::new();
+        }
+        [self.name.clone(), self.id[..12].to_owned()].into_iter().chain(ep.aliases.iter().cloned()).collect()
+    }
+}
+
 impl HostConfig {
     /// The networks the container joins, first (eth0) first.
     pub fn endpoints(&self) -> Vec<Endpoint> {

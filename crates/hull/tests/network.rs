@@ -103,8 +103,15 @@ fn the_default_network_gives_egress_addresses_and_a_way_between_containers() {
     let none = h.ok(&["run", "--rm", "--network", "none", "busybox", "busybox", "ip", "-o", "link"]);
     assert!(!none.contains("eth0"), "{none}");
 
+    // A container not running keeps its endpoint (its network's id, no address), as
+    // Docker's.
+    h.ok(&["create", "--name", "idle", "busybox", "true"]);
+    let nid = inspect(&h, "idle", "{{.NetworkSettings.Networks.bridge.NetworkID}}");
+    assert_eq!(nid.len(), 64, "{nid}");
+    assert_eq!(inspect(&h, "idle", "{{.NetworkSettings.Networks.bridge.IPAddress}}"), "");
+
     // Removal takes the address and the veth.
-    h.ok(&["rm", "-f", "web"]);
+    h.ok(&["rm", "-f", "web", "idle"]);
     let left = store_leftovers(&h);
     assert!(left.is_empty(), "{left:?}");
 }
@@ -444,6 +451,12 @@ fn names_resolve_on_user_networks_and_connect_disconnect_are_live() {
     assert_eq!(lookup(&h, "app", &["--dns", "192.0.2.1"], "example.test"), ["198.51.100.7"]);
     let aliases = inspect(&h, "web", "{{json .NetworkSettings.Networks.app.Aliases}}");
     assert_eq!(aliases, r#"["front","www"]"#);
+    // Renamed while it runs: the new name answers at once, the old one no more.
+    h.ok(&["rename", "web", "site"]);
+    assert_eq!(lookup(&h, "app", &[], "site"), [ip.as_str()]);
+    assert!(lookup(&h, "app", &["--dns", "192.0.2.1"], "web").is_empty());
+    h.ok(&["rename", "site", "web"]);
+    assert_eq!(lookup(&h, "app", &[], "web"), [ip.as_str()]);
 
     // Connected live to another network: an eth1 there, its names there too, and the
     // way to it from that network; then disconnected live.

@@ -205,6 +205,21 @@ impl Ipam {
         Err(Error::Conflict(format!("no free address left in {s6}")))
     }
 
+    /// Sets the names `container`'s lease answers to (a renamed container); no lease,
+    /// nothing to do.
+    pub fn set_names(&self, container: &str, names: &[String]) -> Result<()> {
+        let mut l = self.lock()?;
+        let mut changed = false;
+        for h in l.leases.leases.values_mut().filter(|h| h.container == container) {
+            h.names = names.to_vec();
+            changed = true;
+        }
+        if changed {
+            self.save(&l)?;
+        }
+        Ok(())
+    }
+
     /// Frees whatever `container` holds.
     pub fn release(&self, container: &str) -> Result<()> {
         let mut l = self.lock()?;
@@ -330,6 +345,8 @@ mod tests {
             i.allocate(&holder("c"), None, Some("fd00:6::2".parse().unwrap()), &all),
             Err(Error::Invalid(_))
         ));
+        i.set_names("a", &["web".into()]).unwrap();
+        assert_eq!(i.read().unwrap().iter().find(|(_, l)| l.container == "a").unwrap().1.names, ["web"]);
         // Again for the same container: the same pair.
         assert_eq!(i.allocate(&holder("a"), None, None, &all).unwrap(), (a4, a6));
         assert_eq!(i.allocate(&holder("c"), None, None, &all).unwrap().1.unwrap().to_string(), "fd00:5::3");

@@ -19,6 +19,12 @@ impl Engine {
             return Err(e);
         }
         self.release_name(&old, id);
+        // Its user-defined networks' resolvers answer to the new name at once.
+        for ep in r.host.endpoints().iter().filter(|e| e.network != hull_network::DEFAULT) {
+            if let Ok(n) = self.networks.get(&ep.network) {
+                self.networks.ipam(&n).set_names(id, &r.dns_names(ep))?;
+            }
+        }
         self.container_event(&r, "rename", &[("oldName", format!("/{old}"))]);
         Ok(())
     }
