@@ -20,7 +20,107 @@ pub enum ImageDeleted {
     Deleted(String),
 }
 
+/// Docker's `image inspect` shape, for the fields an image has.
+pub fn inspect_json(img: &hull_image::image::Image) -> serde_json::Value {
+    let c = &img.config;
+    let cfg = c.config().clone().unwrap_or_default();
+    let map_set = |v: &Option<Vec<String>>| -> serde_json::Value {
+        match v {
+            Some(v) => v.iter().map(|k| (k.clone(), serde_json::json!({}))).collect::<serde_json::Map<_, _>>().into(),
+            None => serde_json::Value::Null,
+        }
+    };
+    serde_json::json!({
+        "Id": img.record.id,
+        "RepoTags": img.record.names.iter().map(|n| hull_image::reference::Reference::familiar(n)).collect::<Vec<_>>(),
+        "RepoDigests": img.record.repo_digests.iter().map(|n| hull_image::reference::Reference::familiar(n)).collect::<Vec<_>>(),
+        "Created": c.created(),
+        "Author": c.author(),
+        "Architecture": c.architecture().to_string(),
+        "Variant": c.variant(),
+        "Os": c.os().to_string(),
+        "Size": img.size(),
+        "Config": {
+            "User": cfg.user().clone().unwrap_or_default(),
+            "Env": cfg.env(),
+            "Cmd": cfg.cmd(),
+            "Entrypoint": cfg.entrypoint(),
+            "WorkingDir": cfg.working_dir().clone().unwrap_or_default(),
+            "ExposedPorts": map_set(cfg.exposed_ports()),
+            "Volumes": map_set(cfg.volumes()),
+            "Labels": cfg.labels(),
+            "StopSignal": cfg.stop_signal(),
+        },
+        "RootFS": { "Type": "layers", "Layers": c.rootfs().diff_ids() },
+        "Metadata": { "LastTagTime": "" },
+        "Manifest": img.manifest_digest.to_string(),
+    })
+}
+
+/// One image as Docker's `GET /images/json` lists it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageSummary {
+    pub id: String,
+    pub parent_id: String,
+    pub repo_tags: Vec<String>,
+    pub repo_digests: Vec<String>,
+    /// Seconds since the epoch.
+    pub created: i64,
+    pub size: u64,
+    pub shared_size: i64,
+    pub virtual_size: u64,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub containers: i64,
+}
+
 impl Engine {
+    /// Every image, newest first, as Docker's list shows them.
+    pub fn image_summaries(&self) -> Result<Vec<ImageSummary>> {
+        let mut records = self.images.images()?;
+        records.sort_by_key(|r| std::cmp::Reverse(r.added));
+        let mut out = Vec::new();
+        for rec in records {
+            let Ok(img) = self.images.load(&rec) else { continue };
+            let created = img
+                .config
+                .created()
+                .as_deref()
+                .and_then(|c| {
+                    humantime::parse_rfc3339_weak(c.split('.').next().unwrap_or(c).trim_end_matches('Z')).ok()
+                })
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs() as i64);
+            let size = img.size();
+            out.push(ImageSummary {
+                id: rec.id.clone(),
+                parent_id: String::new(),
+                repo_tags: rec.names.iter().map(|n| hull_image::reference::Reference::familiar(n)).collect(),
+                repo_digests: rec.repo_digests.iter().map(|n| hull_image::reference::Reference::familiar(n)).collect(),
+                created,
+                size,
+                shared_size: -1,
+                virtual_size: size,
+                labels: img
+                    .config
+                    .config()
+                    .as_ref()
+                    .and_then(|c| c.labels().clone())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect(),
+                containers: -1,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Image `name` (a reference or id) as Docker's inspect shows it.
+    pub fn inspect_image(&self, name: &str) -> Result<serde_json::Value> {
+        let rec = self.images.find(name)?;
+        Ok(inspect_json(&self.images.load(&rec)?))
+    }
+
     fn image_event(&self, action: &str, id: &str, name: &str) {
         let mut e = Event::new("image", action, id);
         if !name.is_empty() {

@@ -7,7 +7,7 @@ use hull_engine::error::Result as EResult;
 use hull_engine::images::ImageDeleted;
 use hull_engine::Engine;
 use hull_image::archive::{self, Format};
-use hull_image::image::{short_id, Image, Platform};
+use hull_image::image::{short_id, Platform};
 use hull_image::reference::Reference;
 use hull_image::store::Store;
 use hull_image::{Error, Result};
@@ -103,42 +103,7 @@ pub fn list(store: &Store, a: &ListArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Docker's `image inspect` shape, for the fields an image has.
-pub fn inspect_json(img: &Image) -> serde_json::Value {
-    let c = &img.config;
-    let cfg = c.config().clone().unwrap_or_default();
-    let map_set = |v: &Option<Vec<String>>| -> serde_json::Value {
-        match v {
-            Some(v) => v.iter().map(|k| (k.clone(), json!({}))).collect::<serde_json::Map<_, _>>().into(),
-            None => serde_json::Value::Null,
-        }
-    };
-    json!({
-        "Id": img.record.id,
-        "RepoTags": img.record.names.iter().map(|n| Reference::familiar(n)).collect::<Vec<_>>(),
-        "RepoDigests": img.record.repo_digests.iter().map(|n| Reference::familiar(n)).collect::<Vec<_>>(),
-        "Created": c.created(),
-        "Author": c.author(),
-        "Architecture": c.architecture().to_string(),
-        "Variant": c.variant(),
-        "Os": c.os().to_string(),
-        "Size": img.size(),
-        "Config": {
-            "User": cfg.user().clone().unwrap_or_default(),
-            "Env": cfg.env(),
-            "Cmd": cfg.cmd(),
-            "Entrypoint": cfg.entrypoint(),
-            "WorkingDir": cfg.working_dir().clone().unwrap_or_default(),
-            "ExposedPorts": map_set(cfg.exposed_ports()),
-            "Volumes": map_set(cfg.volumes()),
-            "Labels": cfg.labels(),
-            "StopSignal": cfg.stop_signal(),
-        },
-        "RootFS": { "Type": "layers", "Layers": c.rootfs().diff_ids() },
-        "Metadata": { "LastTagTime": "" },
-        "Manifest": img.manifest_digest.to_string(),
-    })
-}
+pub use hull_engine::images::inspect_json;
 
 pub fn inspect(store: &Store, a: &InspectArgs) -> Result<i32> {
     let mut out = Vec::new();

@@ -15,6 +15,7 @@ mod init;
 mod inspect;
 mod lifecycle;
 mod networks;
+mod service;
 mod system;
 mod volumes;
 
@@ -100,6 +101,9 @@ fn main() {
 
 fn dispatch(root: &std::path::Path, cli: Cli) -> error::Result<i32> {
     let engine = Engine::open(root)?;
+    if let Command::System(SystemCommand::Service(a)) = &cli.command {
+        return service::service(engine, a);
+    }
     let store = &engine.images;
     let e = &engine;
     Ok(match cli.command {
@@ -110,6 +114,7 @@ fn dispatch(root: &std::path::Path, cli: Cli) -> error::Result<i32> {
         Command::System(SystemCommand::Df(a)) => system::df(e, &a)?,
         Command::System(SystemCommand::Prune(a)) => system::prune(e, &a)?,
         Command::System(SystemCommand::Info(a)) | Command::Info(a) => system::info(e, &a)?,
+        Command::System(SystemCommand::Service(_)) => unreachable!("served above"),
         Command::Version(a) => system::version(&a)?,
         Command::Events(a) => system::events(e, &a)?,
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => images::remove(e, &a)?,

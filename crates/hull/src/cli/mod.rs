@@ -148,6 +148,8 @@ pub enum SystemCommand {
     Prune(SystemPruneArgs),
     /// Display system-wide information
     Info(InfoArgs),
+    /// Serve the Docker Engine API on a Unix socket (for docker, docker-compose, SDKs)
+    Service(ServiceArgs),
 }
 
 #[derive(Subcommand, Debug)]

@@ -27,6 +27,16 @@ pub struct SystemPruneArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct ServiceArgs {
+    /// Seconds without a connection before the service exits (0: never)
+    #[arg(short, long, default_value_t = 5)]
+    pub time: u64,
+    /// unix:///PATH (default: /run/hull/hull.sock as root, $XDG_RUNTIME_DIR/hull/hull.sock
+    /// for a user)
+    pub uri: Option<String>,
+}
+
+#[derive(Args, Debug)]
 pub struct InfoArgs {
     /// `json` or a Go-style template
     #[arg(short, long)]

@@ -1,0 +1,127 @@
+//! The endpoints: the method and path (without its version prefix) to a handler.
+//! [`system`] (`_ping`, `version`, `info`, `events`), [`containers`] (their life,
+//! inspection, logs, attach), [`images`] (list and inspect).
+
+pub mod containers;
+pub mod images;
+pub mod system;
+
+use crate::http::Response;
+use crate::{ApiError, Ctx, Outcome, Result};
+
+/// Serves `ctx`'s request for `path`.
+pub fn route(ctx: &mut Ctx<'_>, path: &str) -> Result<Outcome> {
+    let method = ctx.req.method.clone();
+    let parts: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    match (method.as_str(), parts.as_slice()) {
+        ("GET" | "HEAD", ["_ping"]) => system::ping(ctx),
+        ("GET", ["version"]) => system::version(ctx),
+        ("GET", ["info"]) => system::info(ctx),
+        ("GET", ["events"]) => system::events(ctx),
+        ("GET", ["containers", "json"]) => containers::list(ctx),
+        ("POST", ["containers", "create"]) => containers::create(ctx),
+        ("POST", ["containers", "prune"]) => containers::prune(ctx),
+        ("GET", ["containers", id, "json"]) => containers::inspect(ctx, id),
+        ("POST", ["containers", id, "start"]) => containers::start(ctx, id),
+        ("POST", ["containers", id, "stop"]) => containers::stop(ctx, id),
+        ("POST", ["containers", id, "restart"]) => containers::restart(ctx, id),
+        ("POST", ["containers", id, "kill"]) => containers::kill(ctx, id),
+        ("POST", ["containers", id, "wait"]) => containers::wait(ctx, id),
+        ("POST", ["containers", id, "pause"]) => containers::pause(ctx, id, true),
+        ("POST", ["containers", id, "unpause"]) => containers::pause(ctx, id, false),
+        ("POST", ["containers", id, "rename"]) => containers::rename(ctx, id),
+        ("POST", ["containers", id, "resize"]) => containers::resize(ctx, id),
+        ("POST", ["containers", id, "attach"]) => containers::attach(ctx, id),
+        ("GET", ["containers", id, "logs"]) => containers::logs(ctx, id),
+        ("GET", ["containers", id, "top"]) => containers::top(ctx, id),
+        ("DELETE", ["containers", id]) => containers::remove(ctx, id),
+        ("GET", ["images", "json"]) => images::list(ctx),
+        ("GET", ["images", name @ .., "json"]) if !name.is_empty() => images::inspect(ctx, &name.join("/")),
+        ("POST", ["build"]) => {
+            Err(ApiError::new(501, "hull serves no builds yet (the classic builder comes with `hull build`)"))
+        }
+        _ => Err(ApiError::new(404, format!("page not found: {method} {path}"))),
+    }
+}
+
+/// A reply with `status` and `v` as JSON.
+pub fn json<T: serde::Serialize>(status: u16, v: &T) -> Result<Outcome> {
+    Ok(Outcome::Reply(Response::json(status, v)))
+}
+
+/// An empty reply (204 and the like).
+pub fn empty(status: u16) -> Result<Outcome> {
+    Ok(Outcome::Reply(Response::empty(status)))
+}
+
+/// The request's JSON body as `T`; an empty body is `T`'s default. Docker's clients
+/// send `null` for what they leave unset: such members are dropped first, so `T`'s
+/// defaults apply to them as to absent ones.
+pub fn body<T: serde::de::DeserializeOwned + Default>(ctx: &Ctx<'_>) -> Result<T> {
+    if ctx.req.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let mut v: serde_json::Value = serde_json::from_slice(&ctx.req.body)?;
+    drop_nulls(&mut v);
+    Ok(serde_json::from_value(v)?)
+}
+
+/// Removes the members whose value is null, at every depth.
+pub fn drop_nulls(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            m.values_mut().for_each(drop_nulls);
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
+}
+
+/// The request's `filters` query parameter as `KEY=VALUE` strings.
+pub fn filters(ctx: &Ctx<'_>) -> Result<Vec<String>> {
+    parse_filters(ctx.req.query("filters"))
+}
+
+/// Docker's `filters` (`{"label":["a=b"]}`, or the old `{"label":{"a=b":true}}`) as
+/// `KEY=VALUE` strings.
+pub fn parse_filters(raw: Option<&str>) -> Result<Vec<String>> {
+    let Some(raw) = raw.filter(|f| !f.is_empty()) else { return Ok(Vec::new()) };
+    let v: serde_json::Value =
+        serde_json::from_str(raw).map_err(|e| ApiError::new(400, format!("invalid filters {raw:?}: {e}")))?;
+    let obj = v.as_object().ok_or_else(|| ApiError::new(400, format!("invalid filters {raw:?}")))?;
+    let mut out = Vec::new();
+    for (k, vals) in obj {
+        match vals {
+            serde_json::Value::Array(a) => out.extend(a.iter().filter_map(|x| x.as_str()).map(|x| format!("{k}={x}"))),
+            serde_json::Value::Object(m) => {
+                out.extend(m.iter().filter(|(_, on)| on.as_bool() != Some(false)).map(|(x, _)| format!("{k}={x}")))
+            }
+            _ => return Err(ApiError::new(400, format!("invalid filter {k:?}"))),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_in_both_of_dockers_shapes() {
+        let check = |f: &str| parse_filters(Some(f)).map_err(|e| e.message);
+        let mut got = check(r#"{"label":["a=b"],"status":["running"]}"#).unwrap();
+        got.sort();
+        assert_eq!(got, ["label=a=b", "status=running"]);
+        assert_eq!(check(r#"{"label":{"x":true,"y":false}}"#).unwrap(), ["label=x"]);
+        assert!(check("nonsense").is_err());
+        assert_eq!(parse_filters(None).unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn nulls_are_absent_members() {
+        let mut v = serde_json::json!({"Cmd": null, "HostConfig": {"Binds": null, "Memory": 0}, "Env": [null, "A=1"]});
+        drop_nulls(&mut v);
+        assert_eq!(v, serde_json::json!({"HostConfig": {"Memory": 0}, "Env": [null, "A=1"]}));
+    }
+}
