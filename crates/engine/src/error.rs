@@ -18,6 +18,8 @@ pub enum Error {
     NoSuchContainer(String),
     #[error("No such volume: {0}")]
     NoSuchVolume(String),
+    #[error("No such exec instance: {0}")]
+    NoSuchExec(String),
     /// A name in use, a container in the wrong state, an image in use.
     #[error("{0}")]
     Conflict(String),
@@ -76,7 +78,10 @@ impl Error {
         use hull_container::Error as C;
         use hull_image::Error as I;
         match self {
-            Error::NoSuchContainer(_) | Error::NoSuchVolume(_) | Error::Image(I::NoSuchImage(_)) => Kind::NotFound,
+            Error::NoSuchContainer(_)
+            | Error::NoSuchVolume(_)
+            | Error::NoSuchExec(_)
+            | Error::Image(I::NoSuchImage(_)) => Kind::NotFound,
             Error::Container(C::NotFound(_)) => Kind::NotFound,
             Error::Conflict(_) | Error::Container(C::AlreadyExists(_) | C::BadStatus { .. }) => Kind::Conflict,
             Error::Network(hull_network::Error::NotFound(_)) => Kind::NotFound,

@@ -97,8 +97,14 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<i32> {
         privileged: a.privileged,
     };
     let process = engine.exec_process(&id, &cfg)?;
-    let exec_id = hull_engine::new_id()?;
-    engine.exec_event(&id, "exec_create", &exec_id, &cfg.cmd, None);
+    let exec_id = match &a.exec_id {
+        Some(e) => e.clone(),
+        None => {
+            let e = hull_engine::new_id()?;
+            engine.exec_event(&id, "exec_create", &e, &cfg.cmd, None);
+            e
+        }
+    };
     if !a.interactive && !a.tty {
         // Docker gives a command without -i no input.
         let null = std::fs::File::open("/dev/null").map_err(Error::at("/dev/null"))?;
@@ -116,11 +122,32 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<i32> {
     // Pipes hull owns, never the caller's files: a process in the container could reopen
     // those through /proc/PID/fd (a host log file the output is redirected to).
     let streams = hull_container::foreground::Streams::Relay { stdin: a.interactive };
-    let code = hull_container::foreground::exec(&engine.runtime, opts, a.detach, streams, |_| {
+    // An exec instance of the API (--exec-id): its record follows the process.
+    let record = a.exec_id.as_ref().and_then(|e| engine.exec_record(e).ok());
+    let r = hull_container::foreground::exec(&engine.runtime, opts, a.detach, streams, |pid| {
+        if let Some(mut r) = record.clone() {
+            (r.running, r.pid) = (true, pid);
+            let _ = engine.save_exec(&r);
+        }
         engine.exec_event(&id, "exec_start", &exec_id, &cfg.cmd, None)
-    })?;
+    });
+    let code = match r {
+        Ok(c) => c,
+        Err(e) => {
+            let e = Error::from(e);
+            if let Some(mut r) = record {
+                (r.running, r.exit_code) = (false, Some(e.run_status()));
+                let _ = engine.save_exec(&r);
+            }
+            return Err(e);
+        }
+    };
     if a.detach {
         return Ok(0);
+    }
+    if let Some(mut r) = record.and_then(|r| engine.exec_record(&r.id).ok()) {
+        (r.running, r.exit_code) = (false, Some(code));
+        let _ = engine.save_exec(&r);
     }
     engine.exec_event(&id, "exec_die", &exec_id, &cfg.cmd, Some(code));
     Ok(code)

@@ -47,9 +47,11 @@ pub fn service(engine: Engine, a: &ServiceArgs) -> Result<i32> {
                 None => default_socket(),
                 Some(u) => match u.strip_prefix("unix://") {
                     Some(p) => PathBuf::from(p),
-                    None => return Err(Error::Invalid(format!(
+                    None => {
+                        return Err(Error::Invalid(format!(
                         "unsupported URI {u:?}: only unix:///PATH (the API is root on this host; no TCP without TLS)"
-                    ))),
+                    )))
+                    }
                 },
             };
             if let Some(dir) = path.parent() {

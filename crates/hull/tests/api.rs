@@ -5,8 +5,9 @@
 //!
 //! Covered so far: version negotiation, `run` in the foreground (output, stdout and
 //! stderr apart, exit codes, piped `-i` input, 127 for a missing command), `--rm`,
-//! `run -d`, `ps`, `logs`, `inspect`, `stop`, `rm`, `images`, and a server killed
-//! with SIGKILL while a container runs, started again, still managing it.
+//! `run -d`, `ps`, `logs`, `inspect`, `exec` (output, exit codes, `-i`, `-d`, `-t`,
+//! `-u`), `stop`, `rm`, `images`, and a server killed with SIGKILL while a container
+//! runs, started again, still managing it.
 
 mod common;
 
@@ -121,6 +122,31 @@ fn the_docker_cli_runs_containers_through_the_api() {
         assert_eq!(logs, "started\n", "{who}");
         let state = ok(&s.h, &bin, &sock, &["inspect", "-f", "{{.State.Status}} {{.Config.Image}}", "bg"]);
         assert_eq!(state.trim(), "running busybox", "{who}");
+        // exec: output, stderr apart, exit codes, piped input, detached, a TTY, a user.
+        assert_eq!(ok(&s.h, &bin, &sock, &["exec", "bg", "echo", "hi"]), "hi\n", "{who}");
+        let o = docker(&s.h, &bin, &sock, &["exec", "bg", "sh", "-c", "echo to err >&2; exit 5"]);
+        assert_eq!((o.status.code(), o.stderr.as_slice()), (Some(5), &b"to err\n"[..]), "{who}: {o:?}");
+        let mut c = docker_cmd(&s.h, &bin, &sock);
+        c.args(["exec", "-i", "bg", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"into exec\n").unwrap();
+        let o = wait_exit(child, std::time::Duration::from_secs(30), "docker exec -i");
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "into exec\n", "{who}");
+        ok(&s.h, &bin, &sock, &["exec", "-d", "bg", "busybox", "touch", "/tmp/made"]);
+        let test = ["exec", "bg", "sh", "-c", "test -e /tmp/made"];
+        let mut made = docker(&s.h, &bin, &sock, &test);
+        for _ in 0..100 {
+            if made.status.success() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            made = docker(&s.h, &bin, &sock, &test);
+        }
+        assert!(made.status.success(), "{who}: exec -d ran nothing");
+        assert_eq!(ok(&s.h, &bin, &sock, &["exec", "-t", "bg", "echo", "tty"]), "tty\r\n", "{who}");
+        assert_eq!(ok(&s.h, &bin, &sock, &["exec", "-u", "1234", "bg", "id", "-u"]), "1234\n", "{who}");
+        let o = docker(&s.h, &bin, &sock, &["exec", "bg", "nosuchcmd"]);
+        assert_eq!(o.status.code(), Some(127), "{who}: {o:?}");
         ok(&s.h, &bin, &sock, &["stop", "-t", "1", "bg"]);
         let state = ok(&s.h, &bin, &sock, &["inspect", "-f", "{{.State.Status}}", "bg"]);
         assert_eq!(state.trim(), "exited", "{who}");

@@ -3,6 +3,7 @@
 //! inspection, logs, attach), [`images`] (list and inspect).
 
 pub mod containers;
+pub mod exec;
 pub mod images;
 pub mod system;
 
@@ -35,6 +36,10 @@ pub fn route(ctx: &mut Ctx<'_>, path: &str) -> Result<Outcome> {
         ("GET", ["containers", id, "logs"]) => containers::logs(ctx, id),
         ("GET", ["containers", id, "top"]) => containers::top(ctx, id),
         ("DELETE", ["containers", id]) => containers::remove(ctx, id),
+        ("POST", ["containers", id, "exec"]) => exec::create(ctx, id),
+        ("POST", ["exec", id, "start"]) => exec::start(ctx, id),
+        ("POST", ["exec", id, "resize"]) => exec::resize(ctx, id),
+        ("GET", ["exec", id, "json"]) => exec::inspect(ctx, id),
         ("GET", ["images", "json"]) => images::list(ctx),
         ("GET", ["images", name @ .., "json"]) if !name.is_empty() => images::inspect(ctx, &name.join("/")),
         ("POST", ["build"]) => {

@@ -97,3 +97,74 @@ impl Engine {
         Ok(process)
     }
 }
+
+/// An exec instance of the API (`POST /containers/{id}/exec`), kept in the container's
+/// directory (`execs/ID.json`) from its creation to the container's removal, so that
+/// any server (or a new one) can start and inspect it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ExecRecord {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "ContainerID")]
+    pub container_id: String,
+    pub config: ExecConfig,
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
+    pub running: bool,
+    pub exit_code: Option<i32>,
+    pub pid: i32,
+}
+
+impl Engine {
+    fn exec_path(&self, container: &str, exec_id: &str) -> std::path::PathBuf {
+        self.dir(container).join("execs").join(format!("{exec_id}.json"))
+    }
+
+    /// Records a new exec instance of running container `id`; returns it.
+    pub fn create_exec(
+        &self,
+        id: &str,
+        cfg: ExecConfig,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+    ) -> Result<ExecRecord> {
+        // Checked now, as Docker's create does: running, a command, a known user.
+        self.exec_process(id, &cfg)?;
+        let rec = ExecRecord {
+            id: crate::new_id()?,
+            container_id: id.to_owned(),
+            config: cfg,
+            attach_stdin: stdin,
+            attach_stdout: stdout,
+            attach_stderr: stderr,
+            ..Default::default()
+        };
+        std::fs::create_dir_all(self.dir(id).join("execs")).map_err(Error::at("create the execs directory"))?;
+        self.save_exec(&rec)?;
+        self.exec_event(id, "exec_create", &rec.id, &rec.config.cmd, None);
+        Ok(rec)
+    }
+
+    /// Exec instance `exec_id`, found among the containers' (the newest match).
+    pub fn exec_record(&self, exec_id: &str) -> Result<ExecRecord> {
+        let valid = !exec_id.is_empty() && exec_id.bytes().all(|b| b.is_ascii_hexdigit());
+        for c in self.ids()?.iter().filter(|_| valid) {
+            if let Ok(b) = std::fs::read(self.exec_path(c, exec_id)) {
+                return serde_json::from_slice(&b).map_err(|e| Error::Invalid(format!("exec {exec_id}: {e}")));
+            }
+        }
+        Err(Error::NoSuchExec(exec_id.to_owned()))
+    }
+
+    /// Writes `rec` back (whole, renamed into place).
+    pub fn save_exec(&self, rec: &ExecRecord) -> Result<()> {
+        let p = self.exec_path(&rec.container_id, &rec.id);
+        let tmp = p.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&tmp, serde_json::to_vec(rec).expect("an exec record serialises"))
+            .map_err(Error::at(format!("write {}", tmp.display())))?;
+        std::fs::rename(&tmp, &p).map_err(Error::at(format!("rename {}", p.display())))
+    }
+}

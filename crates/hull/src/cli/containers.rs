@@ -464,6 +464,9 @@ pub struct ExecArgs {
     /// Write the process's host pid to this file (the monitor's health probes)
     #[arg(long, hide = true)]
     pub pid_file: Option<PathBuf>,
+    /// The API's exec instance this runs (its exec_create is logged already)
+    #[arg(long, hide = true)]
+    pub exec_id: Option<String>,
     pub container: String,
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
