@@ -3,7 +3,7 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for pkg in busybox-static jq uidmap containerd docker.io iptables podman skopeo umoci docker-registry apache2-utils nftables iproute2 passt; do
+for pkg in busybox-static jq uidmap containerd docker.io iptables podman skopeo umoci docker-registry apache2-utils nftables iproute2 passt docker-compose python3-docker; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

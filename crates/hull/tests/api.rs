@@ -6,8 +6,11 @@
 //! Covered so far: version negotiation, `run` in the foreground (output, stdout and
 //! stderr apart, exit codes, piped `-i` input, 127 for a missing command), `--rm`,
 //! `run -d`, `ps`, `logs`, `inspect`, `exec` (output, exit codes, `-i`, `-d`, `-t`,
-//! `-u`), `stop`, `rm`, `images`, and a server killed with SIGKILL while a container
-//! runs, started again, still managing it.
+//! `-u`), `stop`, `rm`, `images`; docker-compose 1.29 (Debian's) bringing a project
+//! up and down (service names, a published port, a named volume, `exec`, `logs`,
+//! `down -v` leaving nothing); a docker-py (python3-docker) program (run, streamed
+//! logs, label filters, exec, kill and wait, events); and a server killed with
+//! SIGKILL while a container runs, started again, still managing it.
 
 mod common;
 
@@ -177,6 +180,140 @@ fn containers_outlive_a_killed_server_and_a_new_one_manages_them() {
     ok(&s.h, &bin, &sock, &["rm", "-f", "keep"]);
     assert_eq!(ok(&s.h, &bin, &sock, &["ps", "-aq"]), "");
     drop(again);
+    let left = store_leftovers(&s.h);
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// The compose file of the project the compose test brings up: a web server on a named
+/// volume, published on 8080, and a client that writes its page and reaches it by the
+/// service's name.
+const COMPOSE: &str = r#"version: "3"
+services:
+  web:
+    image: busybox
+    command: ["busybox", "httpd", "-f", "-p", "80", "-h", "/www"]
+    volumes:
+      - data:/www
+    ports:
+      - "8080:80"
+  client:
+    image: busybox
+    command: ["sh", "-c", "echo hello from compose > /www/index.html; echo client up; exec sleep 60"]
+    volumes:
+      - data:/www
+volumes:
+  data:
+"#;
+
+#[test]
+fn docker_compose_brings_a_project_up_and_down() {
+    let compose = Path::new("/usr/bin/docker-compose");
+    assert!(compose.exists(), "/usr/bin/docker-compose is needed: apt install docker-compose");
+    let s = busybox_store("api-compose");
+    let sock = s.h.root.with_file_name("api.sock");
+    let project = s.h.root.with_file_name("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("docker-compose.yml"), COMPOSE).unwrap();
+    let server = Service::start(&s.h, &sock);
+    let run = |args: &[&str]| {
+        let o =
+            s.h.net
+                .cmd(compose)
+                .args(["-p", "proj"])
+                .args(args)
+                .current_dir(&project)
+                .env("DOCKER_HOST", format!("unix://{}", sock.display()))
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+        assert!(o.status.success(), "docker-compose {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    run(&["up", "-d"]);
+    let ps = run(&["ps"]);
+    assert!(ps.contains("proj_web_1") && ps.contains("0.0.0.0:8080->80/tcp") && ps.contains("proj_client_1"), "{ps}");
+    // The client wrote the page on the shared volume; it reaches web by its name.
+    let mut page = String::new();
+    for _ in 0..100 {
+        let o =
+            s.h.net
+                .cmd(compose)
+                .args(["-p", "proj", "exec", "-T", "client", "busybox", "wget", "-q", "-O-", "http://web/"])
+                .current_dir(&project)
+                .env("DOCKER_HOST", format!("unix://{}", sock.display()))
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+        page = String::from_utf8_lossy(&o.stdout).into_owned();
+        if o.status.success() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(page, "hello from compose\n");
+    assert!(run(&["logs", "client"]).contains("client up"));
+    // The published port, from the host.
+    let o = s.h.net.cmd(busybox()).args(["wget", "-q", "-O-", "http://127.0.0.1:8080/"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "hello from compose\n");
+    run(&["down", "-v"]);
+    assert_eq!(s.h.ok(&["ps", "-aq"]), "");
+    assert_eq!(s.h.ok(&["network", "ls", "-q"]).lines().count(), 1, "only the default network is left");
+    assert_eq!(s.h.ok(&["volume", "ls", "-q"]), "");
+    drop(server);
+    let left = store_leftovers(&s.h);
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// What a docker-py (Debian's python3-docker) program sees: run, logs streamed,
+/// label filters, exec, kill and wait, events.
+const SDK: &str = r#"
+import sys, docker
+c = docker.DockerClient(base_url=sys.argv[1])
+assert c.ping()
+out = c.containers.run("busybox", ["sh", "-c", "echo hi; echo err >&2"], remove=True, stderr=True)
+assert out == b"hi\nerr\n", out
+ctr = c.containers.run("busybox", ["sh", "-c", "for i in 1 2 3; do echo line $i; done; exec sleep 60"],
+                       detach=True, labels={"app": "sdk"}, name="sdk1")
+got = []
+for chunk in ctr.logs(stream=True, follow=True):
+    got.append(chunk)
+    if b"".join(got).count(b"\n") >= 3:
+        break
+assert b"".join(got) == b"line 1\nline 2\nline 3\n", got
+assert [x.name for x in c.containers.list(filters={"label": "app=sdk"})] == ["sdk1"]
+assert c.containers.list(filters={"label": "app=other"}) == []
+code, output = ctr.exec_run(["sh", "-c", "echo x; exit 4"])
+assert (code, output) == (4, b"x\n"), (code, output)
+ctr.kill()
+assert ctr.wait()["StatusCode"] == 137
+ctr.reload()
+assert ctr.status == "exited", ctr.status
+ctr.remove()
+since = 0
+actions = [e["Action"] for e in c.events(since=since, until=int(__import__("time").time()) + 1, decode=True,
+                                           filters={"container": "sdk1"})]
+assert "create" in actions and "die" in actions and "destroy" in actions, actions
+print("sdk ok")
+"#;
+
+#[test]
+fn the_python_sdk_drives_hull() {
+    let python = Path::new("/usr/bin/python3");
+    let ok_import = Command::new(python).args(["-c", "import docker"]).output().is_ok_and(|o| o.status.success());
+    assert!(ok_import, "/usr/bin/python3 with the docker module is needed: apt install python3-docker");
+    let s = busybox_store("api-sdk");
+    let sock = s.h.root.with_file_name("api.sock");
+    let server = Service::start(&s.h, &sock);
+    let o =
+        s.h.net
+            .cmd(python)
+            .args(["-c", SDK, &format!("unix://{}", sock.display())])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "sdk ok\n");
+    drop(server);
     let left = store_leftovers(&s.h);
     assert!(left.is_empty(), "{left:?}");
 }

@@ -5,7 +5,9 @@
 pub mod containers;
 pub mod exec;
 pub mod images;
+pub mod networks;
 pub mod system;
+pub mod volumes;
 
 use crate::http::Response;
 use crate::{ApiError, Ctx, Outcome, Result};
@@ -42,6 +44,18 @@ pub fn route(ctx: &mut Ctx<'_>, path: &str) -> Result<Outcome> {
         ("GET", ["exec", id, "json"]) => exec::inspect(ctx, id),
         ("GET", ["images", "json"]) => images::list(ctx),
         ("GET", ["images", name @ .., "json"]) if !name.is_empty() => images::inspect(ctx, &name.join("/")),
+        ("GET", ["networks"]) => networks::list(ctx),
+        ("POST", ["networks", "create"]) => networks::create(ctx),
+        ("POST", ["networks", "prune"]) => networks::prune(ctx),
+        ("GET", ["networks", id]) => networks::inspect(ctx, id),
+        ("DELETE", ["networks", id]) => networks::remove(ctx, id),
+        ("POST", ["networks", id, "connect"]) => networks::connect(ctx, id),
+        ("POST", ["networks", id, "disconnect"]) => networks::disconnect(ctx, id),
+        ("GET", ["volumes"]) => volumes::list(ctx),
+        ("POST", ["volumes", "create"]) => volumes::create(ctx),
+        ("POST", ["volumes", "prune"]) => volumes::prune(ctx),
+        ("GET", ["volumes", name]) => volumes::inspect(ctx, name),
+        ("DELETE", ["volumes", name]) => volumes::remove(ctx, name),
         ("POST", ["build"]) => {
             Err(ApiError::new(501, "hull serves no builds yet (the classic builder comes with `hull build`)"))
         }
