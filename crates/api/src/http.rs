@@ -267,6 +267,17 @@ impl<'a> Chunked<'a> {
     }
 }
 
+impl Write for Chunked<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.send(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+}
+
 /// Takes the connection over for a raw stream (attach, exec start): `101 UPGRADED` when
 /// the client asked for an upgrade (`Upgrade: tcp`, the docker CLI), else `200 OK`
 /// with the raw-stream type, as dockerd answers.

@@ -6,7 +6,8 @@
 //! Covered so far: version negotiation, `run` in the foreground (output, stdout and
 //! stderr apart, exit codes, piped `-i` input, 127 for a missing command), `--rm`,
 //! `run -d`, `ps`, `logs`, `inspect`, `exec` (output, exit codes, `-i`, `-d`, `-t`,
-//! `-u`), `stop`, `rm`, `images`; docker-compose 1.29 (Debian's) bringing a project
+//! `-u`), `stop`, `rm`, `images`; push, pull, `run` of an image that is not here,
+//! save and load against a registry in the test's namespace; docker-compose 1.29 (Debian's) bringing a project
 //! up and down (service names, a published port, a named volume, `exec`, `logs`,
 //! `down -v` leaving nothing); a docker-py (python3-docker) program (run, streamed
 //! logs, label filters, exec, kill and wait, events); and a server killed with
@@ -313,6 +314,41 @@ fn the_python_sdk_drives_hull() {
             .unwrap();
     assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "sdk ok\n");
+    drop(server);
+    let left = store_leftovers(&s.h);
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn images_are_pushed_pulled_saved_and_loaded_through_the_api() {
+    let s = busybox_store("api-images");
+    let sock = s.h.root.with_file_name("api.sock");
+    let reg = Registry::start_in(&s.h.root.with_file_name("reg"), None, &s.h.net);
+    let server = Service::start(&s.h, &sock);
+    let bin = dockers().remove(0);
+    let name = format!("{}/hull/bb:1", reg.host());
+    ok(&s.h, &bin, &sock, &["tag", "busybox", &name]);
+    let pushed = ok(&s.h, &bin, &sock, &["push", &name]);
+    assert!(pushed.contains("1: digest: sha256:"), "{pushed}");
+    // An image that is not here: `run` pulls it (POST /images/create) and runs it.
+    let other = format!("{}/hull/other:2", reg.host());
+    ok(&s.h, &bin, &sock, &["tag", "busybox", &other]);
+    ok(&s.h, &bin, &sock, &["push", &other]);
+    let gone = ok(&s.h, &bin, &sock, &["rmi", &other]);
+    assert!(gone.contains("Untagged"), "{gone}");
+    let o = docker(&s.h, &bin, &sock, &["run", "--rm", &other, "echo", "pulled and ran"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "pulled and ran\n");
+    let pulled = ok(&s.h, &bin, &sock, &["pull", &name]);
+    assert!(pulled.contains("Status: Image is up to date"), "{pulled}");
+    // Saved and loaded back.
+    let archive = s.h.root.with_file_name("bb.tar");
+    ok(&s.h, &bin, &sock, &["save", "-o", archive.to_str().unwrap(), &name]);
+    ok(&s.h, &bin, &sock, &["rmi", &name, &other]);
+    let loaded = ok(&s.h, &bin, &sock, &["load", "-i", archive.to_str().unwrap()]);
+    assert!(loaded.contains(&format!("Loaded image: {name}")), "{loaded}");
+    let images = ok(&s.h, &bin, &sock, &["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(images.contains(&name) && images.contains("busybox:latest"), "{images}");
     drop(server);
     let left = store_leftovers(&s.h);
     assert!(left.is_empty(), "{left:?}");
