@@ -32,7 +32,7 @@ def busybox_stores(work, hull_bin, podman):
     return hull, pod, image_id
 
 
-def time_runs(cmds, rounds, warmups):
+def time_runs(cmds, rounds, warmups, title="run --rm busybox true"):
     """Runs each command `warmups` times (each must work), then `rounds` rounds in a
     shuffled order; prints and returns the median wall time of each, in ms."""
     for c in cmds.values():
@@ -48,7 +48,7 @@ def time_runs(cmds, rounds, warmups):
             times[n].append((time.perf_counter() - t) * 1000)
     med = {n: statistics.median(v) for n, v in times.items()}
     width = max(len(n) for n in cmds)
-    print(f"run --rm busybox true, {rounds} rounds (median wall ms):")
+    print(f"{title}, {rounds} rounds (median wall ms):")
     for n, v in med.items():
         print(f"  {n:{width}} {v:8.1f}   (min {min(times[n]):.1f}, max {max(times[n]):.1f})")
     return med

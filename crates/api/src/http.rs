@@ -243,7 +243,9 @@ impl<'a> Chunked<'a> {
         server: &[(String, String)],
     ) -> io::Result<Self> {
         let mut h = head(status, content_type, server);
-        h.push_str("Transfer-Encoding: chunked\r\n\r\n");
+        // The connection ends with the stream: a client must not send its next request
+        // on it (one sent while the stream ends would meet a closed socket).
+        h.push_str("Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
         w.write_all(h.as_bytes())?;
         Ok(Chunked { w })
     }

@@ -105,7 +105,7 @@ pub fn pull(engine: &Engine, a: &PullArgs) -> hull_engine::Result<i32> {
 fn pull_options(a: &PullArgs) -> Result<PullOptions> {
     let mut opts = PullOptions {
         unpack: unpack_options(),
-        registry: registry::Options { tls_verify: a.tls_verify },
+        registry: registry::Options { tls_verify: a.tls_verify, credentials: None },
         ..Default::default()
     };
     if let Some(p) = &a.platform {
@@ -132,8 +132,12 @@ pub fn push(engine: &Engine, a: &PushArgs) -> hull_engine::Result<i32> {
         let r = Reference::parse(a.destination.as_deref().unwrap_or(&a.name))?;
         println!("The push refers to repository [{}]", r.name());
     }
-    let pushed =
-        engine.push(&a.name, a.destination.as_deref(), registry::Options { tls_verify: a.tls_verify }, &reporter)?;
+    let pushed = engine.push(
+        &a.name,
+        a.destination.as_deref(),
+        registry::Options { tls_verify: a.tls_verify, credentials: None },
+        &reporter,
+    )?;
     if !a.quiet {
         println!("{}: digest: {} size: {}", pushed.reference.object(), pushed.digest, pushed.size);
     }
@@ -179,7 +183,8 @@ pub fn login(a: &LoginArgs) -> Result<i32> {
     let creds = Credentials { username, password };
     let probe =
         Reference { registry: server.clone(), repository: "library/hull-login-probe".into(), tag: None, digest: None };
-    Client::new(&probe, registry::Options { tls_verify: a.tls_verify }, false, Some(creds.clone()))?.ping()?;
+    Client::new(&probe, registry::Options { tls_verify: a.tls_verify, credentials: None }, false, Some(creds.clone()))?
+        .ping()?;
     let path = registry::docker_config_path();
     registry::store_credentials(&path, &server, Some(&creds))?;
     println!("Login Succeeded");

@@ -6,7 +6,7 @@
 //! Covered so far: version negotiation, `run` in the foreground (output, stdout and
 //! stderr apart, exit codes, piped `-i` input, 127 for a missing command), `--rm`,
 //! `run -d`, `ps`, `logs`, `inspect`, `exec` (output, exit codes, `-i`, `-d`, `-t`,
-//! `-u`), `stop`, `rm`, `images`; push, pull, `run` of an image that is not here,
+//! `-u`), `cp` both ways, `stop`, `rm`, `images`; push, pull, `run` of an image that is not here,
 //! save and load against a registry in the test's namespace; docker-compose 1.29 (Debian's) bringing a project
 //! up and down (service names, a published port, a named volume, `exec`, `logs`,
 //! `down -v` leaving nothing); a docker-py (python3-docker) program (run, streamed
@@ -151,6 +151,17 @@ fn the_docker_cli_runs_containers_through_the_api() {
         assert_eq!(ok(&s.h, &bin, &sock, &["exec", "-u", "1234", "bg", "id", "-u"]), "1234\n", "{who}");
         let o = docker(&s.h, &bin, &sock, &["exec", "bg", "nosuchcmd"]);
         assert_eq!(o.status.code(), Some(127), "{who}: {o:?}");
+        // cp both ways (GET, HEAD and PUT of the archive).
+        let here = s.h.root.with_file_name("cp");
+        let _ = std::fs::remove_dir_all(&here);
+        std::fs::create_dir_all(&here).unwrap();
+        ok(&s.h, &bin, &sock, &["cp", "bg:/etc/hostname", here.join("hostname").to_str().unwrap()]);
+        assert_eq!(std::fs::read_to_string(here.join("hostname")).unwrap(), format!("{}\n", &id[..12]), "{who}");
+        std::fs::write(here.join("note"), "from the host\n").unwrap();
+        ok(&s.h, &bin, &sock, &["cp", here.join("note").to_str().unwrap(), "bg:/tmp/"]);
+        assert_eq!(ok(&s.h, &bin, &sock, &["exec", "bg", "cat", "/tmp/note"]), "from the host\n", "{who}");
+        let o = docker(&s.h, &bin, &sock, &["cp", "bg:/nonexistent", here.to_str().unwrap()]);
+        assert!(!o.status.success(), "{who}");
         ok(&s.h, &bin, &sock, &["stop", "-t", "1", "bg"]);
         let state = ok(&s.h, &bin, &sock, &["inspect", "-f", "{{.State.Status}}", "bg"]);
         assert_eq!(state.trim(), "exited", "{who}");
@@ -349,6 +360,41 @@ fn images_are_pushed_pulled_saved_and_loaded_through_the_api() {
     assert!(loaded.contains(&format!("Loaded image: {name}")), "{loaded}");
     let images = ok(&s.h, &bin, &sock, &["images", "--format", "{{.Repository}}:{{.Tag}}"]);
     assert!(images.contains(&name) && images.contains("busybox:latest"), "{images}");
+    drop(server);
+    let left = store_leftovers(&s.h);
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn login_and_the_clients_credentials_reach_a_registry_that_asks_for_them() {
+    let s = busybox_store("api-auth");
+    let sock = s.h.root.with_file_name("api.sock");
+    let reg = Registry::start_in(&s.h.root.with_file_name("reg"), Some(("hulluser", "s3cret")), &s.h.net);
+    let server = Service::start(&s.h, &sock);
+    let bin = dockers().remove(0);
+    let name = format!("{}/hull/private:1", reg.host());
+    ok(&s.h, &bin, &sock, &["tag", "busybox", &name]);
+    // Without credentials the registry refuses.
+    let o = docker(&s.h, &bin, &sock, &["push", &name]);
+    let said = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(!o.status.success() || said.contains("unauthorized") || said.contains("401"), "{said}");
+    // A wrong password is refused by POST /auth; the right one logs in (the client
+    // keeps it) and goes with each push and pull as X-Registry-Auth.
+    let login = |pw: &str| {
+        let mut c = docker_cmd(&s.h, &bin, &sock);
+        c.args(["login", "-u", "hulluser", "--password-stdin", &reg.host()]).stdin(Stdio::piped());
+        let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), pw.as_bytes()).unwrap();
+        wait_exit(child, std::time::Duration::from_secs(30), "docker login")
+    };
+    assert!(!login("wrong").status.success());
+    let o = login("s3cret");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let pushed = ok(&s.h, &bin, &sock, &["push", &name]);
+    assert!(pushed.contains("1: digest: sha256:"), "{pushed}");
+    ok(&s.h, &bin, &sock, &["rmi", &name]);
+    let pulled = ok(&s.h, &bin, &sock, &["pull", &name]);
+    assert!(pulled.contains("Status:"), "{pulled}");
     drop(server);
     let left = store_leftovers(&s.h);
     assert!(left.is_empty(), "{left:?}");

@@ -71,7 +71,7 @@ impl Source for BlobSource<'_> {
 /// Pulls `name` into the store.
 pub fn pull(store: &Store, name: &str, opts: &PullOptions, progress: &dyn Progress) -> Result<Pulled> {
     let reference = Reference::parse(name)?;
-    let client = Client::new(&reference, opts.registry, false, None)?;
+    let client = Client::new(&reference, opts.registry.clone(), false, None)?;
     let _content = store.content_lock(false)?;
     store.clean_tmp(false)?;
     let top = client.manifest(&reference.object())?;

@@ -40,14 +40,17 @@ impl std::fmt::Debug for Credentials {
 }
 
 /// How to reach registries.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     pub tls_verify: bool,
+    /// Credentials given with the request (the API's `X-Registry-Auth`), before those
+    /// of Docker's config.json.
+    pub credentials: Option<Credentials>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { tls_verify: true }
+        Options { tls_verify: true, credentials: None }
     }
 }
 
@@ -211,7 +214,7 @@ impl Client {
     /// A client for `r`'s repository; `push` asks for push rights in tokens.
     /// Credentials come from `creds`, else from Docker's config.json.
     pub fn new(r: &Reference, opts: Options, push: bool, creds: Option<Credentials>) -> Result<Client> {
-        let creds = match creds {
+        let creds = match creds.or_else(|| opts.credentials.clone()) {
             Some(c) => Some(c),
             None => credentials_in(&docker_config_path(), &r.registry)?,
         };

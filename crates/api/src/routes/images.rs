@@ -114,9 +114,28 @@ fn error_line(out: &mut Chunked<'_>, msg: &str) {
     let _ = out.send(&b);
 }
 
-/// Pull (`fromImage`, `tag`, `platform`): progress as JSON lines. The registry's
-/// credentials are the server's (Docker's config.json of its user); the client's
-/// `X-Registry-Auth` is not used yet.
+/// The registry credentials a client sends (`X-Registry-Auth`: base64url of
+/// `{"username","password",…}`); None when absent or empty, and the server's own
+/// (Docker's config.json of its user) apply.
+fn registry_auth(ctx: &Ctx<'_>) -> Result<Option<hull_image::registry::Credentials>> {
+    use base64::Engine as _;
+    let Some(h) = ctx.req.header("x-registry-auth").map(str::trim).filter(|h| !h.is_empty()) else {
+        return Ok(None);
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE
+        .decode(h)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(h.trim_end_matches('=')))
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(h))
+        .map_err(|_| ApiError::new(400, "invalid X-Registry-Auth header: not base64"))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|_| ApiError::new(400, "invalid X-Registry-Auth header: not JSON"))?;
+    let field = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_owned();
+    let (username, password) = (field("username"), field("password"));
+    Ok((!username.is_empty()).then_some(hull_image::registry::Credentials { username, password }))
+}
+
+/// Pull (`fromImage`, `tag`, `platform`): progress as JSON lines, with the client's
+/// `X-Registry-Auth` credentials when it sends some.
 pub fn create(ctx: &mut Ctx<'_>) -> Result<Outcome> {
     if ctx.req.query("fromSrc").is_some() {
         return Err(ApiError::new(501, "importing with POST /images/create?fromSrc is not served yet"));
@@ -136,6 +155,7 @@ pub fn create(ctx: &mut Ctx<'_>) -> Result<Outcome> {
     let reference = hull_image::reference::Reference::parse(&name).map_err(|e| ApiError::new(400, e.to_string()))?;
     let mut opts =
         hull_image::pull::PullOptions { unpack: hull_engine::images::unpack_options(), ..Default::default() };
+    opts.registry.credentials = registry_auth(ctx)?;
     if let Some(p) = ctx.req.query("platform").filter(|p| !p.is_empty()) {
         opts.platform = hull_image::image::Platform::parse(p).map_err(|e| ApiError::new(400, e.to_string()))?;
     }
@@ -175,10 +195,11 @@ pub fn push(ctx: &mut Ctx<'_>, name: &str) -> Result<Outcome> {
         Some(t) => format!("{name}:{t}"),
         None => name.to_owned(),
     };
+    let registry = hull_image::registry::Options { credentials: registry_auth(ctx)?, ..Default::default() };
     let server = ctx.server;
     let out = Chunked::start(ctx.stream, 200, "application/json", &server_headers())?;
     let progress = JsonProgress { out: Mutex::new(out), seen: Mutex::new(HashMap::new()), verb: "push" };
-    let r = server.engine.push(&name, None, hull_image::registry::Options::default(), &progress);
+    let r = server.engine.push(&name, None, registry, &progress);
     let mut out = progress.out.into_inner().expect("not poisoned");
     match r {
         Ok(p) => {

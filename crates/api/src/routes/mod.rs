@@ -2,6 +2,7 @@
 //! [`system`] (`_ping`, `version`, `info`, `events`), [`containers`] (their life,
 //! inspection, logs, attach), [`images`] (list and inspect).
 
+pub mod archive;
 pub mod containers;
 pub mod exec;
 pub mod images;
@@ -21,6 +22,7 @@ pub fn route(ctx: &mut Ctx<'_>, path: &str) -> Result<Outcome> {
         ("GET", ["version"]) => system::version(ctx),
         ("GET", ["info"]) => system::info(ctx),
         ("GET", ["events"]) => system::events(ctx),
+        ("POST", ["auth"]) => system::auth(ctx),
         ("GET", ["containers", "json"]) => containers::list(ctx),
         ("POST", ["containers", "create"]) => containers::create(ctx),
         ("POST", ["containers", "prune"]) => containers::prune(ctx),
@@ -38,6 +40,9 @@ pub fn route(ctx: &mut Ctx<'_>, path: &str) -> Result<Outcome> {
         ("GET", ["containers", id, "logs"]) => containers::logs(ctx, id),
         ("GET", ["containers", id, "top"]) => containers::top(ctx, id),
         ("DELETE", ["containers", id]) => containers::remove(ctx, id),
+        ("GET", ["containers", id, "archive"]) => archive::get(ctx, id, false),
+        ("HEAD", ["containers", id, "archive"]) => archive::get(ctx, id, true),
+        ("PUT", ["containers", id, "archive"]) => archive::put(ctx, id),
         ("POST", ["containers", id, "exec"]) => exec::create(ctx, id),
         ("POST", ["exec", id, "start"]) => exec::start(ctx, id),
         ("POST", ["exec", id, "resize"]) => exec::resize(ctx, id),
