@@ -180,6 +180,7 @@ impl Log {
             done: false,
             file: None,
             pending: Vec::new(),
+            poll: Duration::from_millis(50),
         }
     }
 }
@@ -201,11 +202,17 @@ pub struct Reader {
     /// The current log open for reading: the reader, its inode, and the offset read to.
     file: Option<(BufReader<File>, u64, u64)>,
     pending: Vec<u8>,
+    /// How often a follower looks for new events.
+    poll: Duration,
 }
 
 impl Reader {
-    /// Polling interval of a follower.
-    const POLL: Duration = Duration::from_millis(50);
+    /// A follower that looks every `d` (50 ms by default): a waiter for one
+    /// container's exit wants it sooner.
+    pub fn poll_every(mut self, d: Duration) -> Reader {
+        self.poll = d;
+        self
+    }
 
     /// The next event, or None at the end (never while following without `until`).
     /// With `deadline`, a follower returns None when it passes.
@@ -256,7 +263,7 @@ impl Reader {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return None;
             }
-            std::thread::sleep(Self::POLL);
+            std::thread::sleep(self.poll);
         }
         None
     }

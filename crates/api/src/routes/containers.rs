@@ -167,7 +167,7 @@ pub fn wait(ctx: &mut Ctx<'_>, id: &str) -> Result<Outcome> {
     }
     let filter = Filter::parse(&[format!("container={id}"), "type=container".into()])?;
     let server = ctx.server;
-    let mut events = server.engine.events().read(Some(since), None, true, filter);
+    let mut events = server.engine.events().read(Some(since), None, true, filter).poll_every(Duration::from_millis(5));
     // The status line goes at once, the body at the exit: the docker CLI starts the
     // container only once its wait is answered (so that no exit can be missed).
     let mut out = Chunked::start(ctx.stream, 200, "application/json", &server_headers())?;
