@@ -6,7 +6,8 @@
 //! Covered so far: version negotiation, `run` in the foreground (output, stdout and
 //! stderr apart, exit codes, piped `-i` input, 127 for a missing command), `--rm`,
 //! `run -d`, `ps`, `logs`, `inspect`, `exec` (output, exit codes, `-i`, `-d`, `-t`,
-//! `-u`), `cp` both ways, `stop`, `rm`, `images`; push, pull, `run` of an image that is not here,
+//! `-u`), `cp` both ways, `diff`, `stats`, `update`, `export`, `commit`, `system df`,
+//! `stop`, `rm`, `images`; push, pull, `run` of an image that is not here,
 //! save and load against a registry in the test's namespace; docker-compose 1.29 (Debian's) bringing a project
 //! up and down (service names, a published port, a named volume, `exec`, `logs`,
 //! `down -v` leaving nothing); a docker-py (python3-docker) program (run, streamed
@@ -162,6 +163,22 @@ fn the_docker_cli_runs_containers_through_the_api() {
         assert_eq!(ok(&s.h, &bin, &sock, &["exec", "bg", "cat", "/tmp/note"]), "from the host\n", "{who}");
         let o = docker(&s.h, &bin, &sock, &["cp", "bg:/nonexistent", here.to_str().unwrap()]);
         assert!(!o.status.success(), "{who}");
+        // diff, stats, update, export, commit, system df.
+        let diff = ok(&s.h, &bin, &sock, &["diff", "bg"]);
+        assert!(diff.contains("A /tmp/note"), "{who}: {diff}");
+        let stats = ok(&s.h, &bin, &sock, &["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "bg"]);
+        assert!(stats.starts_with("bg "), "{who}: {stats}");
+        ok(&s.h, &bin, &sock, &["update", "--memory", "64m", "--memory-swap", "128m", "bg"]);
+        let mem = ok(&s.h, &bin, &sock, &["inspect", "-f", "{{.HostConfig.Memory}}", "bg"]);
+        assert_eq!(mem.trim(), "67108864", "{who}");
+        let tar = here.join("bg.tar");
+        ok(&s.h, &bin, &sock, &["export", "-o", tar.to_str().unwrap(), "bg"]);
+        assert!(std::fs::metadata(&tar).unwrap().len() > 1024, "{who}: export");
+        let snap = ok(&s.h, &bin, &sock, &["commit", "bg", "snap:1"]);
+        assert!(snap.trim().starts_with("sha256:"), "{who}: {snap}");
+        ok(&s.h, &bin, &sock, &["rmi", "snap:1"]);
+        let df = ok(&s.h, &bin, &sock, &["system", "df"]);
+        assert!(df.contains("Images") && df.contains("Containers"), "{who}: {df}");
         ok(&s.h, &bin, &sock, &["stop", "-t", "1", "bg"]);
         let state = ok(&s.h, &bin, &sock, &["inspect", "-f", "{{.State.Status}}", "bg"]);
         assert_eq!(state.trim(), "exited", "{who}");

@@ -6,6 +6,7 @@ pub mod archive;
 pub mod containers;
 pub mod exec;
 pub mod images;
+pub mod more;
 pub mod networks;
 pub mod system;
 pub mod volumes;
@@ -39,6 +40,12 @@ pub fn route(ctx: &mut Ctx<'_>, path: &str) -> Result<Outcome> {
         ("POST", ["containers", id, "attach"]) => containers::attach(ctx, id),
         ("GET", ["containers", id, "logs"]) => containers::logs(ctx, id),
         ("GET", ["containers", id, "top"]) => containers::top(ctx, id),
+        ("GET", ["containers", id, "stats"]) => more::stats(ctx, id),
+        ("GET", ["containers", id, "changes"]) => more::changes(ctx, id),
+        ("GET", ["containers", id, "export"]) => more::export(ctx, id),
+        ("POST", ["containers", id, "update"]) => more::update(ctx, id),
+        ("POST", ["commit"]) => more::commit(ctx),
+        ("GET", ["system", "df"]) => more::df(ctx),
         ("DELETE", ["containers", id]) => containers::remove(ctx, id),
         ("GET", ["containers", id, "archive"]) => archive::get(ctx, id, false),
         ("HEAD", ["containers", id, "archive"]) => archive::get(ctx, id, true),
