@@ -57,6 +57,30 @@ pub fn inspect_json(img: &hull_image::image::Image) -> serde_json::Value {
     })
 }
 
+/// Seconds since the epoch of an RFC 3339 time (fractions and `Z` dropped); 0 when it
+/// does not parse.
+fn unix_seconds(t: &str) -> i64 {
+    humantime::parse_rfc3339_weak(t.split('.').next().unwrap_or(t).trim_end_matches('Z'))
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// One step of an image's history as Docker's `GET /images/{name}/history` lists it,
+/// newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HistoryEntry {
+    /// The image's id on the newest step, `<missing>` on the others (as Docker shows
+    /// steps of a pulled image).
+    pub id: String,
+    pub created: i64,
+    pub created_by: String,
+    pub tags: Vec<String>,
+    pub size: i64,
+    pub comment: String,
+}
+
 /// One image as Docker's `GET /images/json` lists it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -82,15 +106,7 @@ impl Engine {
         let mut out = Vec::new();
         for rec in records {
             let Ok(img) = self.images.load(&rec) else { continue };
-            let created = img
-                .config
-                .created()
-                .as_deref()
-                .and_then(|c| {
-                    humantime::parse_rfc3339_weak(c.split('.').next().unwrap_or(c).trim_end_matches('Z')).ok()
-                })
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_secs() as i64);
+            let created = img.config.created().as_deref().map_or(0, unix_seconds);
             let size = img.size();
             out.push(ImageSummary {
                 id: rec.id.clone(),
@@ -112,6 +128,39 @@ impl Engine {
                 containers: -1,
             });
         }
+        Ok(out)
+    }
+
+    /// Image `name`'s history (its config's), newest first.
+    pub fn image_history(&self, name: &str) -> Result<Vec<HistoryEntry>> {
+        let rec = self.images.find(name)?;
+        let img = self.images.load(&rec)?;
+        let steps = img.config.history().clone().unwrap_or_default();
+        let mut out: Vec<HistoryEntry> = steps
+            .iter()
+            .rev()
+            .map(|h| HistoryEntry {
+                id: "<missing>".into(),
+                created: h.created().as_deref().map_or(0, unix_seconds),
+                created_by: h.created_by().clone().unwrap_or_default(),
+                tags: Vec::new(),
+                size: 0,
+                comment: h.comment().clone().unwrap_or_default(),
+            })
+            .collect();
+        if out.is_empty() {
+            out.push(HistoryEntry {
+                id: String::new(),
+                created: img.config.created().as_deref().map_or(0, unix_seconds),
+                created_by: String::new(),
+                tags: Vec::new(),
+                size: 0,
+                comment: String::new(),
+            });
+        }
+        out[0].id = rec.id.clone();
+        out[0].tags = rec.names.iter().map(|n| hull_image::reference::Reference::familiar(n)).collect();
+        out[0].size = img.size() as i64;
         Ok(out)
     }
 

@@ -176,6 +176,8 @@ fn the_docker_cli_runs_containers_through_the_api() {
         assert!(std::fs::metadata(&tar).unwrap().len() > 1024, "{who}: export");
         let snap = ok(&s.h, &bin, &sock, &["commit", "bg", "snap:1"]);
         assert!(snap.trim().starts_with("sha256:"), "{who}: {snap}");
+        let history = ok(&s.h, &bin, &sock, &["history", "--no-trunc", "--format", "{{.ID}} {{.CreatedBy}}", "snap:1"]);
+        assert!(history.starts_with("sha256:"), "{who}: {history}");
         ok(&s.h, &bin, &sock, &["rmi", "snap:1"]);
         let df = ok(&s.h, &bin, &sock, &["system", "df"]);
         assert!(df.contains("Images") && df.contains("Containers"), "{who}: {df}");

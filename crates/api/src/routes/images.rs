@@ -36,14 +36,9 @@ pub fn inspect(ctx: &mut Ctx<'_>, name: &str) -> Result<Outcome> {
     json(200, &ctx.engine().inspect_image(name)?)
 }
 
-/// The image's layers as Docker's history lists them (its config's history).
+/// The image's history, newest first.
 pub fn history(ctx: &mut Ctx<'_>, name: &str) -> Result<Outcome> {
-    let v = ctx.engine().inspect_image(name)?;
-    let id = v["Id"].as_str().unwrap_or_default().to_owned();
-    json(
-        200,
-        &serde_json::json!([{ "Id": id, "Created": 0, "CreatedBy": "", "Tags": v["RepoTags"], "Size": v["Size"], "Comment": "" }]),
-    )
+    json(200, &ctx.engine().image_history(name)?)
 }
 
 /// Docker's progress lines for a pull or push: a layer's start, its bytes (at most
