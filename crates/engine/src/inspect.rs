@@ -241,6 +241,14 @@ pub struct SummaryHostConfig {
     pub network_mode: String,
 }
 
+/// Docker's `label` filter: `KEY` (present) or `KEY=VALUE` (present with that value).
+pub fn label_matches(labels: &BTreeMap<String, String>, cond: &str) -> bool {
+    match cond.split_once('=') {
+        Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
+        None => labels.contains_key(cond),
+    }
+}
+
 /// What `list` returns (Docker's `all`, `limit`, `size`, `filters`).
 #[derive(Debug, Clone, Default)]
 pub struct ListOptions {
@@ -540,10 +548,7 @@ impl ListFilter {
             "id" => r.id.starts_with(v),
             "name" => r.name.contains(v.trim_start_matches('/')),
             "status" => c.status.word() == v,
-            "label" => match v.split_once('=') {
-                Some((lk, lv)) => r.config.labels.get(lk).is_some_and(|x| x == lv),
-                None => r.config.labels.contains_key(v),
-            },
+            "label" => label_matches(&r.config.labels, v),
             "ancestor" => r.image == v || r.image_id.contains(v),
             "exited" => matches!(c.status, ContainerStatus::Exited(code) if code.to_string() == v),
             "restart-policy" => r.host.restart.name == v,

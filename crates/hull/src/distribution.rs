@@ -7,7 +7,7 @@ use hull_engine::Engine;
 use hull_image::digest::Digest;
 use hull_image::image::Platform;
 use hull_image::pull::{Progress, PullOptions};
-use hull_image::reference::{Reference, DEFAULT_REGISTRY};
+use hull_image::reference::Reference;
 use hull_image::registry::{self, Client, Credentials};
 use hull_image::{Error, Result};
 use std::collections::HashMap;
@@ -144,23 +144,8 @@ pub fn push(engine: &Engine, a: &PushArgs) -> hull_engine::Result<i32> {
     Ok(0)
 }
 
-fn server_name(s: Option<&str>) -> String {
-    match s {
-        None => DEFAULT_REGISTRY.into(),
-        Some(s) => {
-            let s = s.trim_start_matches("https://").trim_start_matches("http://");
-            let host = s.split('/').next().unwrap_or(s);
-            if host == "index.docker.io" || host == "registry-1.docker.io" {
-                DEFAULT_REGISTRY.into()
-            } else {
-                host.to_string()
-            }
-        }
-    }
-}
-
 pub fn login(a: &LoginArgs) -> Result<i32> {
-    let server = server_name(a.server.as_deref());
+    let server = registry::server_name(a.server.as_deref());
     let username = match &a.username {
         Some(u) => u.clone(),
         None => return Err(Error::Reference("hull login needs --username (hull does not prompt)".into())),
@@ -192,7 +177,7 @@ pub fn login(a: &LoginArgs) -> Result<i32> {
 }
 
 pub fn logout(a: &LogoutArgs) -> Result<i32> {
-    let server = server_name(a.server.as_deref());
+    let server = registry::server_name(a.server.as_deref());
     let path = registry::docker_config_path();
     if registry::store_credentials(&path, &server, None)? {
         println!("Removing login credentials for {server}");

@@ -67,7 +67,8 @@ pub fn service(engine: Engine, a: &ServiceArgs) -> Result<i32> {
             let l = UnixListener::bind(&path).map_err(Error::at(format!("listen on {}", path.display())))?;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660))
                 .map_err(Error::at(format!("chmod {}", path.display())))?;
-            if let Some(g) = group_id("hull") {
+            // The host's /etc/group, read as an image's is (no NSS in a static binary).
+            if let Ok(g) = hull_image::runconfig::resolve_group(std::path::Path::new("/"), "hull") {
                 let _ = nix::unistd::chown(&path, None, Some(nix::unistd::Gid::from_raw(g)));
             }
             (l, Some(path))
@@ -79,12 +80,4 @@ pub fn service(engine: Engine, a: &ServiceArgs) -> Result<i32> {
     }
     r.map_err(Error::at("serve the API"))?;
     Ok(0)
-}
-
-/// Group `name`'s id, from /etc/group (hull links glibc statically: no NSS).
-fn group_id(name: &str) -> Option<u32> {
-    std::fs::read_to_string("/etc/group").ok()?.lines().find_map(|l| {
-        let mut f = l.split(':');
-        (f.next()? == name).then(|| f.nth(1)?.parse().ok()).flatten()
-    })
 }

@@ -391,9 +391,15 @@ fn fake_answer(q: &[u8]) -> Option<Vec<u8>> {
 
 /// The addresses `nslookup NAME` prints for the name, from a container on `net`.
 fn lookup(h: &Hull, net: &str, extra: &[&str], name: &str) -> Vec<String> {
+    lookup_type(h, net, extra, name, "a")
+}
+
+/// The same for records of `kind` (`a`, `aaaa`).
+fn lookup_type(h: &Hull, net: &str, extra: &[&str], name: &str, kind: &str) -> Vec<String> {
+    let kind = format!("-type={kind}");
     let mut args = vec!["run", "--rm", "--network", net];
     args.extend(extra);
-    args.extend(["busybox", "busybox", "nslookup", "-type=a", name]);
+    args.extend(["busybox", "busybox", "nslookup", &kind, name]);
     let o = h.run(&args);
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     // The answer follows "Name:"; the server's own address comes before it.
@@ -556,17 +562,6 @@ fn names_resolve_on_user_networks_and_connect_disconnect_are_live() {
     assert!(!files.iter().any(|f| f.starts_with("app.") || f.starts_with("other.")), "{files:?}");
 }
 
-/// The AAAA addresses `nslookup -type=aaaa NAME` prints, from a container on `net`.
-fn lookup6(h: &Hull, net: &str, name: &str) -> Vec<String> {
-    let o = h.run(&["run", "--rm", "--network", net, "busybox", "busybox", "nslookup", "-type=aaaa", name]);
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    out.split_once("Name:")
-        .map(|(_, a)| {
-            a.lines().filter_map(|l| l.trim().strip_prefix("Address:")).map(|a| a.trim().to_string()).collect()
-        })
-        .unwrap_or_default()
-}
-
 // (busybox 1.35's static wget crashes when given -T where the namespace has an IPv6
 // address, even a link-local one: the checks here do without it.)
 #[test]
@@ -599,8 +594,8 @@ fn dual_stack_networks_give_ipv6_addresses_names_nat66_egress_and_published_port
     let hosts = h.ok(&["exec", "web", "cat", "/etc/hosts"]);
     assert!(hosts.contains("fd00:126::80\twebhost\n"), "{hosts}");
     // AAAA by name and alias; A still answers.
-    assert_eq!(lookup6(&h, "dual", "front"), ["fd00:126::80"]);
-    assert_eq!(lookup6(&h, "dual", "web"), ["fd00:126::80"]);
+    assert_eq!(lookup_type(&h, "dual", &[], "front", "aaaa"), ["fd00:126::80"]);
+    assert_eq!(lookup_type(&h, "dual", &[], "web", "aaaa"), ["fd00:126::80"]);
     assert_eq!(lookup(&h, "dual", &[], "web").len(), 1);
     // Container to container over IPv6.
     let url6 = "http://[fd00:126::80]/hostname";

@@ -355,6 +355,19 @@ fn pastas(uid: u32) -> Vec<String> {
         .collect()
 }
 
+/// The user's pasta processes, once they are gone or after 5 s of waiting.
+fn pastas_gone(uid: u32) -> Vec<String> {
+    let mut left = pastas(uid);
+    for _ in 0..50 {
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        left = pastas(uid);
+    }
+    left
+}
+
 #[test]
 fn a_user_gets_egress_and_published_ports_through_pasta() {
     need("pasta", "passt");
@@ -394,26 +407,12 @@ fn a_user_gets_egress_and_published_ports_through_pasta() {
     }
     assert_eq!(pastas(user.uid).len(), 1, "one pasta for the running container");
     h.ok_net(&net, &["rm", "-f", "web"]);
-    let mut left = pastas(user.uid);
-    for _ in 0..50 {
-        if left.is_empty() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        left = pastas(user.uid);
-    }
+    let left = pastas_gone(user.uid);
     assert!(left.is_empty(), "pasta left behind: {left:?}");
     // A start that fails (no such command) leaves no pasta either.
     let o = h.run_net(&net, &["run", "--rm", "--network", "pasta", "busybox", "/nosuch"]);
     assert_eq!(o.status.code(), Some(127), "{}", String::from_utf8_lossy(&o.stderr));
-    let mut left = pastas(user.uid);
-    for _ in 0..50 {
-        if left.is_empty() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        left = pastas(user.uid);
-    }
+    let left = pastas_gone(user.uid);
     assert!(left.is_empty(), "pasta left by a failed start: {left:?}");
     // A monitor killed (kill -9) after pasta started and before the container's start:
     // `rm -f` ends that pasta too.
@@ -422,14 +421,7 @@ fn a_user_gets_egress_and_published_ports_through_pasta() {
         h.run_net_env(&net, &env, &["run", "-d", "--name", "crash", "--network", "pasta", "busybox", "sleep", "30"]);
     assert!(!o.status.success(), "the fault point did not fire");
     h.ok_net(&net, &["rm", "-f", "crash"]);
-    let mut left = pastas(user.uid);
-    for _ in 0..50 {
-        if left.is_empty() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        left = pastas(user.uid);
-    }
+    let left = pastas_gone(user.uid);
     assert!(left.is_empty(), "pasta left by a killed monitor: {left:?}");
     // --network none has no pasta; -p then is refused with one line.
     let o = h.run_net(&net, &["run", "--rm", "--network", "none", "-p", "80", "busybox", "true"]);

@@ -78,6 +78,34 @@ pub fn is_local(registry: &str) -> bool {
 
 // ---- credentials: Docker's config.json ----
 
+/// The registry `login`/`logout` name: Docker Hub's when none is given (or one of its
+/// index aliases), else the host of what is given (a URL's scheme and path dropped).
+pub fn server_name(s: Option<&str>) -> String {
+    match s.filter(|s| !s.is_empty()) {
+        None => DEFAULT_REGISTRY.into(),
+        Some(s) => {
+            let s = s.trim_start_matches("https://").trim_start_matches("http://");
+            let host = s.split('/').next().unwrap_or(s);
+            if host == "index.docker.io" || host == "registry-1.docker.io" {
+                DEFAULT_REGISTRY.into()
+            } else {
+                host.to_string()
+            }
+        }
+    }
+}
+
+/// Checks that registry `server` accepts `creds` (`hull login`, the API's `/auth`).
+pub fn check_login(server: &str, creds: Credentials, opts: Options) -> Result<()> {
+    let probe = Reference {
+        registry: server.to_owned(),
+        repository: "library/hull-login-probe".into(),
+        tag: None,
+        digest: None,
+    };
+    Client::new(&probe, opts, false, Some(creds))?.ping()
+}
+
 /// `$DOCKER_CONFIG/config.json`, or `~/.docker/config.json`.
 pub fn docker_config_path() -> PathBuf {
     if let Some(d) = std::env::var_os("DOCKER_CONFIG").filter(|d| !d.is_empty()) {
@@ -568,6 +596,20 @@ fn urlencode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn login_server_names() {
+        for (given, want) in [
+            (None, DEFAULT_REGISTRY),
+            (Some(""), DEFAULT_REGISTRY),
+            (Some("https://index.docker.io/v1/"), DEFAULT_REGISTRY),
+            (Some("registry-1.docker.io"), DEFAULT_REGISTRY),
+            (Some("http://127.0.0.1:5000/v2/"), "127.0.0.1:5000"),
+            (Some("ghcr.io"), "ghcr.io"),
+        ] {
+            assert_eq!(server_name(given), want, "{given:?}");
+        }
+    }
 
     #[test]
     fn challenges_and_hosts() {

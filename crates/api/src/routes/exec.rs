@@ -15,7 +15,6 @@ use hull_engine::lifecycle::exec::{ExecConfig, ExecRecord};
 use serde::Deserialize;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
@@ -128,7 +127,6 @@ pub fn start(ctx: &mut Ctx<'_>, exec_id: &str) -> Result<Outcome> {
     }
     if b.detach {
         let mut c = command(ctx, &r, false);
-        c.arg0("hull-exec");
         c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
         let mut child = c.spawn()?;
         // Reaped here, its status recorded by itself.

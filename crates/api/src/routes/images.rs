@@ -21,10 +21,7 @@ pub fn list(ctx: &mut Ctx<'_>) -> Result<Outcome> {
                 let (want, want_tag) = v.rsplit_once(':').filter(|(_, t)| !t.contains('/')).unwrap_or((v, ""));
                 name == want && (want_tag.is_empty() || want_tag == tag)
             }),
-            "label" => match v.split_once('=') {
-                Some((lk, lv)) => i.labels.get(lk).is_some_and(|x| x == lv),
-                None => i.labels.contains_key(v),
-            },
+            "label" => hull_engine::inspect::label_matches(&i.labels, v),
             "dangling" => (v == "true") == i.repo_tags.is_empty(),
             _ => true,
         });
@@ -59,10 +56,15 @@ struct Layer {
 
 impl JsonProgress<'_> {
     fn line(&self, v: serde_json::Value) {
-        let mut b = serde_json::to_vec(&v).unwrap_or_default();
-        b.push(b'\n');
-        let _ = self.out.lock().expect("not poisoned").send(&b);
+        send_line(&mut self.out.lock().expect("not poisoned"), &v);
     }
+}
+
+/// One JSON object and a newline, as a chunk of the stream.
+fn send_line(out: &mut Chunked<'_>, v: &serde_json::Value) {
+    let mut b = serde_json::to_vec(v).unwrap_or_default();
+    b.push(b'\n');
+    let _ = out.send(&b);
 }
 
 fn short(d: &Digest) -> String {
@@ -103,10 +105,7 @@ impl Progress for JsonProgress<'_> {
 }
 
 fn error_line(out: &mut Chunked<'_>, msg: &str) {
-    let mut b =
-        serde_json::to_vec(&serde_json::json!({ "errorDetail": { "message": msg }, "error": msg })).unwrap_or_default();
-    b.push(b'\n');
-    let _ = out.send(&b);
+    send_line(out, &serde_json::json!({ "errorDetail": { "message": msg }, "error": msg }));
 }
 
 /// The registry credentials a client sends (`X-Registry-Auth`: base64url of
@@ -173,9 +172,7 @@ pub fn create(ctx: &mut Ctx<'_>) -> Result<Outcome> {
                     format!("Status: Downloaded newer image for {familiar}")
                 },
             ] {
-                let mut b = serde_json::to_vec(&serde_json::json!({ "status": line })).unwrap_or_default();
-                b.push(b'\n');
-                let _ = out.send(&b);
+                send_line(&mut out, &serde_json::json!({ "status": line }));
             }
         }
         Err(e) => error_line(&mut out, &e.to_string()),
@@ -200,9 +197,7 @@ pub fn push(ctx: &mut Ctx<'_>, name: &str) -> Result<Outcome> {
         Ok(p) => {
             let tag = p.reference.tag.clone().unwrap_or_else(|| "latest".into());
             let line = format!("{tag}: digest: {} size: {}", p.digest, p.size);
-            let mut b = serde_json::to_vec(&serde_json::json!({ "status": line })).unwrap_or_default();
-            b.push(b'\n');
-            let _ = out.send(&b);
+            send_line(&mut out, &serde_json::json!({ "status": line }));
         }
         Err(e) => error_line(&mut out, &e.to_string()),
     }

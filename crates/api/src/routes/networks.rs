@@ -14,10 +14,7 @@ fn passes(n: &NetworkInspect, cond: &str) -> bool {
         "name" => n.name.contains(v),
         "id" => n.id.starts_with(v),
         "driver" => n.driver == v,
-        "label" => match v.split_once('=') {
-            Some((lk, lv)) => n.labels.get(lk).is_some_and(|x| x == lv),
-            None => n.labels.contains_key(v),
-        },
+        "label" => hull_engine::inspect::label_matches(&n.labels, v),
         "type" => (v == "builtin") == (n.name == hull_network::DEFAULT),
         "scope" => v == "local",
         _ => true,

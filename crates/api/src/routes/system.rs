@@ -135,18 +135,9 @@ pub fn auth(ctx: &mut Ctx<'_>) -> Result<Outcome> {
         serveraddress: String,
     }
     let b: AuthBody = super::body(ctx)?;
-    let server = b.serveraddress.trim_start_matches("https://").trim_start_matches("http://");
-    let server = server.split('/').next().unwrap_or("");
-    let server = if server.is_empty() || server == "index.docker.io" { "docker.io" } else { server };
-    let probe = hull_image::reference::Reference {
-        registry: server.to_owned(),
-        repository: "library/hull-login-probe".into(),
-        tag: None,
-        digest: None,
-    };
+    let server = hull_image::registry::server_name(Some(&b.serveraddress));
     let creds = hull_image::registry::Credentials { username: b.username, password: b.password };
-    hull_image::registry::Client::new(&probe, Default::default(), false, Some(creds))
-        .and_then(|c| c.ping())
+    hull_image::registry::check_login(&server, creds, Default::default())
         .map_err(|e| ApiError::new(401, e.to_string()))?;
     json(200, &serde_json::json!({ "Status": "Login Succeeded", "IdentityToken": "" }))
 }

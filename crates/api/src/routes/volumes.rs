@@ -12,10 +12,7 @@ fn passes(v: &VolumeInspect, cond: &str, used: &[String]) -> bool {
         "name" => v.name.contains(val),
         "driver" => val == "local",
         "dangling" => (val == "true" || val == "1") != used.contains(&v.name),
-        "label" => match val.split_once('=') {
-            Some((lk, lv)) => v.labels.get(lk).is_some_and(|x| x == lv),
-            None => v.labels.contains_key(val),
-        },
+        "label" => hull_engine::inspect::label_matches(&v.labels, val),
         _ => true,
     }
 }
